@@ -1,0 +1,311 @@
+#include "util.h"
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static char errbuf[1024];
+
+static void
+oom(void)
+{
+	errx(EX_OSERR, "out of memory");
+}
+
+void *
+ms_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+ms_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+ms_xreallocarray(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n ? n : 1, size ? size : 1);
+
+	if (q == NULL)
+		oom();
+	return q;
+}
+
+char *
+ms_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+ms_xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+ms_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		oom();
+	va_end(ap);
+	return s;
+}
+
+int
+ms_err(const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[sizeof(errbuf)];
+
+	/* fmt may refer to errbuf itself (re-wrapping an error). */
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	memcpy(errbuf, tmp, sizeof(errbuf));
+	return -1;
+}
+
+const char *
+ms_errstr(void)
+{
+	return errbuf;
+}
+
+static void
+buf_grow(struct ms_buf *b, size_t extra)
+{
+	size_t need;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		oom();
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	if (b->cap == 0)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap = b->cap > SIZE_MAX / 2 ? need : b->cap * 2;
+	b->s = ms_xreallocarray(b->s, b->cap, 1);
+}
+
+void
+ms_buf_add(struct ms_buf *b, const char *s, size_t n)
+{
+	buf_grow(b, n);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void
+ms_buf_addc(struct ms_buf *b, char c)
+{
+	ms_buf_add(b, &c, 1);
+}
+
+void
+ms_buf_adds(struct ms_buf *b, const char *s)
+{
+	ms_buf_add(b, s, strlen(s));
+}
+
+void
+ms_buf_printf(struct ms_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	buf_grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *
+ms_buf_steal(struct ms_buf *b)
+{
+	char *s = b->s ? b->s : ms_xstrdup("");
+
+	b->s = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void
+ms_buf_finish(struct ms_buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+char
+ms_ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int
+ms_ascii_ncasecmp(const char *a, const char *b, size_t n)
+{
+	for (; n > 0; a++, b++, n--) {
+		char ca = ms_ascii_lower(*a), cb = ms_ascii_lower(*b);
+
+		if (ca != cb)
+			return (unsigned char)ca - (unsigned char)cb;
+		if (ca == '\0')
+			return 0;
+	}
+	return 0;
+}
+
+int
+ms_ascii_casecmp(const char *a, const char *b)
+{
+	return ms_ascii_ncasecmp(a, b, SIZE_MAX);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int
+ms_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if ((n = utf8_seq(p + i, len - i)) == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+char *
+ms_utf8_sanitize(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct ms_buf b = {0};
+	size_t i = 0, n;
+
+	while (i < len) {
+		if ((n = utf8_seq(p + i, len - i)) == 0) {
+			ms_buf_add(&b, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		ms_buf_add(&b, s + i, n);
+		i += n;
+	}
+	return ms_buf_steal(&b);
+}
+
+char *
+ms_read_all(const char *path, size_t max, size_t *lenp)
+{
+	struct ms_buf b = {0};
+	char chunk[65536];
+	int fd, stdin_fd;
+	ssize_t n;
+
+	stdin_fd = path == NULL || strcmp(path, "-") == 0;
+	if (stdin_fd)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		ms_err("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			ms_err("%s: %s", stdin_fd ? "stdin" : path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			ms_err("%s: larger than %zu bytes",
+			    stdin_fd ? "stdin" : path, max);
+			goto fail;
+		}
+		ms_buf_add(&b, chunk, (size_t)n);
+	}
+	if (!stdin_fd)
+		close(fd);
+	*lenp = b.len;
+	return ms_buf_steal(&b);
+fail:
+	if (!stdin_fd)
+		close(fd);
+	ms_buf_finish(&b);
+	return NULL;
+}
