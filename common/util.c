@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static char errbuf[1024];
+static int errcode = EX_SOFTWARE;
 
 static void
 oom(void)
@@ -81,18 +82,43 @@ ms_xasprintf(const char *fmt, ...)
 	return s;
 }
 
+static void
+verr_set(int code, const char *fmt, va_list ap)
+{
+	char tmp[sizeof(errbuf)];
+
+	/* The arguments may refer to errbuf itself (re-wrapping an error). */
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	memcpy(errbuf, tmp, sizeof(errbuf));
+	errcode = code;
+}
+
 int
 ms_err(const char *fmt, ...)
 {
 	va_list ap;
-	char tmp[sizeof(errbuf)];
 
-	/* fmt may refer to errbuf itself (re-wrapping an error). */
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	verr_set(EX_SOFTWARE, fmt, ap);
 	va_end(ap);
-	memcpy(errbuf, tmp, sizeof(errbuf));
 	return -1;
+}
+
+int
+ms_errc(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr_set(code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+ms_errcode(void)
+{
+	return errcode;
 }
 
 const char *

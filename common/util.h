@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #define MS_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define MS_DEAD __attribute__((noreturn))
 
 /* Out-of-memory in these wrappers is the one case where common/ exits. */
 void	*ms_xmalloc(size_t);
@@ -24,8 +25,13 @@ char	*ms_xasprintf(const char *, ...) MS_ATTR_PRINTF(1, 2);
 
 /* Record a one-line error message; always returns -1. */
 int		 ms_err(const char *, ...) MS_ATTR_PRINTF(1, 2);
+/* The same, with the sysexits(3) code that fits the failure (EX_DATAERR
+ * for bad input, EX_TEMPFAIL for a busy database, ...). */
+int		 ms_errc(int code, const char *, ...) MS_ATTR_PRINTF(2, 3);
 /* The last recorded message ("" when none). */
 const char	*ms_errstr(void);
+/* The code of the last error (EX_SOFTWARE when ms_err() recorded it). */
+int		 ms_errcode(void);
 
 /* A growable byte buffer, always NUL-terminated when len > 0. */
 struct ms_buf {
