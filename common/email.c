@@ -131,6 +131,30 @@ store_addrs(struct ms_db *db, int64_t id, int role,
 	return 0;
 }
 
+/*
+ * The CRM recorded an email a mailbox had synced already: it becomes the
+ * CRM email (full body, outbound), keeping the accounts it came from.
+ */
+static int
+become_crm(struct ms_db *db, const struct ms_email *e)
+{
+	static const char *sql = "UPDATE emails SET source = ?2, "
+	    "direction = ?3, body = ?4, snippet = ?5, "
+	    "has_attachments = has_attachments OR ?6 "
+	    "WHERE id = ?1 AND body IS NULL";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, e->id);
+	ms_db_bind_text(st, 2, e->source);
+	ms_db_bind_text(st, 3, e->direction);
+	ms_db_bind_text(st, 4, e->body);
+	ms_db_bind_text(st, 5, e->snippet ? e->snippet : "");
+	sqlite3_bind_int(st, 6, e->has_attachments != 0);
+	return ms_db_run(db, st);
+}
+
 int
 ms_email_store(struct ms_db *db, struct ms_email *e, int *created)
 {
@@ -144,7 +168,10 @@ ms_email_store(struct ms_db *db, struct ms_email *e, int *created)
 	*created = 0;
 	if (e->message_id == NULL)
 		return ms_err("email without a Message-ID");
-	if ((rc = find_by_msgid(db, e->message_id, &e->id)) != 1)
+	if ((rc = find_by_msgid(db, e->message_id, &e->id)) == 0 &&
+	    e->body != NULL)
+		return become_crm(db, e);
+	if (rc != 1)
 		return rc;
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;

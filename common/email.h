@@ -44,8 +44,10 @@ char	*ms_email_synthetic_id(const struct ms_email *);
 
 /*
  * Store e (message_id required) unless an email with its Message-ID is
- * there already. Returns 0 with e->id set and *created 1 for a new row,
- * 0 for an existing one; -1 on error. Runs inside the caller's
+ * there already. A CRM email (body set) recorded after a mailbox synced
+ * the same Message-ID takes that row over: it becomes the CRM email and
+ * keeps its accounts. Returns 0 with e->id set and *created 1 for a new
+ * row, 0 for an existing one; -1 on error. Runs inside the caller's
  * transaction.
  */
 int	ms_email_store(struct ms_db *, struct ms_email *e, int *created);

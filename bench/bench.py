@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The foundation benchmark: prints its figures, asserts nothing.
+
+Builds a database of 100,000 clients (300,000 addresses) and 1,000,000
+emails, then times, as whole processes:
+  - mailsync-clients import of the 100,000 clients (target <= 5 s)
+  - mailsync-match --rematch over everything (target <= 3 s)
+  - mailsync-show of a client with 10,000 emails, newest 50 (<= 20 ms)
+and reports each one's peak RSS.
+
+usage: bench/bench.py [--bin BUILD/cmd] [--dir WORKDIR] [--emails N]
+"""
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS = {"import": 5.0, "rematch": 3.0, "show": 0.020}
+
+
+def run(cmd, env, stdin=None):
+    """Run cmd; return (seconds, peak RSS in KiB)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdin=stdin,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("bench: %s failed: %s" % (" ".join(cmd), err.strip()))
+    return dt, ru.ru_maxrss
+
+
+def write_clients(path, n):
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write('{"id":"c-%06d","name":"Client %d","email":"main%d@client%d.example",'
+                    '"portal_email":"portal%d@client%d.example",'
+                    '"contacts":[{"name":"Contact %d","email":"contact%d@client%d.example"}]}\n'
+                    % (i, i, i, i, i, i, i, i, i))
+
+
+def fill_emails(db, nemails, heavy_emails):
+    """Insert emails as mailsync stores them, with bound parameters."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA foreign_keys = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("PRAGMA journal_mode = WAL")
+    rnd = random.Random(42)
+    cur = con.cursor()
+    # Client addresses are ids 1..300000 from the import, in order main,
+    # portal, contact per client. Add team and stranger addresses.
+    (maxid,) = cur.execute("SELECT max(id) FROM addresses").fetchone()
+    team = list(range(maxid + 1, maxid + 11))
+    strangers = list(range(maxid + 11, maxid + 11 + 200000))
+    cur.executemany("INSERT INTO addresses (id, email) VALUES (?, ?)",
+                    [(a, "member%d@firm.example" % (a - maxid)) for a in team] +
+                    [(a, "person%d@elsewhere.example" % a) for a in strangers])
+    heavy = 1  # client c-000000's main email
+    t0 = 1700000000
+    emails, addrs = [], []
+    for i in range(1, nemails + 1):
+        src = ("gmail", "outlook", "crm")[i % 3]
+        out = i % 2
+        date = t0 + i * 60 + rnd.randrange(60)
+        emails.append((i, "<b%d@bench.example>" % i, src,
+                       "out" if out or src == "crm" else "in", date,
+                       "Subject %d" % i, "Snippet of email %d, short." % i,
+                       i % 7 == 0))
+        me = rnd.choice(team)
+        if i <= heavy_emails:
+            other = heavy
+        elif rnd.random() < 0.6:
+            other = rnd.randrange(1, maxid + 1)
+        else:
+            other = rnd.choice(strangers)
+        frm, to = (me, other) if out else (other, me)
+        addrs.append((i, 0, 0, frm, ""))
+        addrs.append((i, 1, 0, to, ""))
+        if i % 4 == 0:
+            addrs.append((i, 2, 0, rnd.choice(strangers), ""))
+        if len(emails) == 100000:
+            flush(cur, emails, addrs)
+    flush(cur, emails, addrs)
+    con.commit()
+    con.close()
+
+
+def flush(cur, emails, addrs):
+    cur.executemany("INSERT INTO emails (id, message_id, source, direction, "
+                    "date, subject, snippet, has_attachments) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", emails)
+    cur.executemany("INSERT INTO email_addrs (email_id, role, pos, "
+                    "address_id, name) VALUES (?, ?, ?, ?, ?)", addrs)
+    emails.clear()
+    addrs.clear()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(
+        os.path.dirname(__file__), "..", "build", "cmd"))
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--emails", type=int, default=1000000)
+    ap.add_argument("--clients", type=int, default=100000)
+    ap.add_argument("--runs", type=int, default=30)
+    a = ap.parse_args()
+    work = a.dir or tempfile.mkdtemp(prefix="mailsync-bench.")
+    db = os.path.join(work, "bench.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.unlink(db + suffix)
+    env = dict(os.environ, MAILSYNC_DB=db, LC_ALL="C.UTF-8")
+    env.pop("NO_COLOR", None)
+    bin_ = os.path.abspath(a.bin)
+
+    def exe(name):
+        return os.path.join(bin_, "mailsync-" + name)
+
+    clients = os.path.join(work, "clients.jsonl")
+    write_clients(clients, a.clients)
+    with open(clients) as f:
+        t_imp, rss_imp = run([exe("clients"), "-q", "import"], env, stdin=f)
+    print("generating %d emails..." % a.emails, file=sys.stderr)
+    fill_emails(db, a.emails, 10000)
+    t_match, rss_match = run([exe("match"), "-q", "--rematch"], env)
+    con = sqlite3.connect(db)
+    (links,) = con.execute("SELECT count(*) FROM email_clients").fetchone()
+    (heavy,) = con.execute("SELECT count(*) FROM email_clients "
+                           "WHERE client_id = 1").fetchone()
+    con.close()
+    times, rss_show = [], 0
+    for _ in range(a.runs):
+        dt, rss = run([exe("show"), "--limit", "50", "c-000000"], env)
+        times.append(dt)
+        rss_show = max(rss_show, rss)
+    t_show = statistics.median(times)
+
+    print("database: %d clients (%d addresses), %d emails, %d links; "
+          "busiest client %d emails"
+          % (a.clients, a.clients * 3, a.emails, links, heavy))
+    rows = [("clients import (%d)" % a.clients, t_imp, rss_imp, "import"),
+            ("match --rematch", t_match, rss_match, "rematch"),
+            ("show --limit 50 (median of %d)" % a.runs, t_show, rss_show,
+             "show")]
+    print("%-32s %10s %10s %12s" % ("step", "seconds", "target", "peak RSS"))
+    for name, t, rss, key in rows:
+        print("%-32s %10.3f %10.3f %9.1f MB %s" % (
+            name, t, TARGETS[key], rss / 1024,
+            "ok" if t <= TARGETS[key] else "OVER TARGET"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+# fish completion for the mailsync tools.
+#
+# One file for mailsync-clients, mailsync-match, mailsync-record and
+# mailsync-show; fish loads completions by command name, so it is installed
+# once per command name. Loading it again replaces, not duplicates.
+
+# The mailsync-clients subcommand on the command line, if any. The value of
+# -d/--db is not one.
+function __mailsync_clients_subcommand
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    set -l ddash 0
+    for t in $tokens
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        if test $ddash = 0
+            switch $t
+                case --
+                    set ddash 1
+                    continue
+                case -d --db
+                    set skip 1
+                    continue
+                case '-*'
+                    continue
+            end
+        end
+        echo $t
+        return 0
+    end
+    return 1
+end
+
+function __mailsync_clients_needs_subcommand
+    not __mailsync_clients_subcommand >/dev/null
+end
+
+function __mailsync_clients_using
+    test (__mailsync_clients_subcommand) = $argv[1] 2>/dev/null
+end
+
+for c in mailsync-clients mailsync-match mailsync-record mailsync-show
+    complete -c $c -f
+    complete -c $c -s h -l help -d 'Print usage and exit'
+    complete -c $c -s V -l version -d 'Print the version and exit'
+    complete -c $c -s d -l db -r -F -d 'Database file'
+    complete -c $c -s v -l verbose -d 'Print more on stderr (repeatable)'
+    complete -c $c -s q -l quiet -d 'Print only errors'
+end
+
+# mailsync-clients import|list|remove
+complete -c mailsync-clients -n __mailsync_clients_needs_subcommand \
+    -a import -d 'Import client records (JSON Lines or CSV)'
+complete -c mailsync-clients -n __mailsync_clients_needs_subcommand \
+    -a list -d 'List the clients'
+complete -c mailsync-clients -n __mailsync_clients_needs_subcommand \
+    -a remove -d 'Remove a client'
+complete -c mailsync-clients -n '__mailsync_clients_using import' \
+    -l csv -d 'Read CSV instead of JSON Lines'
+complete -c mailsync-clients -n '__mailsync_clients_using import' \
+    -l replace -d 'Also remove the clients absent from the input'
+complete -c mailsync-clients -n '__mailsync_clients_using import' -F
+complete -c mailsync-clients -n '__mailsync_clients_using list' \
+    -l json -d 'Print JSON Lines in the import format'
+complete -c mailsync-clients -n '__mailsync_clients_using list' \
+    -l tsv -d 'Print tab-separated values'
+
+# mailsync-record [FILE|-]
+complete -c mailsync-record -F
+
+# mailsync-match [--rematch]
+complete -c mailsync-match -s r -l rematch -d 'Re-evaluate every email'
+
+# mailsync-show
+complete -c mailsync-show -s j -l json -d 'Print JSON Lines'
+complete -c mailsync-show -s t -l tsv -d 'Print tab-separated values'
+complete -c mailsync-show -l html -d 'Print an HTML table'
+complete -c mailsync-show -l color -x -a 'auto always never' \
+    -d 'When to colour the table'
+complete -c mailsync-show -s n -l limit -x -d 'Print at most N emails'
+complete -c mailsync-show -s s -l since -x -d 'Only emails since DATE (YYYY-MM-DD)'
+complete -c mailsync-show -s S -l source -x -a 'crm gmail outlook' \
+    -d 'Only emails from this source'
+complete -c mailsync-show -l view -x -d 'Print a CRM email in full'
+complete -c mailsync-show -l accounts -d 'List the connected accounts'

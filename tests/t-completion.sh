@@ -1,0 +1,241 @@
+#!/bin/bash
+# The shell completions: the bash one driven through its completion
+# function as bash would, the zsh and fish ones parsed (and fish's asked),
+# and every long option of every --help known to them.
+. "$MS_SRC/tests/lib.sh"
+
+bins="mailsync-clients mailsync-match mailsync-record mailsync-show"
+bash_comp=$MS_SRC/completions/bash/mailsync
+zsh_comp=$MS_SRC/completions/zsh/_mailsync
+fish_comp=$MS_SRC/completions/fish/mailsync.fish
+
+skip() {
+	ok "# SKIP $*"
+}
+
+# comp WORD...: complete the last WORD (the cursor at its end) as bash
+# would, through the function registered for the command; the candidates
+# end up in COMPREPLY and, one a line, in $T/comp.
+comp() {
+	local fn
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="$*"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	fn=$(complete -p "$1" 2>/dev/null | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+	if [ -n "$fn" ]; then
+		"$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" \
+		    "${COMP_WORDS[COMP_CWORD - 1]}" 2>"$T/comp.err"
+	fi
+	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort >"$T/comp"
+}
+
+# offers DESCRIPTION WORD...: the last comp offered every WORD.
+offers() {
+	local d=$1 w missing=
+	shift
+	for w in "$@"; do
+		grep -qxF -- "$w" "$T/comp" || missing="$missing $w"
+	done
+	if [ -z "$missing" ]; then ok "$d"; else
+		not_ok "$d: missing$missing"
+		sed 's/^/# offered: /' "$T/comp"
+	fi
+}
+
+# offers_only DESCRIPTION WORD...: the last comp offered exactly WORDs.
+offers_only() {
+	local d=$1
+	shift
+	if printf '%s\n' "$@" | sed '/^$/d' | sort | diff -u - "$T/comp" \
+	    >"$T/diff"; then
+		ok "$d"
+	else
+		not_ok "$d"
+		sed 's/^/# /' "$T/diff"
+	fi
+}
+
+# --- bash ---------------------------------------------------------------
+
+check "bash completion parses" bash -n "$bash_comp"
+# shellcheck source=/dev/null
+. "$bash_comp"
+check "it runs without bash-completion's _init_completion" \
+    test -z "$(declare -F _init_completion)"
+for b in $bins; do
+	if complete -p "$b" 2>/dev/null | grep -q -- "-F .* $b\$"; then
+		ok "complete -p $b: registered"
+	else
+		not_ok "complete -p $b: not registered"
+	fi
+done
+
+comp mailsync-show --js
+offers_only "mailsync-show --js<TAB>" --json
+comp mailsync-show --color ''
+offers_only "mailsync-show --color <TAB>" auto always never
+comp mailsync-show --color = al
+offers_only "mailsync-show --color=al<TAB>" always
+comp mailsync-show --source ''
+offers_only "mailsync-show --source <TAB>" crm gmail outlook
+comp mailsync-show --source g
+offers_only "mailsync-show --source g<TAB>" gmail
+comp mailsync-show --
+offers "mailsync-show --<TAB>" --json --tsv --html --color --limit \
+    --since --source --view --accounts --db --help --version --verbose \
+    --quiet
+comp mailsync-show -
+offers "mailsync-show -<TAB>: short options" -n -d -h -V -v -q
+comp mailsync-show --limit ''
+offers_only "mailsync-show --limit <TAB>: nothing"
+comp mailsync-show ''
+offers_only "mailsync-show <TAB> (CLIENT): no file names"
+
+comp mailsync-clients ''
+offers_only "mailsync-clients <TAB>" import list remove
+comp mailsync-clients re
+offers_only "mailsync-clients re<TAB>" remove
+comp mailsync-clients -q --db "$T/x.db" ''
+offers_only "mailsync-clients -q --db FILE <TAB>" import list remove
+comp mailsync-clients import --
+offers "mailsync-clients import --<TAB>" --csv --replace --db --quiet
+comp mailsync-clients list --
+offers "mailsync-clients list --<TAB>" --json
+comp mailsync-clients --
+offers "mailsync-clients --<TAB>: common options" --db --help --version \
+    --verbose --quiet
+if grep -qxF -- --csv "$T/comp"; then
+	not_ok "mailsync-clients --<TAB> offers --csv before import"
+else
+	ok "mailsync-clients --<TAB> keeps --csv for import"
+fi
+comp mailsync-clients remove ''
+offers_only "mailsync-clients remove <TAB> (ID): no file names"
+
+comp mailsync-match --
+offers "mailsync-match --<TAB>" --rematch --db --quiet --verbose
+comp mailsync-match --re
+offers_only "mailsync-match --re<TAB>" --rematch
+
+mkdir -p "$T/files"
+: >"$T/files/renewal.eml"
+: >"$T/files/clients.jsonl"
+: >"$T/files/biz.db"
+comp mailsync-record "$T/files/ren"
+offers_only "mailsync-record FILE<TAB>" "$T/files/renewal.eml"
+comp mailsync-clients import --csv "$T/files/cl"
+offers_only "mailsync-clients import FILE<TAB>" "$T/files/clients.jsonl"
+comp mailsync-show --db "$T/files/b"
+offers_only "mailsync-show --db FILE<TAB>" "$T/files/biz.db"
+comp mailsync-match -d "$T/files/b"
+offers_only "mailsync-match -d FILE<TAB>" "$T/files/biz.db"
+comp mailsync-show --db = "$T/files/b"
+offers_only "mailsync-show --db=FILE<TAB>" "$T/files/biz.db"
+check "no errors from the completion function" test ! -s "$T/comp.err"
+
+# --- zsh and fish -------------------------------------------------------
+
+if command -v zsh >/dev/null 2>&1; then
+	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
+	check "_mailsync is bound to the four commands" \
+	    grep -qx "#compdef $bins" "$zsh_comp"
+else
+	skip "zsh not installed"
+	skip "zsh not installed"
+fi
+
+if command -v fish >/dev/null 2>&1; then
+	check "fish -n parses mailsync.fish" fish -n "$fish_comp"
+	# fish_comp LINE: fish's candidates for LINE, one a line, sorted.
+	fish_comp() {
+		fish --no-config -c "source '$fish_comp'; complete -C'$1'" \
+		    2>"$T/comp.err" | cut -f1 | sort >"$T/comp"
+	}
+	fish_comp "mailsync-show --color "
+	offers_only "fish: mailsync-show --color <TAB>" always auto never
+	fish_comp "mailsync-clients "
+	offers_only "fish: mailsync-clients <TAB>" import list remove
+	fish_comp "mailsync-clients import --"
+	offers "fish: mailsync-clients import --<TAB>" --csv --replace
+	fish_comp "mailsync-match --"
+	offers "fish: mailsync-match --<TAB>" --rematch
+else
+	for _ in 1 2 3 4 5; do skip "fish not installed"; done
+fi
+
+# --- every long option of --help is known -------------------------------
+
+# known_bash BIN: the long options bash offers for BIN, in any context.
+known_bash() {
+	local sub
+	case $1 in
+	mailsync-clients)
+		for sub in '' import list remove; do
+			# shellcheck disable=SC2086
+			comp "$1" $sub --
+			cat "$T/comp"
+		done
+		;;
+	*)
+		comp "$1" --
+		cat "$T/comp"
+		;;
+	esac
+}
+
+# known_fish BIN: the same for fish.
+known_fish() {
+	local sub
+	for sub in '' import list remove; do
+		[ "$1" = mailsync-clients ] || [ -z "$sub" ] || continue
+		fish --no-config -c "source '$fish_comp'; complete -C'$1 $sub --'" \
+		    2>/dev/null | cut -f1
+	done
+}
+
+# known_zsh BIN: the long options named in the common list and in BIN's
+# branch of the case in _mailsync.
+known_zsh() {
+	awk -v b="$1" '
+	    /^common=\(/ { c = 1 } c { print } c && /^\)/ { c = 0 }
+	    $0 ~ "^" b "\\)" { s = 1; next }
+	    s && (/^mailsync-[a-z]+\)/ || /^esac/) { s = 0 }
+	    s { print }' "$zsh_comp" | grep -oE -- '--[a-z][a-z0-9-]*'
+}
+
+for b in $bins; do
+	if [ ! -x "$MS_BUILD/cmd/$b" ]; then
+		skip "$b not built: its options not checked"
+		continue
+	fi
+	if ! "$MS_BUILD/cmd/$b" --help >"$T/help" 2>&1; then
+		not_ok "$b --help fails"
+		continue
+	fi
+	opts=$(grep -oE -- '--[a-z][a-z0-9-]*' "$T/help" | sort -u)
+	if [ -z "$opts" ]; then
+		not_ok "$b --help lists no long option"
+		continue
+	fi
+	for shell in bash zsh fish; do
+		if [ $shell != bash ] && ! command -v $shell >/dev/null 2>&1
+		then
+			skip "$shell not installed"
+			continue
+		fi
+		known_$shell "$b" | sort -u >"$T/known"
+		missing=
+		for o in $opts; do
+			grep -qxF -- "$o" "$T/known" || missing="$missing $o"
+		done
+		if [ -z "$missing" ]; then
+			ok "$shell completion offers every long option of $b"
+		else
+			not_ok "$shell completion lacks options of $b:$missing"
+		fi
+	done
+done
+
+done_testing
