@@ -24,17 +24,22 @@ TARGETS = {"import": 5.0, "rematch": 3.0, "show": 0.020}
 
 
 def run(cmd, env, stdin=None):
-    """Run cmd; return (seconds, peak RSS in KiB)."""
+    """Run cmd; return (seconds, peak RSS in KiB).
+
+    The RSS comes from GNU time(1): a child forked from this (large)
+    Python process would report the parent's RSS as its own peak.
+    """
+    err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdin=stdin,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "rss=%M"] + cmd, env=env,
+                       stdin=stdin, stdout=subprocess.DEVNULL, stderr=err)
     dt = time.perf_counter() - t0
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit("bench: %s failed: %s" % (" ".join(cmd), err.strip()))
-    return dt, ru.ru_maxrss
+    err.seek(0)
+    lines = err.read().decode().strip().splitlines()
+    err.close()
+    if p.returncode != 0:
+        sys.exit("bench: %s failed: %s" % (" ".join(cmd), " ".join(lines)))
+    return dt, int(lines[-1].split("=")[1])
 
 
 def write_clients(path, n):
@@ -112,6 +117,7 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
     work = a.dir or tempfile.mkdtemp(prefix="mailsync-bench.")
+    os.makedirs(work, exist_ok=True)
     db = os.path.join(work, "bench.db")
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):

@@ -25,9 +25,12 @@ usage(FILE *out, int code)
 	    "\n"
 	    "Import, list and remove the CRM's client records.\n"
 	    "\n"
-	    "  import            upsert clients by id from JSON Lines (or CSV);\n"
-	    "                    a bad record names its line, nothing is imported\n"
-	    "      --csv         read CSV: id,name,email,portal_email,contact_emails\n"
+	    "  import            upsert clients by id from JSON Lines (or "
+	    "CSV);\n"
+	    "                    a bad record names its line, nothing is "
+	    "imported\n"
+	    "      --csv         read CSV: "
+	    "id,name,email,portal_email,contact_emails\n"
 	    "      --replace     also remove clients absent from the input\n"
 	    "  list              print every client\n"
 	    "      --json        JSON Lines in the import format\n"
@@ -62,7 +65,8 @@ do_import(struct ms_db *db, const char *path, int csv, int replace)
 	if (ms_client_import(db, &set, replace, &st) == -1)
 		die();
 	ms_log_info("imported %zu clients (%zu added, %zu updated, "
-	    "%zu removed)", set.n, st.added, st.updated, st.removed);
+		    "%zu removed)",
+	    set.n, st.added, st.updated, st.removed);
 	ms_clientset_finish(&set);
 	return 0;
 }
@@ -92,12 +96,12 @@ main(int argc, char *argv[])
 {
 	enum { OPT_CSV = 256, OPT_REPLACE, OPT_JSON, OPT_TSV };
 	static const struct option longopts[] = {
-		MS_CLI_LONGOPTS,
-		{"csv", no_argument, NULL, OPT_CSV},
-		{"replace", no_argument, NULL, OPT_REPLACE},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"tsv", no_argument, NULL, OPT_TSV},
-		{NULL, 0, NULL, 0},
+	    MS_CLI_LONGOPTS,
+	    {"csv", no_argument, NULL, OPT_CSV},
+	    {"replace", no_argument, NULL, OPT_REPLACE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"tsv", no_argument, NULL, OPT_TSV},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ms_cli cli = {0};
 	enum ms_format fmt = MS_FMT_TABLE;
@@ -105,26 +109,15 @@ main(int argc, char *argv[])
 	const char *verb;
 	int ch, csv = 0, replace = 0, rc;
 
-	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(
+		    argc, argv, MS_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'h':
-			usage(stdout, 0);
-		case 'V':
-			ms_cli_version();
-			return 0;
-		case OPT_CSV:
-			csv = 1;
-			break;
-		case OPT_REPLACE:
-			replace = 1;
-			break;
-		case OPT_JSON:
-			fmt = MS_FMT_JSON;
-			break;
-		case OPT_TSV:
-			fmt = MS_FMT_TSV;
-			break;
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); return 0;
+		case OPT_CSV: csv = 1; break;
+		case OPT_REPLACE: replace = 1; break;
+		case OPT_JSON: fmt = MS_FMT_JSON; break;
+		case OPT_TSV: fmt = MS_FMT_TSV; break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -137,7 +130,8 @@ main(int argc, char *argv[])
 	verb = argv[0];
 	if (strcmp(verb, "import") == 0) {
 		if (argc > 2 || fmt != MS_FMT_TABLE)
-			errx(EX_USAGE, "usage: import [--csv] [--replace] "
+			errx(EX_USAGE,
+			    "usage: import [--csv] [--replace] "
 			    "[FILE|-]");
 	} else if (strcmp(verb, "list") == 0) {
 		if (argc != 1 || csv || replace)
@@ -146,8 +140,10 @@ main(int argc, char *argv[])
 		if (argc != 2 || csv || replace || fmt != MS_FMT_TABLE)
 			errx(EX_USAGE, "usage: remove ID");
 	} else
-		errx(EX_USAGE, "unknown command \"%s\": import, list or "
-		    "remove", verb);
+		errx(EX_USAGE,
+		    "unknown command \"%s\": import, list or "
+		    "remove",
+		    verb);
 
 	if ((db = ms_cli_open(&cli)) == NULL)
 		die();

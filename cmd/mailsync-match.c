@@ -22,8 +22,7 @@ usage(FILE *out, int code)
 	    "or a contact email. Links new emails, and all emails of clients\n"
 	    "changed since the last run.\n"
 	    "\n"
-	    "  -r, --rematch     re-evaluate every email\n"
-	    MS_CLI_USAGE,
+	    "  -r, --rematch     re-evaluate every email\n" MS_CLI_USAGE,
 	    getprogname());
 	exit(code);
 }
@@ -32,26 +31,21 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		MS_CLI_LONGOPTS,
-		{"rematch", no_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+	    MS_CLI_LONGOPTS,
+	    {"rematch", no_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ms_cli cli = {0};
 	struct ms_match_stats st;
 	struct ms_db *db;
 	int ch, rematch = 0;
 
-	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "r", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(
+		    argc, argv, MS_CLI_SHORTOPTS "r", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'h':
-			usage(stdout, 0);
-		case 'V':
-			ms_cli_version();
-			return 0;
-		case 'r':
-			rematch = 1;
-			break;
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); return 0;
+		case 'r': rematch = 1; break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -65,8 +59,8 @@ main(int argc, char *argv[])
 	    ms_match_run(db, rematch, &st) == -1)
 		errx(ms_errcode(), "%s", ms_errstr());
 	ms_log_info("matched %lld emails: %lld new links, %lld clients "
-	    "re-evaluated", (long long)st.emails, (long long)st.links,
-	    (long long)st.clients);
+		    "re-evaluated",
+	    (long long)st.emails, (long long)st.links, (long long)st.clients);
 	ms_db_close(db);
 	return 0;
 }

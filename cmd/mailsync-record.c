@@ -64,8 +64,8 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		MS_CLI_LONGOPTS,
-		{NULL, 0, NULL, 0},
+	    MS_CLI_LONGOPTS,
+	    {NULL, 0, NULL, 0},
 	};
 	struct ms_cli cli = {0};
 	struct ms_msg m = {0};
@@ -76,14 +76,11 @@ main(int argc, char *argv[])
 	char *buf;
 	int ch, created;
 
-	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(
+		    argc, argv, MS_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'h':
-			usage(stdout, 0);
-		case 'V':
-			ms_cli_version();
-			return 0;
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); return 0;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);

@@ -30,13 +30,15 @@ usage(FILE *out, int code)
 	    "client's CRM id or any email address on its record.\n"
 	    "\n"
 	    "  -j, --json          JSON Lines, one email per line\n"
-	    "  -t, --tsv           tab-separated: id, date, direction, source,\n"
+	    "  -t, --tsv           tab-separated: id, date, direction, "
+	    "source,\n"
 	    "                      from, subject, has_attachments\n"
 	    "      --html          an HTML table\n"
 	    "      --color WHEN    auto (default), always or never; NO_COLOR\n"
 	    "                      turns auto off\n"
 	    "  -n, --limit N       the newest N emails only (0: all)\n"
-	    "  -s, --since DATE    emails from DATE on (YYYY-MM-DD or ISO 8601)\n"
+	    "  -s, --since DATE    emails from DATE on (YYYY-MM-DD or ISO "
+	    "8601)\n"
 	    "  -S, --source SRC    crm, gmail or outlook only\n"
 	    "      --view ID       print CRM email ID in full\n"
 	    "      --accounts      list the connected accounts\n"
@@ -112,7 +114,8 @@ show_view(struct ms_db *db, const char *idstr)
 		errx(EX_NOINPUT, "no email with id %lld", id);
 	if (e.body == NULL) {
 		warnx("email %lld was synced from %s: only its snippet is "
-		    "stored", id, e.source);
+		      "stored",
+		    id, e.source);
 		printf("%s\n", e.snippet);
 		ms_email_finish(&e);
 		return EX_DATAERR;
@@ -128,17 +131,17 @@ main(int argc, char *argv[])
 {
 	enum { OPT_HTML = 256, OPT_COLOR, OPT_VIEW, OPT_ACCOUNTS };
 	static const struct option longopts[] = {
-		MS_CLI_LONGOPTS,
-		{"json", no_argument, NULL, 'j'},
-		{"tsv", no_argument, NULL, 't'},
-		{"html", no_argument, NULL, OPT_HTML},
-		{"color", required_argument, NULL, OPT_COLOR},
-		{"limit", required_argument, NULL, 'n'},
-		{"since", required_argument, NULL, 's'},
-		{"source", required_argument, NULL, 'S'},
-		{"view", required_argument, NULL, OPT_VIEW},
-		{"accounts", no_argument, NULL, OPT_ACCOUNTS},
-		{NULL, 0, NULL, 0},
+	    MS_CLI_LONGOPTS,
+	    {"json", no_argument, NULL, 'j'},
+	    {"tsv", no_argument, NULL, 't'},
+	    {"html", no_argument, NULL, OPT_HTML},
+	    {"color", required_argument, NULL, OPT_COLOR},
+	    {"limit", required_argument, NULL, 'n'},
+	    {"since", required_argument, NULL, 's'},
+	    {"source", required_argument, NULL, 'S'},
+	    {"view", required_argument, NULL, OPT_VIEW},
+	    {"accounts", no_argument, NULL, OPT_ACCOUNTS},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ms_email_query q = {0};
 	struct ms_cli cli = {0};
@@ -148,26 +151,15 @@ main(int argc, char *argv[])
 	const char *color = "auto", *view = NULL, *errstr;
 	int ch, accounts = 0, usecolor, rc;
 
-	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "jtn:s:S:",
-	    longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv,
+		    MS_CLI_SHORTOPTS "jtn:s:S:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'h':
-			usage(stdout, 0);
-		case 'V':
-			ms_cli_version();
-			return 0;
-		case 'j':
-			fmt = MS_FMT_JSON;
-			break;
-		case 't':
-			fmt = MS_FMT_TSV;
-			break;
-		case OPT_HTML:
-			fmt = MS_FMT_HTML;
-			break;
-		case OPT_COLOR:
-			color = optarg;
-			break;
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); return 0;
+		case 'j': fmt = MS_FMT_JSON; break;
+		case 't': fmt = MS_FMT_TSV; break;
+		case OPT_HTML: fmt = MS_FMT_HTML; break;
+		case OPT_COLOR: color = optarg; break;
 		case 'n':
 			q.limit = strtonum(optarg, 0, INT64_MAX, &errstr);
 			if (errstr != NULL)
@@ -176,20 +168,20 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			if (ms_date_parse_iso(optarg, &q.since) == -1)
-				errx(EX_USAGE, "--since \"%s\": not a date "
-				    "(YYYY-MM-DD or ISO 8601)", optarg);
+				errx(EX_USAGE,
+				    "--since \"%s\": not a date "
+				    "(YYYY-MM-DD or ISO 8601)",
+				    optarg);
 			break;
 		case 'S':
 			if ((q.source = ms_email_source(optarg)) == NULL)
-				errx(EX_USAGE, "--source \"%s\": want crm, "
-				    "gmail or outlook", optarg);
+				errx(EX_USAGE,
+				    "--source \"%s\": want crm, "
+				    "gmail or outlook",
+				    optarg);
 			break;
-		case OPT_VIEW:
-			view = optarg;
-			break;
-		case OPT_ACCOUNTS:
-			accounts = 1;
-			break;
+		case OPT_VIEW: view = optarg; break;
+		case OPT_ACCOUNTS: accounts = 1; break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -201,8 +193,11 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "--color \"%s\": want auto, always or never",
 		    color);
 	if (view != NULL || accounts ? argc != 0 : argc != 1)
-		errx(EX_USAGE, argc == 0 ? "missing CLIENT (an id or an "
-		    "address)" : "unexpected argument \"%s\"", argv[argc - 1]);
+		errx(EX_USAGE,
+		    argc == 0 ? "missing CLIENT (an id or an "
+				"address)"
+			      : "unexpected argument \"%s\"",
+		    argv[argc - 1]);
 	if (view != NULL && accounts)
 		errx(EX_USAGE, "--view and --accounts exclude each other");
 

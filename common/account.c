@@ -3,10 +3,11 @@
 #include "util.h"
 
 int
-ms_account_each(struct ms_db *db,
-    int (*fn)(const struct ms_account *, void *), void *arg)
+ms_account_each(
+    struct ms_db *db, int (*fn)(const struct ms_account *, void *), void *arg)
 {
-	static const char *sql = "SELECT a.id, a.provider, a.address, "
+	static const char *sql =
+	    "SELECT a.id, a.provider, a.address, "
 	    "a.member, a.status, a.last_sync, a.last_error, "
 	    "(SELECT count(*) FROM email_accounts x WHERE x.account_id = a.id) "
 	    "FROM accounts a ORDER BY a.provider, a.address";
@@ -23,8 +24,9 @@ ms_account_each(struct ms_db *db,
 		a.member = ms_db_col_text(st, 3);
 		a.status = ms_db_col_text(st, 4);
 		a.last_sync = (time_t)sqlite3_column_int64(st, 5);
-		a.last_error = sqlite3_column_type(st, 6) == SQLITE_NULL ?
-		    NULL : ms_db_col_text(st, 6);
+		a.last_error = sqlite3_column_type(st, 6) == SQLITE_NULL
+		    ? NULL
+		    : ms_db_col_text(st, 6);
 		a.emails = sqlite3_column_int64(st, 7);
 		if (fn(&a, arg) == -1) {
 			rc = -1;

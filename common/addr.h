@@ -7,14 +7,14 @@
 #include <stddef.h>
 
 struct ms_addr {
-	char	*name;	/* display name, decoded UTF-8, "" when none */
-	char	*email;	/* normalised (ms_addr_normalize) address */
+	char *name; /* display name, decoded UTF-8, "" when none */
+	char *email; /* normalised (ms_addr_normalize) address */
 };
 
 struct ms_addrlist {
-	struct ms_addr	*v;
-	size_t		 n;
-	size_t		 cap;
+	struct ms_addr *v;
+	size_t n;
+	size_t cap;
 };
 
 /*
@@ -30,15 +30,14 @@ struct ms_addrlist {
  * skipped entries (0 when everything parsed); when it is > 0, ms_errstr()
  * describes the first one. Never fails otherwise.
  */
-int	ms_addr_parse_list(const char *s, size_t len, struct ms_addrlist *out);
+int ms_addr_parse_list(const char *s, size_t len, struct ms_addrlist *out);
 
 /* Append one already-split address (e.g. from a JSON API); the email is
  * normalised, the name copied. Returns 0 or -1 (ms_err) if invalid. */
-int	ms_addrlist_add(struct ms_addrlist *, const char *name,
-	    const char *email);
+int ms_addrlist_add(struct ms_addrlist *, const char *name, const char *email);
 
 /* Free the entries and the array; the list is empty afterwards. */
-void	ms_addrlist_finish(struct ms_addrlist *);
+void ms_addrlist_finish(struct ms_addrlist *);
 
 /*
  * Normalise an address for storage and comparison: trim whitespace,
@@ -46,6 +45,6 @@ void	ms_addrlist_finish(struct ms_addrlist *);
  * to IDNA ASCII (xn--) form. Returns a new string or NULL with ms_err set
  * when the address is not local@domain with a valid domain.
  */
-char	*ms_addr_normalize(const char *email);
+char *ms_addr_normalize(const char *email);
 
 #endif

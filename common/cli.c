@@ -14,18 +14,13 @@ int
 ms_cli_option(struct ms_cli *cli, int ch, const char *arg)
 {
 	switch (ch) {
-	case 'd':
-		cli->db = arg;
-		return 1;
+	case 'd': cli->db = arg; return 1;
 	case 'v':
 		if (cli->verbosity < MS_LOG_DEBUG)
 			cli->verbosity++;
 		return 1;
-	case 'q':
-		cli->verbosity = MS_LOG_QUIET;
-		return 1;
-	default:
-		return 0;
+	case 'q': cli->verbosity = MS_LOG_QUIET; return 1;
+	default: return 0;
 	}
 }
 

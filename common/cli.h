@@ -10,41 +10,42 @@
 #include "db.h"
 
 #define MS_CLI_SHORTOPTS "hVd:vq"
-#define MS_CLI_LONGOPTS \
-	{"help", no_argument, NULL, 'h'}, \
-	{"version", no_argument, NULL, 'V'}, \
-	{"db", required_argument, NULL, 'd'}, \
-	{"verbose", no_argument, NULL, 'v'}, \
-	{"quiet", no_argument, NULL, 'q'}
+#define MS_CLI_LONGOPTS                                                        \
+	{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, \
+	    {"db", required_argument, NULL, 'd'},                              \
+	    {"verbose", no_argument, NULL, 'v'},                               \
+	{                                                                      \
+		"quiet", no_argument, NULL, 'q'                                \
+	}
 
 /* The common options' lines for usage(). */
-#define MS_CLI_USAGE \
-	"  -d, --db PATH     the database (default $MAILSYNC_DB, else\n" \
-	"                    $XDG_DATA_HOME/mailsync/mailsync.db)\n" \
-	"  -v, --verbose     say more (twice: debug detail)\n" \
-	"  -q, --quiet       only errors and warnings\n" \
-	"  -h, --help        this help\n" \
+#define MS_CLI_USAGE                                                           \
+	"  -d, --db PATH     the database (default $MAILSYNC_DB, else\n"       \
+	"                    $XDG_DATA_HOME/mailsync/mailsync.db)\n"           \
+	"  -v, --verbose     say more (twice: debug detail)\n"                 \
+	"  -q, --quiet       only errors and warnings\n"                       \
+	"  -h, --help        this help\n"                                      \
 	"  -V, --version     the version\n"
 
 struct ms_cli {
-	const char	*db;		/* --db, or NULL */
-	int		 verbosity;	/* MS_LOG_* */
+	const char *db; /* --db, or NULL */
+	int verbosity; /* MS_LOG_* */
 };
 
 /* Take -d, -v or -q: returns 1, or 0 when ch is none of them. */
-int	ms_cli_option(struct ms_cli *, int ch, const char *arg);
+int ms_cli_option(struct ms_cli *, int ch, const char *arg);
 
 /* Print "PROGNAME VERSION" on stdout. */
-void	ms_cli_version(void);
+void ms_cli_version(void);
 
 /* Start logging and open the database; NULL with ms_err on failure. */
-struct ms_db	*ms_cli_open(const struct ms_cli *);
+struct ms_db *ms_cli_open(const struct ms_cli *);
 
 /* Whether stdout should get colour: when ("auto", "always", "never"),
  * NO_COLOR and whether stdout is a terminal. -1 for a bad when. */
-int	ms_cli_color(const char *when);
+int ms_cli_color(const char *when);
 
 /* Terminal width of stdout, or 0 when it is not a terminal. */
-int	ms_cli_width(void);
+int ms_cli_width(void);
 
 #endif

@@ -56,14 +56,14 @@ set_id(struct ms_client *c, const char *id)
 	if (len == 0)
 		return ms_errc(EX_DATAERR, "missing client id");
 	if (len > MAX_ID_LEN)
-		return ms_errc(EX_DATAERR, "client id longer than %d bytes",
-		    MAX_ID_LEN);
+		return ms_errc(
+		    EX_DATAERR, "client id longer than %d bytes", MAX_ID_LEN);
 	if (!ms_utf8_valid(id, len))
 		return ms_errc(EX_DATAERR, "client id is not valid UTF-8");
 	for (i = 0; i < len; i++)
 		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
-			return ms_errc(EX_DATAERR,
-			    "client id holds a control character");
+			return ms_errc(
+			    EX_DATAERR, "client id holds a control character");
 	c->crm_id = ms_xstrdup(id);
 	return 0;
 }
@@ -124,14 +124,18 @@ json_contacts(struct ms_client *c, struct json_object *o)
 			continue;
 		}
 		if (!json_object_is_type(item, json_type_object))
-			return ms_errc(EX_DATAERR, "contact %zu must be an "
-			    "object {\"name\", \"email\"}", i + 1);
+			return ms_errc(EX_DATAERR,
+			    "contact %zu must be an "
+			    "object {\"name\", \"email\"}",
+			    i + 1);
 		if (json_str(item, "name", &name) == -1 ||
 		    json_str(item, "email", &email) == -1)
 			return -1;
 		if (email == NULL)
-			return ms_errc(EX_DATAERR, "contact %zu has no "
-			    "\"email\"", i + 1);
+			return ms_errc(EX_DATAERR,
+			    "contact %zu has no "
+			    "\"email\"",
+			    i + 1);
 		if (add_contact(c, name ? name : "", email) == -1)
 			return -1;
 	}
@@ -171,8 +175,8 @@ json_client(struct ms_client *c, struct json_object *o)
 }
 
 static int
-parse_json_line(struct ms_clientset *set, const char *s, size_t len,
-    size_t line)
+parse_json_line(
+    struct ms_clientset *set, const char *s, size_t len, size_t line)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
@@ -234,8 +238,8 @@ parse_jsonl(const char *buf, size_t len, struct ms_clientset *set)
 
 /* CSV (RFC 4180): one record into fields; returns the offset after it. */
 struct csv_rec {
-	char	**f;
-	size_t	  n, cap;
+	char **f;
+	size_t n, cap;
 };
 
 static void
@@ -259,8 +263,8 @@ csv_push(struct csv_rec *r, struct ms_buf *field)
 }
 
 static int
-csv_record(const char *buf, size_t len, size_t *off, size_t *line,
-    struct csv_rec *r)
+csv_record(
+    const char *buf, size_t len, size_t *off, size_t *line, struct csv_rec *r)
 {
 	struct ms_buf field = {0};
 	size_t i = *off;
@@ -291,7 +295,8 @@ csv_record(const char *buf, size_t len, size_t *off, size_t *line,
 			continue;
 		else if (was_quoted) {
 			ms_buf_finish(&field);
-			return ms_errc(EX_DATAERR, "CSV: text after a closing "
+			return ms_errc(EX_DATAERR,
+			    "CSV: text after a closing "
 			    "quote");
 		} else
 			ms_buf_addc(&field, ch);
@@ -307,7 +312,11 @@ csv_record(const char *buf, size_t len, size_t *off, size_t *line,
 
 enum { COL_ID, COL_NAME, COL_EMAIL, COL_PORTAL, COL_CONTACTS, NCOLS };
 static const char *colnames[NCOLS] = {
-	"id", "name", "email", "portal_email", "contact_emails",
+    "id",
+    "name",
+    "email",
+    "portal_email",
+    "contact_emails",
 };
 
 static int
@@ -323,9 +332,11 @@ csv_header(struct csv_rec *r, int *col)
 			if (ms_ascii_casecmp(r->f[i], colnames[k]) == 0)
 				break;
 		if (k == NCOLS)
-			return ms_errc(EX_DATAERR, "CSV header: unknown column "
+			return ms_errc(EX_DATAERR,
+			    "CSV header: unknown column "
 			    "\"%s\" (want id,name,email,portal_email,"
-			    "contact_emails)", r->f[i]);
+			    "contact_emails)",
+			    r->f[i]);
 		col[k] = (int)i;
 	}
 	if (col[COL_ID] == -1)
@@ -353,8 +364,8 @@ csv_contacts(struct ms_client *c, const char *list)
 }
 
 static int
-csv_client(struct ms_clientset *set, struct csv_rec *r, const int *col,
-    size_t line)
+csv_client(
+    struct ms_clientset *set, struct csv_rec *r, const int *col, size_t line)
 {
 	struct ms_client *c = set_new(set, line);
 	const char *name = csv_get(r, col, COL_NAME);
@@ -366,7 +377,7 @@ csv_client(struct ms_clientset *set, struct csv_rec *r, const int *col,
 	c->name = ms_utf8_sanitize(name, strlen(name));
 	if (set_addr(&c->email, "email", csv_get(r, col, COL_EMAIL)) == -1 ||
 	    set_addr(&c->portal_email, "portal_email",
-	    csv_get(r, col, COL_PORTAL)) == -1)
+		csv_get(r, col, COL_PORTAL)) == -1)
 		return -1;
 	return csv_contacts(c, csv_get(r, col, COL_CONTACTS));
 }
@@ -383,7 +394,7 @@ parse_csv(const char *buf, size_t len, struct ms_clientset *set)
 		rc = csv_record(buf, len, &off, &line, &r);
 		line++;
 		if (rc == 0 && r.n == 1 && is_blank(r.f[0], strlen(r.f[0])))
-			;	/* blank line */
+			; /* blank line */
 		else if (rc == 0 && !have_header) {
 			rc = csv_header(&r, col);
 			have_header = 1;
@@ -428,16 +439,17 @@ check_duplicates(struct ms_clientset *set)
 	for (i = 1; i < set->n && rc == 0; i++)
 		if (strcmp(v[i - 1]->crm_id, v[i]->crm_id) == 0) {
 			set->errline = v[i]->line;
-			rc = ms_errc(EX_DATAERR, "client id \"%s\" already on "
-			    "line %zu", v[i]->crm_id, v[i - 1]->line);
+			rc = ms_errc(EX_DATAERR,
+			    "client id \"%s\" already on "
+			    "line %zu",
+			    v[i]->crm_id, v[i - 1]->line);
 		}
 	free(v);
 	return rc;
 }
 
 int
-ms_client_parse(const char *buf, size_t len, int csv,
-    struct ms_clientset *set)
+ms_client_parse(const char *buf, size_t len, int csv, struct ms_clientset *set)
 {
 	int rc;
 
@@ -456,9 +468,9 @@ ms_client_parse(const char *buf, size_t len, int csv,
 
 /* The wanted address rows of a client, in (kind, pos) order. */
 struct addr_row {
-	int	 kind;
-	int	 pos;
-	int64_t	 address_id;
+	int kind;
+	int pos;
+	int64_t address_id;
 	const char *name;
 };
 
@@ -471,8 +483,8 @@ wanted_rows(struct ms_db *db, const struct ms_client *c,
 
 	rows = ms_xreallocarray(NULL, c->contacts.n + 2, sizeof(*rows));
 	if (c->email != NULL)
-		rows[n++] = (struct addr_row){MS_CLIENT_MAIN, 0,
-		    ms_db_address_id(db, c->email), ""};
+		rows[n++] = (struct addr_row){
+		    MS_CLIENT_MAIN, 0, ms_db_address_id(db, c->email), ""};
 	if (c->portal_email != NULL)
 		rows[n++] = (struct addr_row){MS_CLIENT_PORTAL, 0,
 		    ms_db_address_id(db, c->portal_email), ""};
@@ -492,10 +504,10 @@ wanted_rows(struct ms_db *db, const struct ms_client *c,
 
 /* Whether the stored rows of client id equal rows[0..n); -1 on error. */
 static int
-same_rows(struct ms_db *db, int64_t id, const struct addr_row *rows,
-    size_t n)
+same_rows(struct ms_db *db, int64_t id, const struct addr_row *rows, size_t n)
 {
-	static const char *sql = "SELECT kind, pos, address_id, name "
+	static const char *sql =
+	    "SELECT kind, pos, address_id, name "
 	    "FROM client_addrs WHERE client_id = ?1 ORDER BY kind, pos";
 	sqlite3_stmt *st;
 	size_t i = 0;
@@ -519,21 +531,24 @@ same_rows(struct ms_db *db, int64_t id, const struct addr_row *rows,
 }
 
 static int
-store_rows(struct ms_db *db, int64_t id, const struct addr_row *rows,
-    size_t n)
+store_rows(struct ms_db *db, int64_t id, const struct addr_row *rows, size_t n,
+    int replace)
 {
-	static const char *del = "DELETE FROM client_addrs WHERE client_id = ?1";
+	static const char *del =
+	    "DELETE FROM client_addrs WHERE client_id = ?1";
 	static const char *ins = "INSERT INTO client_addrs "
-	    "(client_id, kind, pos, address_id, name) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)";
+				 "(client_id, kind, pos, address_id, name) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5)";
 	sqlite3_stmt *st;
 	size_t i;
 
-	if ((st = ms_db_stmt(db, del)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (ms_db_run(db, st) == -1)
-		return -1;
+	if (replace) {
+		if ((st = ms_db_stmt(db, del)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		if (ms_db_run(db, st) == -1)
+			return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if ((st = ms_db_stmt(db, ins)) == NULL)
 			return -1;
@@ -551,8 +566,7 @@ store_rows(struct ms_db *db, int64_t id, const struct addr_row *rows,
 /* Find a client row: 0 with *id and *name (borrowed until next use) set,
  * 1 when absent, -1 on error. */
 static int
-find_client(struct ms_db *db, const char *crm_id, int64_t *id,
-    char **name)
+find_client(struct ms_db *db, const char *crm_id, int64_t *id, char **name)
 {
 	static const char *sql =
 	    "SELECT id, name FROM clients WHERE crm_id = ?1";
@@ -573,11 +587,11 @@ find_client(struct ms_db *db, const char *crm_id, int64_t *id,
 }
 
 static int
-upsert(struct ms_db *db, const struct ms_client *c,
-    struct ms_import_stats *stats)
+upsert(
+    struct ms_db *db, const struct ms_client *c, struct ms_import_stats *stats)
 {
 	static const char *ins = "INSERT INTO clients (crm_id, name, dirty) "
-	    "VALUES (?1, ?2, 1) RETURNING id";
+				 "VALUES (?1, ?2, 1) RETURNING id";
 	static const char *upd =
 	    "UPDATE clients SET name = ?2, dirty = dirty OR ?3 WHERE id = ?1";
 	struct addr_row *rows;
@@ -601,7 +615,7 @@ upsert(struct ms_db *db, const struct ms_client *c,
 		id = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
 		stats->added++;
-		rc = store_rows(db, id, rows, n);
+		rc = store_rows(db, id, rows, n, 0);
 		goto out;
 	}
 	if ((same = same_rows(db, id, rows, n)) == -1)
@@ -619,7 +633,7 @@ upsert(struct ms_db *db, const struct ms_client *c,
 	sqlite3_bind_int(st, 3, !same);
 	if (ms_db_run(db, st) == -1)
 		goto out;
-	rc = same ? 0 : store_rows(db, id, rows, n);
+	rc = same ? 0 : store_rows(db, id, rows, n, 1);
 out:
 	free(oldname);
 	free(rows);
@@ -631,13 +645,14 @@ remove_absent(struct ms_db *db, const struct ms_clientset *set,
     struct ms_import_stats *stats)
 {
 	static const char *ins = "INSERT OR IGNORE INTO temp.import_ids "
-	    "(crm_id) VALUES (?1)";
+				 "(crm_id) VALUES (?1)";
 	sqlite3_stmt *st;
 	size_t i;
 
-	if (ms_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS import_ids "
-	    "(crm_id TEXT PRIMARY KEY) WITHOUT ROWID;"
-	    "DELETE FROM temp.import_ids") == -1)
+	if (ms_db_exec(db,
+		"CREATE TEMP TABLE IF NOT EXISTS import_ids "
+		"(crm_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+		"DELETE FROM temp.import_ids") == -1)
 		return -1;
 	for (i = 0; i < set->n; i++) {
 		if ((st = ms_db_stmt(db, ins)) == NULL)
@@ -646,21 +661,22 @@ remove_absent(struct ms_db *db, const struct ms_clientset *set,
 		if (ms_db_run(db, st) == -1)
 			return -1;
 	}
-	if (ms_db_exec(db, "DELETE FROM clients WHERE crm_id NOT IN "
-	    "(SELECT crm_id FROM temp.import_ids)") == -1)
+	if (ms_db_exec(db,
+		"DELETE FROM clients WHERE crm_id NOT IN "
+		"(SELECT crm_id FROM temp.import_ids)") == -1)
 		return -1;
 	stats->removed = (size_t)sqlite3_changes(ms_db_handle(db));
 	return ms_db_exec(db, "DROP TABLE temp.import_ids");
 }
 
 int
-ms_client_import(struct ms_db *db, const struct ms_clientset *set,
-    int replace, struct ms_import_stats *stats)
+ms_client_import(struct ms_db *db, const struct ms_clientset *set, int replace,
+    struct ms_import_stats *stats)
 {
 	size_t i;
 
 	memset(stats, 0, sizeof(*stats));
-	if (ms_db_begin(db) == -1)
+	if (ms_db_bulk(db) == -1 || ms_db_begin(db) == -1)
 		return -1;
 	for (i = 0; i < set->n; i++)
 		if (upsert(db, &set->v[i], stats) == -1)
@@ -692,7 +708,8 @@ ms_client_remove(struct ms_db *db, const char *crm_id)
 static int
 lookup_by_address(struct ms_db *db, const char *key, int64_t *id)
 {
-	static const char *sql = "SELECT DISTINCT c.id, c.crm_id "
+	static const char *sql =
+	    "SELECT DISTINCT c.id, c.crm_id "
 	    "FROM addresses a JOIN client_addrs ca ON ca.address_id = a.id "
 	    "JOIN clients c ON c.id = ca.client_id WHERE a.email = ?1 "
 	    "ORDER BY c.crm_id";
@@ -711,13 +728,15 @@ lookup_by_address(struct ms_db *db, const char *key, int64_t *id)
 	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
 		if (n++ == 0)
 			*id = sqlite3_column_int64(st, 0);
-		ms_buf_printf(&ids, "%s%s", n > 1 ? ", " : "",
-		    ms_db_col_text(st, 1));
+		ms_buf_printf(
+		    &ids, "%s%s", n > 1 ? ", " : "", ms_db_col_text(st, 1));
 	}
 	sqlite3_reset(st);
 	if (rc != -1 && n > 1)
-		rc = ms_errc(EX_DATAERR, "%s is on several clients (%s): "
-		    "name one by its id", email, ids.s);
+		rc = ms_errc(EX_DATAERR,
+		    "%s is on several clients (%s): "
+		    "name one by its id",
+		    email, ids.s);
 	free(email);
 	ms_buf_finish(&ids);
 	if (rc == -1)
@@ -745,15 +764,12 @@ load_row(struct ms_client *c, sqlite3_stmt *st)
 	struct ms_addr *a;
 
 	switch (sqlite3_column_int(st, 2)) {
-	case MS_CLIENT_MAIN:
-		c->email = ms_xstrdup(email);
-		break;
-	case MS_CLIENT_PORTAL:
-		c->portal_email = ms_xstrdup(email);
-		break;
+	case MS_CLIENT_MAIN: c->email = ms_xstrdup(email); break;
+	case MS_CLIENT_PORTAL: c->portal_email = ms_xstrdup(email); break;
 	default:
 		if (c->contacts.n == c->contacts.cap) {
-			c->contacts.cap = c->contacts.cap ? c->contacts.cap * 2 : 4;
+			c->contacts.cap =
+			    c->contacts.cap ? c->contacts.cap * 2 : 4;
 			c->contacts.v = ms_xreallocarray(c->contacts.v,
 			    c->contacts.cap, sizeof(*c->contacts.v));
 		}
@@ -764,10 +780,11 @@ load_row(struct ms_client *c, sqlite3_stmt *st)
 }
 
 int
-ms_client_each(struct ms_db *db,
-    int (*fn)(const struct ms_client *, void *), void *arg)
+ms_client_each(
+    struct ms_db *db, int (*fn)(const struct ms_client *, void *), void *arg)
 {
-	static const char *sql = "SELECT c.id, c.crm_id, ca.kind, a.email, "
+	static const char *sql =
+	    "SELECT c.id, c.crm_id, ca.kind, a.email, "
 	    "ca.name, c.name FROM clients c "
 	    "LEFT JOIN client_addrs ca ON ca.client_id = c.id "
 	    "LEFT JOIN addresses a ON a.id = ca.address_id "

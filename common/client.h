@@ -17,19 +17,19 @@ enum ms_client_kind {
 };
 
 struct ms_client {
-	char			*crm_id;
-	char			*name;		/* "" when none */
-	char			*email;		/* normalised, or NULL */
-	char			*portal_email;	/* normalised, or NULL */
-	struct ms_addrlist	 contacts;	/* names and normalised emails */
-	size_t			 line;		/* where it was read */
+	char *crm_id;
+	char *name; /* "" when none */
+	char *email; /* normalised, or NULL */
+	char *portal_email; /* normalised, or NULL */
+	struct ms_addrlist contacts; /* names and normalised emails */
+	size_t line; /* where it was read */
 };
 
 struct ms_clientset {
-	struct ms_client	*v;
-	size_t			 n;
-	size_t			 cap;
-	size_t			 errline;	/* line of a parse error */
+	struct ms_client *v;
+	size_t n;
+	size_t cap;
+	size_t errline; /* line of a parse error */
 };
 
 /*
@@ -37,12 +37,12 @@ struct ms_clientset {
  * On error returns -1 with ms_err describing the problem (EX_DATAERR) and
  * set->errline the line it is on; nothing is kept in set then.
  */
-int	ms_client_parse(const char *buf, size_t len, int csv,
-	    struct ms_clientset *set);
-void	ms_clientset_finish(struct ms_clientset *);
+int
+ms_client_parse(const char *buf, size_t len, int csv, struct ms_clientset *set);
+void ms_clientset_finish(struct ms_clientset *);
 
 struct ms_import_stats {
-	size_t	added, updated, unchanged, removed;
+	size_t added, updated, unchanged, removed;
 };
 
 /*
@@ -50,23 +50,23 @@ struct ms_import_stats {
  * clients absent from set. Clients whose addresses changed are marked for
  * the next mailsync-match.
  */
-int	ms_client_import(struct ms_db *, const struct ms_clientset *,
-	    int replace, struct ms_import_stats *);
+int ms_client_import(struct ms_db *, const struct ms_clientset *, int replace,
+    struct ms_import_stats *);
 
 /* Remove a client by CRM id: 0, 1 when there is no such client, -1. */
-int	ms_client_remove(struct ms_db *, const char *crm_id);
+int ms_client_remove(struct ms_db *, const char *crm_id);
 
 /*
  * Find a client by CRM id, else by any address on its record. Returns 0
  * with *id set, 1 when unknown, -1 on error (an address on several
  * clients is an error, EX_DATAERR, naming them).
  */
-int	ms_client_lookup(struct ms_db *, const char *key, int64_t *id);
+int ms_client_lookup(struct ms_db *, const char *key, int64_t *id);
 
 /* Call fn for every client, ordered by CRM id. Stops when fn returns -1. */
-int	ms_client_each(struct ms_db *,
-	    int (*fn)(const struct ms_client *, void *), void *arg);
+int ms_client_each(
+    struct ms_db *, int (*fn)(const struct ms_client *, void *), void *arg);
 
-void	ms_client_finish(struct ms_client *);
+void ms_client_finish(struct ms_client *);
 
 #endif

@@ -14,18 +14,18 @@
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 15000
-#define STMT_CACHE	64
+#define STMT_CACHE 64
 
 struct stmt_slot {
-	const char	*sql;
-	sqlite3_stmt	*st;
+	const char *sql;
+	sqlite3_stmt *st;
 };
 
 struct ms_db {
-	sqlite3			*h;
-	char			*path;
-	struct stmt_slot	 cache[STMT_CACHE];
-	size_t			 ncache;
+	sqlite3 *h;
+	char *path;
+	struct stmt_slot cache[STMT_CACHE];
+	size_t ncache;
 };
 
 static int
@@ -33,20 +33,15 @@ code_for(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return EX_TEMPFAIL;
+	case SQLITE_LOCKED: return EX_TEMPFAIL;
 	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return EX_CANTCREAT;
+	case SQLITE_PERM: return EX_CANTCREAT;
 	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-		return EX_DATAERR;
+	case SQLITE_CORRUPT: return EX_DATAERR;
 	case SQLITE_FULL:
-	case SQLITE_IOERR:
-		return EX_IOERR;
-	default:
-		return EX_SOFTWARE;
+	case SQLITE_IOERR: return EX_IOERR;
+	default: return EX_SOFTWARE;
 	}
 }
 
@@ -74,6 +69,12 @@ ms_db_exec(struct ms_db *db, const char *sql)
 	if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return ms_db_fail(db, sql);
 	return 0;
+}
+
+int
+ms_db_bulk(struct ms_db *db)
+{
+	return ms_db_exec(db, "PRAGMA cache_size = -131072");
 }
 
 int
@@ -115,7 +116,7 @@ ms_db_stmt(struct ms_db *db, const char *sql)
 	}
 	s = &db->cache[db->ncache];
 	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &s->st, NULL) != SQLITE_OK) {
+		&s->st, NULL) != SQLITE_OK) {
 		ms_db_fail(db, sql);
 		return NULL;
 	}
@@ -236,7 +237,8 @@ prepare_file(const char *path)
 	}
 	if (sb.st_mode & 077)
 		ms_log_warn("%s: mode %04o lets others read it; "
-		    "run chmod 600 on it", path, (unsigned)sb.st_mode & 07777);
+			    "run chmod 600 on it",
+		    path, (unsigned)sb.st_mode & 07777);
 	close(fd);
 	return 0;
 }
@@ -274,16 +276,17 @@ migrate(struct ms_db *db)
 	if (user_version(db, &v) == -1)
 		goto fail;
 	if (v > ms_schema_version) {
-		ms_errc(EX_CONFIG, "%s: schema version %d is newer than this "
-		    "mailsync knows (%d): upgrade mailsync", db->path, v,
-		    ms_schema_version);
+		ms_errc(EX_CONFIG,
+		    "%s: schema version %d is newer than this "
+		    "mailsync knows (%d): upgrade mailsync",
+		    db->path, v, ms_schema_version);
 		goto fail;
 	}
 	for (; v < ms_schema_version; v++) {
 		if (ms_db_exec(db, ms_schema_migrations[v]) == -1)
 			goto fail;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
-		    v + 1);
+		snprintf(
+		    pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
 		if (ms_db_exec(db, pragma) == -1)
 			goto fail;
 	}
@@ -302,7 +305,8 @@ configure(struct ms_db *db)
 	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	return ms_db_exec(db, "PRAGMA journal_mode = WAL;"
+	return ms_db_exec(db,
+	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA temp_store = MEMORY;");
@@ -317,8 +321,9 @@ ms_db_open(const char *path)
 		return NULL;
 	db = ms_xcalloc(1, sizeof(*db));
 	db->path = ms_xstrdup(path);
-	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db->h,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+		NULL) != SQLITE_OK) {
 		ms_db_fail(db, NULL);
 		ms_db_close(db);
 		return NULL;

@@ -15,48 +15,51 @@
 struct ms_db;
 
 /* Open (creating file and folder, mode 0600/0700) and migrate. */
-struct ms_db	*ms_db_open(const char *path);
-void		 ms_db_close(struct ms_db *);
-sqlite3		*ms_db_handle(struct ms_db *);
-const char	*ms_db_path(const struct ms_db *);
+struct ms_db *ms_db_open(const char *path);
+void ms_db_close(struct ms_db *);
+sqlite3 *ms_db_handle(struct ms_db *);
+const char *ms_db_path(const struct ms_db *);
 
-int	ms_db_begin(struct ms_db *);
-int	ms_db_commit(struct ms_db *);
-void	ms_db_rollback(struct ms_db *);
+/* Give a bulk writer (import, match) a page cache to match its work. */
+int ms_db_bulk(struct ms_db *);
+
+int ms_db_begin(struct ms_db *);
+int ms_db_commit(struct ms_db *);
+void ms_db_rollback(struct ms_db *);
 
 /* Run one or more statements without results. */
-int	ms_db_exec(struct ms_db *, const char *sql);
+int ms_db_exec(struct ms_db *, const char *sql);
 
 /*
  * A prepared statement for sql, reset and with cleared bindings. The
  * statement belongs to the cache: do not finalize it. sql must be a
  * string that lives as long as the connection (a literal).
  */
-sqlite3_stmt	*ms_db_stmt(struct ms_db *, const char *sql);
+sqlite3_stmt *ms_db_stmt(struct ms_db *, const char *sql);
 
 /*
  * Step st: returns SQLITE_ROW or SQLITE_DONE, or -1 with ms_err set to a
  * message quoting the SQL (code EX_TEMPFAIL when the database is busy).
  */
-int	ms_db_step(struct ms_db *, sqlite3_stmt *st);
+int ms_db_step(struct ms_db *, sqlite3_stmt *st);
 
 /* Step a statement expected to finish (INSERT, UPDATE, ...): 0 or -1. */
-int	ms_db_run(struct ms_db *, sqlite3_stmt *st);
+int ms_db_run(struct ms_db *, sqlite3_stmt *st);
 
 /* Record the connection's current error for sql (returns -1). */
-int	ms_db_fail(struct ms_db *, const char *sql);
+int ms_db_fail(struct ms_db *, const char *sql);
 
 /* The id of the normalised address email, inserted when new; -1 on error. */
-int64_t	ms_db_address_id(struct ms_db *, const char *email);
+int64_t ms_db_address_id(struct ms_db *, const char *email);
 
 /* Settings: *value is a new string, or NULL when unset. 0 or -1. */
-int	 ms_db_setting_get(struct ms_db *, const char *key, char **value);
-int	 ms_db_setting_set(struct ms_db *, const char *key, const char *value);
+int ms_db_setting_get(struct ms_db *, const char *key, char **value);
+int ms_db_setting_set(struct ms_db *, const char *key, const char *value);
 
 /* Bind a text column that may be NULL. */
-int	ms_db_bind_text(sqlite3_stmt *, int idx, const char *s);
+int ms_db_bind_text(sqlite3_stmt *, int idx, const char *s);
 
 /* A text column as a borrowed string, "" when NULL. */
-const char	*ms_db_col_text(sqlite3_stmt *, int col);
+const char *ms_db_col_text(sqlite3_stmt *, int col);
 
 #endif

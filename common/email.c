@@ -59,7 +59,7 @@ fnv(uint64_t h, const char *s)
 		h ^= (unsigned char)*s;
 		h *= 0x100000001b3ULL;
 	}
-	return h * 0x100000001b3ULL;	/* field separator */
+	return h * 0x100000001b3ULL; /* field separator */
 }
 
 static uint64_t
@@ -105,12 +105,11 @@ find_by_msgid(struct ms_db *db, const char *msgid, int64_t *id)
 }
 
 static int
-store_addrs(struct ms_db *db, int64_t id, int role,
-    const struct ms_addrlist *l)
+store_addrs(struct ms_db *db, int64_t id, int role, const struct ms_addrlist *l)
 {
 	static const char *sql = "INSERT INTO email_addrs "
-	    "(email_id, role, pos, address_id, name) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)";
+				 "(email_id, role, pos, address_id, name) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5)";
 	sqlite3_stmt *st;
 	int64_t aid;
 	size_t i;
@@ -139,9 +138,9 @@ static int
 become_crm(struct ms_db *db, const struct ms_email *e)
 {
 	static const char *sql = "UPDATE emails SET source = ?2, "
-	    "direction = ?3, body = ?4, snippet = ?5, "
-	    "has_attachments = has_attachments OR ?6 "
-	    "WHERE id = ?1 AND body IS NULL";
+				 "direction = ?3, body = ?4, snippet = ?5, "
+				 "has_attachments = has_attachments OR ?6 "
+				 "WHERE id = ?1 AND body IS NULL";
 	sqlite3_stmt *st;
 
 	if ((st = ms_db_stmt(db, sql)) == NULL)
@@ -158,7 +157,8 @@ become_crm(struct ms_db *db, const struct ms_email *e)
 int
 ms_email_store(struct ms_db *db, struct ms_email *e, int *created)
 {
-	static const char *sql = "INSERT INTO emails (message_id, source, "
+	static const char *sql =
+	    "INSERT INTO emails (message_id, source, "
 	    "direction, date, subject, snippet, body, has_attachments, "
 	    "thread_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
 	    "RETURNING id";
@@ -215,7 +215,8 @@ push_addr(struct ms_addrlist *l, const char *name, const char *email)
 static int
 load_addrs(struct ms_db *db, struct ms_email *e)
 {
-	static const char *sql = "SELECT ea.role, ea.name, a.email "
+	static const char *sql =
+	    "SELECT ea.role, ea.name, a.email "
 	    "FROM email_addrs ea JOIN addresses a ON a.id = ea.address_id "
 	    "WHERE ea.email_id = ?1 ORDER BY ea.role, ea.pos";
 	struct ms_addrlist *lists[] = {&e->from, &e->to, &e->cc};
@@ -239,8 +240,8 @@ static int
 load_accounts(struct ms_db *db, struct ms_email *e)
 {
 	static const char *sql = "SELECT ac.address FROM email_accounts x "
-	    "JOIN accounts ac ON ac.id = x.account_id "
-	    "WHERE x.email_id = ?1 ORDER BY ac.address";
+				 "JOIN accounts ac ON ac.id = x.account_id "
+				 "WHERE x.email_id = ?1 ORDER BY ac.address";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -248,16 +249,16 @@ load_accounts(struct ms_db *db, struct ms_email *e)
 		return -1;
 	sqlite3_bind_int64(st, 1, e->id);
 	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
-		e->accounts = ms_xreallocarray(e->accounts, e->naccounts + 1,
-		    sizeof(*e->accounts));
-		e->accounts[e->naccounts++] =
-		    ms_xstrdup(ms_db_col_text(st, 0));
+		e->accounts = ms_xreallocarray(
+		    e->accounts, e->naccounts + 1, sizeof(*e->accounts));
+		e->accounts[e->naccounts++] = ms_xstrdup(ms_db_col_text(st, 0));
 	}
 	sqlite3_reset(st);
 	return rc == -1 ? -1 : 0;
 }
 
-#define EMAIL_COLS "e.id, e.message_id, e.source, e.direction, e.date, " \
+#define EMAIL_COLS                                                             \
+	"e.id, e.message_id, e.source, e.direction, e.date, "                  \
 	"e.subject, e.snippet, e.body, e.thread_id, e.has_attachments "
 
 /* Fill e from a row of EMAIL_COLS, then its addresses and accounts. */
@@ -278,16 +279,18 @@ load_row(struct ms_db *db, sqlite3_stmt *st, struct ms_email *e)
 		e->thread_id = ms_xstrdup(ms_db_col_text(st, 8));
 	e->has_attachments = sqlite3_column_int(st, 9);
 	if (e->source == NULL || e->direction == NULL)
-		return ms_errc(EX_DATAERR, "email %lld: bad source or "
-		    "direction in the database", (long long)e->id);
+		return ms_errc(EX_DATAERR,
+		    "email %lld: bad source or "
+		    "direction in the database",
+		    (long long)e->id);
 	return 0;
 }
 
 int
 ms_email_get(struct ms_db *db, int64_t id, struct ms_email *e)
 {
-	static const char *sql = "SELECT " EMAIL_COLS
-	    "FROM emails e WHERE e.id = ?1";
+	static const char *sql =
+	    "SELECT " EMAIL_COLS "FROM emails e WHERE e.id = ?1";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -310,7 +313,8 @@ int
 ms_email_list(struct ms_db *db, const struct ms_email_query *q,
     int (*fn)(const struct ms_email *, void *), void *arg)
 {
-	static const char *sql = "SELECT " EMAIL_COLS
+	static const char *sql =
+	    "SELECT " EMAIL_COLS
 	    "FROM email_clients ec JOIN emails e ON e.id = ec.email_id "
 	    "WHERE ec.client_id = ?1 AND ec.date >= ?2 "
 	    "AND (?3 IS NULL OR e.source = ?3) "
@@ -323,8 +327,8 @@ ms_email_list(struct ms_db *db, const struct ms_email_query *q,
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, q->client_id);
-	sqlite3_bind_int64(st, 2, q->since ? (sqlite3_int64)q->since :
-	    INT64_MIN);
+	sqlite3_bind_int64(
+	    st, 2, q->since ? (sqlite3_int64)q->since : INT64_MIN);
 	ms_db_bind_text(st, 3, q->source);
 	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
 	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {

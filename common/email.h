@@ -15,32 +15,32 @@ enum { MS_ROLE_FROM = 0, MS_ROLE_TO = 1, MS_ROLE_CC = 2 };
 
 /* One email; every string is owned by the struct (ms_email_finish). */
 struct ms_email {
-	int64_t			 id;
-	char			*message_id;	/* normalised "<...>" */
-	const char		*source;	/* "crm", "gmail", "outlook" */
-	const char		*direction;	/* "in", "out" */
-	time_t			 date;
-	char			*subject;
-	char			*snippet;
-	char			*body;		/* CRM emails only, else NULL */
-	char			*thread_id;
-	int			 has_attachments;
-	struct ms_addrlist	 from, to, cc;
-	char			**accounts;	/* addresses it was synced from */
-	size_t			 naccounts;
+	int64_t id;
+	char *message_id; /* normalised "<...>" */
+	const char *source; /* "crm", "gmail", "outlook" */
+	const char *direction; /* "in", "out" */
+	time_t date;
+	char *subject;
+	char *snippet;
+	char *body; /* CRM emails only, else NULL */
+	char *thread_id;
+	int has_attachments;
+	struct ms_addrlist from, to, cc;
+	char **accounts; /* addresses it was synced from */
+	size_t naccounts;
 };
 
-void	ms_email_finish(struct ms_email *);
+void ms_email_finish(struct ms_email *);
 
 /* The source and direction strings as stored (static), or NULL. */
-const char	*ms_email_source(const char *);
-const char	*ms_email_direction(const char *);
+const char *ms_email_source(const char *);
+const char *ms_email_direction(const char *);
 
 /*
  * A synthetic Message-ID for an email that has none, stable for the same
  * date, sender, recipients and subject.
  */
-char	*ms_email_synthetic_id(const struct ms_email *);
+char *ms_email_synthetic_id(const struct ms_email *);
 
 /*
  * Store e (message_id required) unless an email with its Message-ID is
@@ -50,20 +50,20 @@ char	*ms_email_synthetic_id(const struct ms_email *);
  * row, 0 for an existing one; -1 on error. Runs inside the caller's
  * transaction.
  */
-int	ms_email_store(struct ms_db *, struct ms_email *e, int *created);
+int ms_email_store(struct ms_db *, struct ms_email *e, int *created);
 
 /* Load email id into e: 0, 1 when there is no such email, -1. */
-int	ms_email_get(struct ms_db *, int64_t id, struct ms_email *e);
+int ms_email_get(struct ms_db *, int64_t id, struct ms_email *e);
 
 struct ms_email_query {
-	int64_t		 client_id;
-	time_t		 since;		/* 0: no bound */
-	const char	*source;	/* NULL: every source */
-	int64_t		 limit;		/* 0: no limit */
+	int64_t client_id;
+	time_t since; /* 0: no bound */
+	const char *source; /* NULL: every source */
+	int64_t limit; /* 0: no limit */
 };
 
 /* Call fn for each email of a client's list, newest first. */
-int	ms_email_list(struct ms_db *, const struct ms_email_query *,
-	    int (*fn)(const struct ms_email *, void *), void *arg);
+int ms_email_list(struct ms_db *, const struct ms_email_query *,
+    int (*fn)(const struct ms_email *, void *), void *arg);
 
 #endif

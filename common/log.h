@@ -8,17 +8,17 @@
 #include "util.h"
 
 enum {
-	MS_LOG_QUIET = -1,	/* errors and warnings only */
-	MS_LOG_NORMAL = 0,	/* plus summaries */
-	MS_LOG_VERBOSE = 1,	/* plus progress detail */
-	MS_LOG_DEBUG = 2,	/* plus protocol detail */
+	MS_LOG_QUIET = -1, /* errors and warnings only */
+	MS_LOG_NORMAL = 0, /* plus summaries */
+	MS_LOG_VERBOSE = 1, /* plus progress detail */
+	MS_LOG_DEBUG = 2, /* plus protocol detail */
 };
 
-void	ms_log_init(int verbosity);
-int	ms_log_level(void);
-void	ms_log_err(const char *, ...) MS_ATTR_PRINTF(1, 2);
-void	ms_log_warn(const char *, ...) MS_ATTR_PRINTF(1, 2);
-void	ms_log_info(const char *, ...) MS_ATTR_PRINTF(1, 2);
-void	ms_log_debug(const char *, ...) MS_ATTR_PRINTF(1, 2);
+void ms_log_init(int verbosity);
+int ms_log_level(void);
+void ms_log_err(const char *, ...) MS_ATTR_PRINTF(1, 2);
+void ms_log_warn(const char *, ...) MS_ATTR_PRINTF(1, 2);
+void ms_log_info(const char *, ...) MS_ATTR_PRINTF(1, 2);
+void ms_log_debug(const char *, ...) MS_ATTR_PRINTF(1, 2);
 
 #endif

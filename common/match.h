@@ -13,15 +13,15 @@
 #include "db.h"
 
 struct ms_match_stats {
-	int64_t	emails;		/* emails evaluated */
-	int64_t	clients;	/* clients re-evaluated in full */
-	int64_t	links;		/* email-client links added */
+	int64_t emails; /* emails evaluated */
+	int64_t clients; /* clients re-evaluated in full */
+	int64_t links; /* email-client links added */
 };
 
 /*
  * Incremental: emails never matched, plus every email of the clients
  * whose records changed. rematch: everything. One transaction.
  */
-int	ms_match_run(struct ms_db *, int rematch, struct ms_match_stats *);
+int ms_match_run(struct ms_db *, int rematch, struct ms_match_stats *);
 
 #endif

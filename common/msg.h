@@ -10,27 +10,27 @@
 #include "addr.h"
 
 /* Limits that keep hostile input bounded. */
-#define MS_MSG_MAX_SIZE		(64u * 1024 * 1024)
-#define MS_MSG_MAX_HEADERS	10000
-#define MS_MSG_MAX_DEPTH	16
+#define MS_MSG_MAX_SIZE (64u * 1024 * 1024)
+#define MS_MSG_MAX_HEADERS 10000
+#define MS_MSG_MAX_DEPTH 16
 
 struct ms_hdr {
-	char	*name;	/* as written */
-	char	*value;	/* unfolded (CRLF WSP -> WSP), raw, not decoded */
+	char *name; /* as written */
+	char *value; /* unfolded (CRLF WSP -> WSP), raw, not decoded */
 };
 
 struct ms_msg {
-	struct ms_hdr		*hdrs;
-	size_t			 nhdrs;
-	char			*subject;	/* decoded UTF-8, "" if none */
-	struct ms_addrlist	 from, to, cc;
-	char			*message_id;	/* ms_msgid_normalize, or NULL */
-	time_t			 date;
-	int			 has_date;
-	char			*body;		/* text body, UTF-8, "" if none */
-	int			 has_attachments;
-	int			 nwarn;		/* things skipped while parsing */
-	char			 warn[256];	/* the first of them */
+	struct ms_hdr *hdrs;
+	size_t nhdrs;
+	char *subject; /* decoded UTF-8, "" if none */
+	struct ms_addrlist from, to, cc;
+	char *message_id; /* ms_msgid_normalize, or NULL */
+	time_t date;
+	int has_date;
+	char *body; /* text body, UTF-8, "" if none */
+	int has_attachments;
+	int nwarn; /* things skipped while parsing */
+	char warn[256]; /* the first of them */
 };
 
 /*
@@ -48,30 +48,30 @@ struct ms_msg {
  * Date. Minor problems are counted in nwarn, with the first in warn.
  * m is always safe to pass to ms_msg_finish.
  */
-int	ms_msg_parse(const char *buf, size_t len, struct ms_msg *m);
-void	ms_msg_finish(struct ms_msg *);
+int ms_msg_parse(const char *buf, size_t len, struct ms_msg *m);
+void ms_msg_finish(struct ms_msg *);
 
 /* The first header named name (ASCII case-insensitive), or NULL. */
-const char	*ms_msg_header(const struct ms_msg *, const char *name);
+const char *ms_msg_header(const struct ms_msg *, const char *name);
 
 /*
  * Split a header block only (for APIs that return headers one by one the
  * caller builds a ms_msg itself). Exposed for the header unit tests.
  */
-int	ms_msg_parse_headers(const char *buf, size_t len, struct ms_msg *m,
-	    size_t *body_off);
+int ms_msg_parse_headers(
+    const char *buf, size_t len, struct ms_msg *m, size_t *body_off);
 
 /*
  * Normalise a Message-ID header value: drop CFWS, keep the first
  * "<left@right>" (angle brackets added when missing). Returns a new
  * string, or NULL when there is no usable id.
  */
-char	*ms_msgid_normalize(const char *s);
+char *ms_msgid_normalize(const char *s);
 
 /*
  * A snippet of at most max bytes (whole UTF-8 characters) of text: quoted
  * lines ("> ...") and signatures ("-- ") dropped, whitespace collapsed.
  */
-char	*ms_msg_snippet(const char *text, size_t max);
+char *ms_msg_snippet(const char *text, size_t max);
 
 #endif

@@ -20,7 +20,8 @@ ms_path_db(const char *opt)
 	if ((env = getenv("XDG_DATA_HOME")) != NULL && *env == '/')
 		return ms_xasprintf("%s/mailsync/mailsync.db", env);
 	if ((home = getenv("HOME")) == NULL || *home == '\0') {
-		ms_errc(EX_CONFIG, "cannot locate the database: "
+		ms_errc(EX_CONFIG,
+		    "cannot locate the database: "
 		    "set HOME, MAILSYNC_DB or --db");
 		return NULL;
 	}
@@ -47,8 +48,8 @@ ms_path_mkparent(const char *path)
 
 		*p = '\0';
 		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-			rc = ms_errc(EX_CANTCREAT, "%s: %s", dir,
-			    strerror(errno));
+			rc = ms_errc(
+			    EX_CANTCREAT, "%s: %s", dir, strerror(errno));
 		*p = c;
 		if (c == '\0')
 			break;

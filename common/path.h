@@ -9,12 +9,12 @@
  * ${XDG_DATA_HOME:-$HOME/.local/share}/mailsync/mailsync.db. Returns a new
  * string or NULL (ms_err) when neither XDG_DATA_HOME nor HOME is set.
  */
-char	*ms_path_db(const char *opt);
+char *ms_path_db(const char *opt);
 
 /*
  * Create the folder that holds path (and its parents) with mode 0700 when
  * missing. Returns 0 or -1 (ms_err, EX_CANTCREAT).
  */
-int	ms_path_mkparent(const char *path);
+int ms_path_mkparent(const char *path);
 
 #endif

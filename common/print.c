@@ -9,22 +9,22 @@
 #include "util.h"
 
 #define C_RESET "\033[0m"
-#define C_RED	"\033[31m"
+#define C_RED "\033[31m"
 #define C_GREEN "\033[32m"
-#define C_BLUE	"\033[34m"
-#define C_DIM	"\033[2m"
+#define C_BLUE "\033[34m"
+#define C_DIM "\033[2m"
 
-#define W_BADGE	7
-#define W_DATE	16
-#define W_WHO	24
+#define W_BADGE 7
+#define W_DATE 16
+#define W_WHO 24
 
 struct ms_printer {
-	FILE		*out;
-	enum ms_format	 fmt;
-	int		 color;
-	int		 width;
-	int		 rows;		/* records printed so far */
-	const char	*kind;		/* HTML table class, once started */
+	FILE *out;
+	enum ms_format fmt;
+	int color;
+	int width;
+	int rows; /* records printed so far */
+	const char *kind; /* HTML table class, once started */
 };
 
 struct ms_printer *
@@ -203,15 +203,17 @@ email_table(struct ms_printer *p, const struct ms_email *e)
 	put_cell(&b, badge_name(e->source), W_BADGE, 1);
 	put_color(p, &b, C_RESET);
 	ms_buf_printf(&b, " %s %s ", date, e->has_attachments ? "📎" : "  ");
-	put_cell(&b, who == NULL ? "" : *who->name ? who->name : who->email,
+	put_cell(&b,
+	    who == NULL      ? ""
+		: *who->name ? who->name
+			     : who->email,
 	    W_WHO, 1);
 	ms_buf_addc(&b, ' ');
 	used = 2 + W_BADGE + 1 + W_DATE + 4 + W_WHO + 1;
 	rest = p->width > 0 ? p->width - used : -1;
 	if (rest == 0 || rest < -1)
 		rest = 1;
-	used = put_cell(&b, *e->subject ? e->subject : "(no subject)", rest,
-	    0);
+	used = put_cell(&b, *e->subject ? e->subject : "(no subject)", rest, 0);
 	if (*e->snippet != '\0' && (rest == -1 || used + 4 < rest)) {
 		ms_buf_adds(&b, " ");
 		put_color(p, &b, C_DIM);
@@ -246,8 +248,9 @@ json_addrs(const struct ms_addrlist *l)
 static void
 json_print(struct ms_printer *p, struct json_object *o)
 {
-	fprintf(p->out, "%s\n", json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(p->out, "%s\n",
+	    json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
@@ -262,28 +265,31 @@ email_json(struct ms_printer *p, const struct ms_email *e)
 	ms_date_format_iso(e->date, date, sizeof(date));
 	json_object_object_add(o, "id", json_object_new_int64(e->id));
 	json_object_object_add(o, "date", json_object_new_string(date));
-	json_object_object_add(o, "direction",
-	    json_object_new_string(e->direction));
+	json_object_object_add(
+	    o, "direction", json_object_new_string(e->direction));
 	json_object_object_add(o, "source", json_object_new_string(e->source));
-	json_object_object_add(o, "from",
-	    json_addr(e->from.n > 0 ? &e->from.v[0] : &none));
+	json_object_object_add(
+	    o, "from", json_addr(e->from.n > 0 ? &e->from.v[0] : &none));
 	json_object_object_add(o, "to", json_addrs(&e->to));
 	json_object_object_add(o, "cc", json_addrs(&e->cc));
-	json_object_object_add(o, "subject", json_object_new_string(e->subject));
-	json_object_object_add(o, "snippet", json_object_new_string(e->snippet));
-	json_object_object_add(o, "has_attachments",
-	    json_object_new_boolean(e->has_attachments));
-	json_object_object_add(o, "message_id",
-	    json_object_new_string(e->message_id));
+	json_object_object_add(
+	    o, "subject", json_object_new_string(e->subject));
+	json_object_object_add(
+	    o, "snippet", json_object_new_string(e->snippet));
+	json_object_object_add(
+	    o, "has_attachments", json_object_new_boolean(e->has_attachments));
+	json_object_object_add(
+	    o, "message_id", json_object_new_string(e->message_id));
 	acc = json_object_new_array();
 	for (i = 0; i < e->naccounts; i++)
-		json_object_array_add(acc, json_object_new_string(e->accounts[i]));
+		json_object_array_add(
+		    acc, json_object_new_string(e->accounts[i]));
 	json_object_object_add(o, "accounts", acc);
-	json_object_object_add(o, "viewable",
-	    json_object_new_boolean(e->body != NULL));
+	json_object_object_add(
+	    o, "viewable", json_object_new_boolean(e->body != NULL));
 	if (e->thread_id != NULL)
-		json_object_object_add(o, "thread_id",
-		    json_object_new_string(e->thread_id));
+		json_object_object_add(
+		    o, "thread_id", json_object_new_string(e->thread_id));
 	json_print(p, o);
 }
 
@@ -330,8 +336,10 @@ html_start(struct ms_printer *p, const char *kind, const char *head)
 	if (p->kind != NULL)
 		return;
 	p->kind = kind;
-	fprintf(p->out, "<table class=\"mailsync-%s\">\n<thead><tr>%s"
-	    "</tr></thead>\n<tbody>\n", kind, head);
+	fprintf(p->out,
+	    "<table class=\"mailsync-%s\">\n<thead><tr>%s"
+	    "</tr></thead>\n<tbody>\n",
+	    kind, head);
 }
 
 static void
@@ -349,16 +357,20 @@ email_html(struct ms_printer *p, const struct ms_email *e)
 	char date[32];
 	int in = strcmp(e->direction, "in") == 0;
 
-	html_start(p, "emails", "<th>Direction</th><th>Source</th>"
+	html_start(p, "emails",
+	    "<th>Direction</th><th>Source</th>"
 	    "<th>Date</th><th>With</th><th>Subject</th><th>Snippet</th>"
 	    "<th>Attachments</th>");
 	ms_date_format_iso(e->date, date, sizeof(date));
-	fprintf(p->out, "<tr data-id=\"%lld\"><td class=\"direction %s\" "
+	fprintf(p->out,
+	    "<tr data-id=\"%lld\"><td class=\"direction %s\" "
 	    "title=\"%s\">%s</td><td class=\"source %s\">%s</td>",
 	    (long long)e->id, e->direction, in ? "inbound" : "outbound",
 	    in ? "&darr;" : "&uarr;", e->source, badge_name(e->source));
-	fprintf(p->out, "<td class=\"date\"><time datetime=\"%s\">%s</time>"
-	    "</td>", date, date);
+	fprintf(p->out,
+	    "<td class=\"date\"><time datetime=\"%s\">%s</time>"
+	    "</td>",
+	    date, date);
 	html_cell(p->out, "with", who ? who->email : "");
 	html_cell(p->out, "subject", e->subject);
 	html_cell(p->out, "snippet", e->snippet);
@@ -390,7 +402,8 @@ account_row(struct ms_printer *p, const struct ms_account *a)
 	switch (p->fmt) {
 	case MS_FMT_TABLE:
 		if (p->rows == 0)
-			fprintf(p->out, "%-8s %-32s %-12s %-13s %-20s %6s  %s\n",
+			fprintf(p->out,
+			    "%-8s %-32s %-12s %-13s %-20s %6s  %s\n",
 			    "PROVIDER", "ADDRESS", "MEMBER", "STATUS",
 			    "LAST SYNC", "EMAILS", "LAST ERROR");
 		fprintf(p->out, "%-8s %-32s %-12s %-13s %-20s %6lld  %s\n",
@@ -406,20 +419,21 @@ account_row(struct ms_printer *p, const struct ms_account *a)
 	case MS_FMT_JSON:
 	case MS_FMT_HTML:
 		o = json_object_new_object();
-		json_object_object_add(o, "provider",
-		    json_object_new_string(a->provider));
-		json_object_object_add(o, "address",
-		    json_object_new_string(a->address));
-		json_object_object_add(o, "member",
-		    json_object_new_string(a->member));
-		json_object_object_add(o, "status",
-		    json_object_new_string(a->status));
-		json_object_object_add(o, "last_sync", a->last_sync ?
-		    json_object_new_string(when) : NULL);
-		json_object_object_add(o, "last_error", a->last_error ?
-		    json_object_new_string(a->last_error) : NULL);
-		json_object_object_add(o, "emails",
-		    json_object_new_int64(a->emails));
+		json_object_object_add(
+		    o, "provider", json_object_new_string(a->provider));
+		json_object_object_add(
+		    o, "address", json_object_new_string(a->address));
+		json_object_object_add(
+		    o, "member", json_object_new_string(a->member));
+		json_object_object_add(
+		    o, "status", json_object_new_string(a->status));
+		json_object_object_add(o, "last_sync",
+		    a->last_sync ? json_object_new_string(when) : NULL);
+		json_object_object_add(o, "last_error",
+		    a->last_error ? json_object_new_string(a->last_error)
+				  : NULL);
+		json_object_object_add(
+		    o, "emails", json_object_new_int64(a->emails));
 		json_print(p, o);
 		break;
 	}
@@ -447,8 +461,8 @@ client_json(struct ms_printer *p, const struct ms_client *c)
 	json_object_object_add(o, "id", json_object_new_string(c->crm_id));
 	json_object_object_add(o, "name", json_object_new_string(c->name));
 	json_object_object_add(o, "email", json_str_or_null(c->email));
-	json_object_object_add(o, "portal_email",
-	    json_str_or_null(c->portal_email));
+	json_object_object_add(
+	    o, "portal_email", json_str_or_null(c->portal_email));
 	json_object_object_add(o, "contacts", json_addrs(&c->contacts));
 	json_print(p, o);
 }
@@ -492,15 +506,9 @@ ms_print_client(struct ms_printer *p, const struct ms_client *c)
 {
 	switch (p->fmt) {
 	case MS_FMT_TABLE:
-	case MS_FMT_HTML:
-		client_table(p, c);
-		break;
-	case MS_FMT_JSON:
-		client_json(p, c);
-		break;
-	case MS_FMT_TSV:
-		client_tsv(p, c);
-		break;
+	case MS_FMT_HTML: client_table(p, c); break;
+	case MS_FMT_JSON: client_json(p, c); break;
+	case MS_FMT_TSV: client_tsv(p, c); break;
 	}
 	p->rows++;
 	return ferror(p->out) ? ms_err("write error on output") : 0;

@@ -26,16 +26,16 @@ struct ms_printer;
  * color: use ANSI colours (table only). width: cut table lines to this
  * many columns, 0 for no limit.
  */
-struct ms_printer	*ms_printer_create(FILE *, enum ms_format, int color,
-			    int width);
+struct ms_printer *
+ms_printer_create(FILE *, enum ms_format, int color, int width);
 /* Finish the output (closing HTML) and free; returns -1 on a write error. */
-int			 ms_printer_destroy(struct ms_printer *);
+int ms_printer_destroy(struct ms_printer *);
 
-int	ms_print_email(struct ms_printer *, const struct ms_email *);
-int	ms_print_account(struct ms_printer *, const struct ms_account *);
-int	ms_print_client(struct ms_printer *, const struct ms_client *);
+int ms_print_email(struct ms_printer *, const struct ms_email *);
+int ms_print_account(struct ms_printer *, const struct ms_account *);
+int ms_print_client(struct ms_printer *, const struct ms_client *);
 
 /* A CRM email in full: decoded headers, a blank line, the body. */
-int	ms_print_email_full(FILE *, const struct ms_email *);
+int ms_print_email_full(FILE *, const struct ms_email *);
 
 #endif

@@ -18,13 +18,20 @@
  * words that could not be decoded (unknown charset, bad base64, ...);
  * those are kept verbatim in the output.
  */
-char	*ms_rfc2047_decode(const char *s, size_t len, int *nbad);
+char *ms_rfc2047_decode(const char *s, size_t len, int *nbad);
 
 /*
  * Convert s[0..len) from charset to UTF-8 with iconv. Returns a new string
  * or NULL (ms_err set) when the charset is unknown. Invalid input bytes
  * become U+FFFD.
  */
-char	*ms_charset_to_utf8(const char *charset, const char *s, size_t len);
+char *ms_charset_to_utf8(const char *charset, const char *s, size_t len);
+
+/*
+ * Text of unknown charset s[0..len) as UTF-8: valid UTF-8 sequences are
+ * kept, any other byte is taken as windows-1252; NULs and bytes that
+ * windows-1252 leaves undefined become U+FFFD. Returns a new string.
+ */
+char *ms_raw_to_utf8(const char *s, size_t len);
 
 #endif

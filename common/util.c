@@ -171,8 +171,15 @@ ms_buf_printf(struct ms_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	/*
+	 * Measure first. (vsnprintf(NULL, 0, ...) is what this means, but
+	 * gcc 12 with -fsanitize=undefined then warns of a null format.)
+	 */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
+#pragma GCC diagnostic pop
 	va_end(ap);
 	if (n < 0)
 		oom();

@@ -3,7 +3,8 @@
 -- holds the number of the last one applied. Never edit a released
 -- migration: add the next file instead.
 
--- Business-wide settings (mailsync-config) and internal bookkeeping.
+-- Business-wide settings (mailsync-config) and internal bookkeeping
+-- (keys starting with "state.", such as mailsync-match's last email id).
 CREATE TABLE settings (
 	key TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -32,8 +33,10 @@ CREATE TABLE accounts (
 -- One row per email, keyed by its normalised RFC 5322 Message-ID (a
 -- synthetic "<...@synthetic.mailsync.invalid>" when it has none). Synced
 -- emails keep the snippet only; CRM emails (source 'crm') keep the body.
+-- AUTOINCREMENT: ids only grow, so mailsync-match can take every id above
+-- the last one it saw as new, even after emails were deleted.
 CREATE TABLE emails (
-	id INTEGER PRIMARY KEY,
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	message_id TEXT NOT NULL UNIQUE,
 	source TEXT NOT NULL CHECK (source IN ('crm', 'gmail', 'outlook')),
 	direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
@@ -42,10 +45,8 @@ CREATE TABLE emails (
 	snippet TEXT NOT NULL DEFAULT '',
 	body TEXT,				-- CRM emails only
 	has_attachments INTEGER NOT NULL DEFAULT 0,
-	thread_id TEXT,
-	matched INTEGER NOT NULL DEFAULT 0	-- seen by mailsync-match
+	thread_id TEXT
 );
-CREATE INDEX emails_unmatched ON emails (id) WHERE matched = 0;
 
 -- The participants of an email: role 0 From, 1 To, 2 Cc, in header order.
 CREATE TABLE email_addrs (

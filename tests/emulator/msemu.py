@@ -1,0 +1,3114 @@
+#!/usr/bin/env python3
+"""msemu: Google OAuth + Gmail API + Microsoft identity platform + Graph mail
+emulator for the mailsync tests, benchmarks and demo.
+
+Python 3.11 standard library only.  One process, one port on 127.0.0.1.
+See README.md beside this file for the data format and the control API.
+"""
+
+import argparse
+import base64
+import bisect
+import collections
+import datetime
+import email.header
+import email.policy
+import email.utils
+import hashlib
+import html
+import json
+import math
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+GMAIL_METADATA = "https://www.googleapis.com/auth/gmail.metadata"
+GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
+GMAIL_MODIFY = "https://www.googleapis.com/auth/gmail.modify"
+GMAIL_FULL = "https://mail.google.com/"
+GMAIL_READ_SCOPES = {GMAIL_READONLY, GMAIL_MODIFY, GMAIL_FULL}
+GOOGLE_ID_SCOPES = {"openid", "email", "profile",
+                    "https://www.googleapis.com/auth/userinfo.email",
+                    "https://www.googleapis.com/auth/userinfo.profile"}
+
+REASONS = {200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
+           401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 410: "Gone", 413: "Payload Too Large",
+           429: "Too Many Requests", 500: "Internal Server Error",
+           502: "Bad Gateway", 503: "Service Unavailable",
+           504: "Gateway Timeout"}
+
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED",
+                 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+                 504: "DEADLINE_EXCEEDED"}
+
+WELL_KNOWN = [  # (wellknown name, displayName, hidden)
+    ("inbox", "Inbox", False),
+    ("sentitems", "Sent Items", False),
+    ("drafts", "Drafts", False),
+    ("deleteditems", "Deleted Items", False),
+    ("junkemail", "Junk Email", False),
+    ("archive", "Archive", False),
+    ("outbox", "Outbox", False),
+]
+
+GRAPH_FIELDS = [
+    "createdDateTime", "lastModifiedDateTime", "changeKey", "categories",
+    "receivedDateTime", "sentDateTime", "hasAttachments",
+    "internetMessageId", "subject", "bodyPreview", "importance",
+    "parentFolderId", "conversationId", "conversationIndex",
+    "isDeliveryReceiptRequested", "isReadReceiptRequested", "isRead",
+    "isDraft", "webLink", "inferenceClassification", "body", "sender",
+    "from", "toRecipients", "ccRecipients", "bccRecipients", "replyTo",
+    "flag", "internetMessageHeaders", "uniqueBody"]
+GRAPH_DEFAULT_FIELDS = [f for f in GRAPH_FIELDS
+                        if f not in ("internetMessageHeaders", "uniqueBody")]
+GRAPH_FIELD_CANON = {f.lower(): f for f in GRAPH_FIELDS + ["id"]}
+
+
+def now():
+    return time.time()
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def rand_token(n=32):
+    return b64u(secrets.token_bytes(n))
+
+
+def fingerprint(tok):
+    return hashlib.sha256(tok.encode()).hexdigest()[:12]
+
+
+def iso_ms(ms):
+    return datetime.datetime.fromtimestamp(
+        ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(s):
+    s = s.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    d = datetime.datetime.fromisoformat(s)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=datetime.timezone.utc)
+    return int(d.timestamp() * 1000)
+
+
+def rfc2822(ms):
+    return email.utils.format_datetime(datetime.datetime.fromtimestamp(
+        ms / 1000, datetime.timezone.utc))
+
+
+def gmail_snippet(text):
+    # Gmail snippets are plain text with HTML entities (&#39; &quot; &amp;).
+    s = " ".join(text.split())[:200]
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def qs_first(q, name, default=None):
+    v = q.get(name)
+    return v[0] if v else default
+
+
+# ---------------------------------------------------------------- messages
+
+class Spec:
+    """The content of one RFC 5322 message (shared by every mailbox that
+    holds a copy).  Built from the data file or lazily by the generator."""
+    __slots__ = ("message_id", "date_ms", "from_", "to", "cc", "bcc",
+                 "reply_to", "subject", "extra", "body", "att", "mime",
+                 "header_case", "raw_headers", "thread", "parsed",
+                 "att_names", "_hdrs", "_rawsize")
+
+    def __init__(self, d):
+        self.message_id = d.get("message_id")
+        self.date_ms = d["date_ms"]
+        self.from_ = d.get("from", "")
+        self.to = d.get("to", "")
+        self.cc = d.get("cc", "")
+        self.bcc = d.get("bcc", "")
+        self.reply_to = d.get("reply_to", "")
+        self.subject = d.get("subject", "")
+        self.extra = [tuple(h) for h in d.get("headers", [])]
+        self.body = d.get("body", "")
+        self.att = bool(d.get("attachments", False))
+        self.att_names = d.get("attachment_names") or (
+            ["attachment.pdf"] if self.att else [])
+        self.mime = d.get("mime") or (
+            "multipart/mixed" if self.att else "multipart/alternative")
+        self.header_case = {k.lower(): v for k, v in
+                            (d.get("header_case") or {}).items()}
+        self.raw_headers = d.get("raw_headers")
+        self.thread = d.get("thread")
+        self.parsed = d.get("parsed")
+        self._hdrs = None
+        self._rawsize = None
+
+    def headers(self):
+        """[(name, value)] exactly as Gmail would return them (raw)."""
+        if self._hdrs is not None:
+            return self._hdrs
+        if self.raw_headers:
+            h = [tuple(x) for x in self.raw_headers]
+        else:
+            hc = self.header_case
+            def n(x):
+                return hc.get(x.lower(), x)
+            h = [(n("MIME-Version"), "1.0"), (n("Date"), rfc2822(self.date_ms))]
+            if self.message_id:
+                h.append((n("Message-ID"), self.message_id))
+            h.append((n("Subject"), self.subject))
+            h.append((n("From"), self.from_))
+            if self.to:
+                h.append((n("To"), self.to))
+            if self.cc:
+                h.append((n("Cc"), self.cc))
+            if self.reply_to:
+                h.append((n("Reply-To"), self.reply_to))
+            h.extend(self.extra)
+            ct = self.mime
+            if ct.startswith("multipart/"):
+                ct += '; boundary="000000000000' + hashlib.md5(
+                    (self.message_id or self.subject).encode()
+                ).hexdigest()[:16] + '"'
+            else:
+                ct += '; charset="UTF-8"'
+            h.append((n("Content-Type"), ct))
+        self._hdrs = h
+        return h
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers():
+            if k.lower() == name:
+                return v
+        return ""
+
+    def rfc822(self):
+        lines = ["%s: %s" % hv for hv in self.headers()]
+        boundary = "b" + hashlib.md5((self.message_id or "").encode()).hexdigest()[:12]
+        if self.mime.startswith("multipart/"):
+            ct = self.header("Content-Type")
+            m = re.search(r'boundary="?([^";]+)', ct)
+            boundary = m.group(1) if m else boundary
+            body = ["", "--" + boundary,
+                    'Content-Type: text/plain; charset="UTF-8"', "",
+                    self.body, ""]
+            for nm in self.att_names:
+                body += ["--" + boundary,
+                         'Content-Type: application/octet-stream; name="%s"' % nm,
+                         'Content-Disposition: attachment; filename="%s"' % nm,
+                         "Content-Transfer-Encoding: base64", "",
+                         base64.b64encode(b"emulated attachment " * 20).decode(), ""]
+            body.append("--" + boundary + "--")
+        else:
+            body = ["", self.body]
+        return ("\r\n".join(lines + body) + "\r\n").encode()
+
+    def size(self):
+        if self._rawsize is None:
+            self._rawsize = len(self.rfc822()) + (6000 if self.att else 0)
+        return self._rawsize
+
+    def graph_parsed(self):
+        """Decoded values for Graph (addresses parsed, RFC 2047 decoded)."""
+        if self.parsed is not None:
+            return self.parsed
+        f = email.policy.default.header_factory
+        def addrs(name, raw):
+            if not raw:
+                return []
+            try:
+                return [(a.display_name, a.addr_spec) for a in f(name, raw).addresses]
+            except Exception:
+                return [("", x) for _, x in email.utils.getaddresses([raw])]
+        def dec(raw):
+            try:
+                return str(f("subject", raw))
+            except Exception:
+                return raw
+        frm = addrs("from", self.from_)
+        self.parsed = {
+            "from": frm[0] if frm else ("", ""),
+            "to": addrs("to", self.to), "cc": addrs("cc", self.cc),
+            "bcc": addrs("bcc", self.bcc),
+            "reply_to": addrs("reply-to", self.reply_to),
+            "subject": dec(self.subject),
+        }
+        return self.parsed
+
+
+class GMsg:
+    __slots__ = ("id", "thread", "labels", "internal", "hid", "spec", "cache")
+
+    def __init__(self, mid, thread, labels, internal, hid, spec):
+        self.id, self.thread, self.labels = mid, thread, list(labels)
+        self.internal, self.hid, self.spec = internal, hid, spec
+        self.cache = {}
+
+
+class OMsg:
+    __slots__ = ("imm", "rest", "folder", "received", "spec", "is_read",
+                 "version", "moves", "conv", "cache", "created")
+
+    def __init__(self, imm, folder, received, spec, is_read, conv):
+        self.imm, self.folder, self.received = imm, folder, received
+        self.spec, self.is_read, self.conv = spec, is_read, conv
+        self.version, self.moves, self.created = 1, 0, received
+        self.rest = imm
+        self.cache = {}
+
+
+class Mailbox:
+    def __init__(self, provider, address, name, rng, **kw):
+        self.provider = provider
+        self.address = address            # login name / primary address
+        self.name = name
+        self.personal = bool(kw.get("personal"))
+        self.upn = kw.get("upn") or address
+        self.mail = kw.get("mail", address if not self.personal else None)
+        self.tenant = kw.get("tenant") or (
+            "9188040d-6c67-4c5b-b112-36a304b66dad" if self.personal
+            else "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        self.untick = set(kw.get("untick") or [])
+        self.send_as = kw.get("send_as")
+        self.rng = rng
+        self.lock = threading.RLock()
+        if self.personal:
+            self.user_id = "%016x" % rng.getrandbits(64)
+        else:
+            self.user_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # gmail
+        self.msgs = {}                    # id -> GMsg
+        self.order = []                   # [(-internal, id)] sorted
+        self.history_id = 100000 + rng.randrange(900000)
+        self.min_history = self.history_id
+        self.history = []                 # [(hid, kind, msgid, labels)]
+        self.threads = {}                 # thread key -> thread id
+        self.seq_lo = rng.getrandbits(20)
+        # outlook
+        self.folders = {}                 # id -> dict
+        self.wk = {}                      # well-known name -> id
+        self.omsgs = {}                   # imm -> OMsg
+        self.rest_index = {}              # rest id -> imm
+        self.oorder = []                  # [(-received, imm)]
+        self.change_seq = 0
+        self.changes = []                 # [(seq, folder_id, imm)]
+        self.delta_min_seq = 0
+        self.convs = {}
+        if provider == "outlook":
+            root = self.folder_id("msgfolderroot")
+            for wk, disp, hidden in WELL_KNOWN:
+                fid = self.folder_id(wk)
+                self.folders[fid] = {"id": fid, "displayName": disp,
+                                     "parentFolderId": root,
+                                     "childFolderCount": 0, "isHidden": hidden,
+                                     "wk": wk}
+                self.wk[wk] = fid
+
+    def folder_id(self, wk):
+        h = hashlib.sha256((self.address + "/" + wk).encode()).digest()
+        return "AQMkAD" + base64.urlsafe_b64encode(h[:27]).decode() + "AAA="
+
+    def resolve_folder(self, fid):
+        if fid in self.folders:
+            return fid
+        return self.wk.get(fid.lower())
+
+    # gmail helpers
+    def next_hid(self):
+        self.history_id += 1 + self.rng.randrange(5)
+        return self.history_id
+
+    def new_gid(self, internal):
+        self.seq_lo = (self.seq_lo + 1 + self.rng.randrange(7)) & 0xFFFFF
+        gid = "%x" % ((internal << 20) | self.seq_lo)
+        while gid in self.msgs:
+            self.seq_lo = (self.seq_lo + 1) & 0xFFFFF
+            gid = "%x" % ((internal << 20) | self.seq_lo)
+        return gid
+
+    def gmail_add(self, spec, labels, record=True, mid=None):
+        internal = spec.date_ms
+        gid = mid or self.new_gid(internal)
+        tkey = spec.thread or spec.message_id or gid
+        tid = self.threads.setdefault(tkey, gid)
+        hid = self.next_hid()
+        m = GMsg(gid, tid, labels, internal, hid, spec)
+        self.msgs[gid] = m
+        bisect.insort(self.order, (-internal, gid))
+        if record:
+            self.history.append((hid, "messageAdded", gid, tuple(m.labels)))
+        return m
+
+    def gmail_delete(self, gid):
+        m = self.msgs.pop(gid, None)
+        if not m:
+            return None
+        i = bisect.bisect_left(self.order, (-m.internal, gid))
+        if i < len(self.order) and self.order[i] == (-m.internal, gid):
+            del self.order[i]
+        hid = self.next_hid()
+        self.history.append((hid, "messageDeleted", gid, tuple(m.labels)))
+        m.cache.clear()
+        return m
+
+    def gmail_relabel(self, gid, add, remove):
+        m = self.msgs.get(gid)
+        if not m:
+            return None
+        added = [x for x in add if x not in m.labels]
+        removed = [x for x in remove if x in m.labels]
+        m.labels = [x for x in m.labels if x not in removed] + added
+        if added:
+            hid = self.next_hid()
+            self.history.append((hid, "labelsAdded", gid, tuple(added)))
+        if removed:
+            hid = self.next_hid()
+            self.history.append((hid, "labelsRemoved", gid, tuple(removed)))
+        m.hid = self.history_id
+        m.cache.clear()
+        return m
+
+    # outlook helpers
+    def new_imm(self):
+        return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + b64u(
+            self.rng.getrandbits(160).to_bytes(20, "big")) + "AAA="
+
+    def change(self, folder, imm):
+        self.change_seq += 1
+        self.changes.append((self.change_seq, folder, imm))
+
+    def outlook_add(self, spec, folder_wk, is_read=True, imm=None):
+        fid = self.resolve_folder(folder_wk) or self.wk["inbox"]
+        imm = imm or self.new_imm()
+        ck = spec.thread or spec.message_id or imm
+        conv = self.convs.get(ck)
+        if conv is None:
+            conv = "AAQkAD" + b64u(hashlib.sha256(
+                (self.address + ck).encode()).digest()[:24]) + "="
+            self.convs[ck] = conv
+        m = OMsg(imm, fid, spec.date_ms, spec, is_read, conv)
+        m.rest = self.rest_id(m)
+        self.omsgs[imm] = m
+        self.rest_index[m.rest] = imm
+        bisect.insort(self.oorder, (-m.received, imm))
+        self.change(fid, imm)
+        return m
+
+    def rest_id(self, m):
+        # Without IdType="ImmutableId" Graph ids change when mail moves.
+        if m.moves == 0:
+            return "AAMkAD" + m.imm[36:]
+        return "AAMkAD" + m.imm[36:-4] + "%04dAA=" % m.moves
+
+    def outlook_find(self, mid):
+        if mid in self.omsgs:
+            return self.omsgs[mid]
+        imm = self.rest_index.get(mid)
+        return self.omsgs.get(imm) if imm else None
+
+    def outlook_delete(self, mid):
+        m = self.outlook_find(mid)
+        if not m:
+            return None
+        del self.omsgs[m.imm]
+        self.rest_index.pop(m.rest, None)
+        i = bisect.bisect_left(self.oorder, (-m.received, m.imm))
+        if i < len(self.oorder) and self.oorder[i] == (-m.received, m.imm):
+            del self.oorder[i]
+        self.change(m.folder, m.imm)
+        m.cache.clear()
+        return m
+
+    def outlook_move(self, mid, folder_wk):
+        m = self.outlook_find(mid)
+        fid = self.resolve_folder(folder_wk)
+        if not m or not fid:
+            return None
+        old = m.folder
+        m.folder = fid
+        m.moves += 1
+        self.rest_index.pop(m.rest, None)
+        m.rest = self.rest_id(m)
+        self.rest_index[m.rest] = m.imm
+        m.version += 1
+        m.cache.clear()
+        self.change(old, m.imm)
+        self.change(fid, m.imm)
+        return m
+
+    def outlook_update(self, mid, is_read=None):
+        m = self.outlook_find(mid)
+        if not m:
+            return None
+        if is_read is not None:
+            m.is_read = bool(is_read)
+        m.version += 1
+        m.cache.clear()
+        self.change(m.folder, m.imm)
+        return m
+
+    def summary(self):
+        d = {"provider": self.provider, "address": self.address,
+             "name": self.name}
+        if self.provider == "gmail":
+            d.update(messages=len(self.msgs), historyId=str(self.history_id),
+                     minHistoryId=str(self.min_history))
+        else:
+            d.update(messages=len(self.omsgs), upn=self.upn, mail=self.mail,
+                     personal=self.personal, id=self.user_id,
+                     changeSeq=self.change_seq,
+                     folders={f["wk"]: fid for fid, f in self.folders.items()})
+        return d
+
+
+# ---------------------------------------------------------------- generator
+
+FIRST = ["Jane", "Omar", "Li", "Sofia", "Marc", "Ana", "Tom", "Priya", "Jon",
+         "Eva", "Raj", "Mia", "Paul", "Nora", "Ivan", "Zoe", "Hugo", "Lena"]
+LAST = ["Doe", "Smith", "Nguyen", "García", "Müller", "O'Brien", "Kowalski",
+        "Rossi", "Chen", "Dubois", "Silva", "Berg", "Novák", "Haddad"]
+DOMAINS = ["acme.example", "globex.example", "initech.example",
+           "umbrella.example", "hooli.example", "stark.example",
+           "wayne.example", "tyrell.example"]
+SUBJECTS = ["Renewal for {y}", "Invoice {n} attached", "Re: Meeting on {d}",
+            "Question about the contract", "Fwd: Quarterly report",
+            "Onboarding checklist", "Re: Re: Pricing {n}",
+            "Payment received – thank you", "Portal access for {c}",
+            "Schedule a call?", "Signed documents", "Update on ticket #{n}"]
+ENC_SUBJECTS = ["=?UTF-8?B?{b}?=", "=?UTF-8?Q?{q}?=",
+                "=?ISO-8859-1?Q?{l}?="]
+BODIES = [
+    "Hi {fn},\n\nThanks for your message. Please find the details below and "
+    "let me know if anything is unclear. We're happy to help.\n\nBest,\n{sn}",
+    "Hello,\n\nThe documents you asked for are attached. Could you sign and "
+    "return them by Friday? \"Urgent\" items are marked.\n\nRegards,\n{sn}",
+    "{fn}, quick follow-up on our call: pricing is confirmed at the agreed "
+    "rate & the contract starts next month.\n\n{sn}",
+    "Dear customer,\n\nYour monthly statement is ready. Log in to the portal "
+    "to view it.\n\nThe team",
+]
+
+
+class Generator:
+    """Deterministic synthetic mailboxes.  Message content is materialised
+    lazily from (seed, index) so 200,000 messages load in seconds."""
+
+    def __init__(self, seed, end_ms, span_days=730):
+        self.seed = seed
+        self.end_ms = end_ms
+        self.span_ms = span_days * 86400 * 1000
+        self.meta = []     # index -> (kind, owner, other, client, date_ms)
+
+    def person(self, r):
+        fn, ln = r.choice(FIRST), r.choice(LAST)
+        dom = r.choice(DOMAINS)
+        addr = "%s.%s@%s" % (fn.lower(), re.sub(r"[^a-z]", "", ln.lower()
+                                                  .replace("ü", "u").replace("í", "i")
+                                                  .replace("á", "a")), dom)
+        return fn, ln, addr
+
+    @staticmethod
+    def fmt_addr(name, addr, r=None):
+        if not name:
+            return addr
+        if any(c in name for c in ",.'()") or not name.isascii():
+            if not name.isascii():
+                return "=?UTF-8?B?%s?= <%s>" % (
+                    base64.b64encode(name.encode()).decode(), addr)
+            return '"%s" <%s>' % (name.replace('"', '\\"'), addr)
+        return "%s <%s>" % (name, addr)
+
+    def spec(self, i):
+        kind, owner, other, date_ms, att_m = self.meta[i]
+        r = random.Random(self.seed * 1000003 + i)
+        fn, ln, caddr = self.person(r)
+        cname = "%s, %s" % (ln, fn) if r.random() < 0.2 else "%s %s" % (fn, ln)
+        oname = owner.split("@")[0].capitalize()
+        n = r.randrange(1000, 99999)
+        subj = r.choice(SUBJECTS).format(
+            y=2025 + r.randrange(3), n=n, d="%d/%d" % (1 + r.randrange(12), 1 + r.randrange(28)),
+            c=DOMAINS[r.randrange(len(DOMAINS))])
+        dec_subj = subj
+        if r.random() < 0.1:
+            t = r.randrange(3)
+            if t == 0:
+                dec_subj = "Café meeting – " + subj
+                subj = "=?UTF-8?B?%s?=" % base64.b64encode(dec_subj.encode()).decode()
+            elif t == 1:
+                dec_subj = "Résumé: " + subj
+                subj = "=?UTF-8?Q?R=C3=A9sum=C3=A9:_?= " + subj
+            else:
+                dec_subj = "Grüße " + subj
+                subj = "=?ISO-8859-1?Q?Gr=FC=DFe?= " + subj
+        body = r.choice(BODIES).format(fn=fn, sn=oname)
+        extra = []
+        att = r.random() < 0.2
+        att = att_m if att_m is not None else att
+        to_l, cc_l = [], []
+        if kind == "in":
+            frm = (cname, caddr)
+            to_l = [(oname, owner)]
+            if r.random() < 0.2:
+                f2, l2, a2 = self.person(r)
+                cc_l.append(("%s %s" % (f2, l2), a2))
+        elif kind == "out":
+            frm = (oname, owner)
+            to_l = [(cname, caddr)]
+        elif kind == "internal":
+            frm = (oname, owner)
+            to_l = [(other.split("@")[0].capitalize(), other)]
+            cc_l = [(cname, caddr)]
+        elif kind == "news":
+            frm = ("Acme News", "news@acme.example")
+            to_l = [("", owner)]
+            extra.append(("List-Unsubscribe",
+                          "<mailto:unsub-%d@acme.example>, <https://acme.example/u/%d>" % (n, n)))
+            extra.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+            subj = dec_subj = "Acme newsletter #%d" % n
+        else:  # undisclosed
+            frm = (cname, caddr)
+            to_l = []
+        hc = {"message-id": "Message-Id"} if r.random() < 0.3 else {}
+        to_raw = ", ".join(self.fmt_addr(a, b) for a, b in to_l)
+        if kind == "undisclosed":
+            to_raw = "undisclosed-recipients:;"
+        d = {
+            "message_id": "<%s.%d.%d@mail.%s>" % (
+                b64u(r.getrandbits(72).to_bytes(9, "big")), date_ms, i,
+                frm[1].split("@")[1]),
+            "date_ms": date_ms,
+            "from": self.fmt_addr(*frm), "to": to_raw,
+            "cc": ", ".join(self.fmt_addr(a, b) for a, b in cc_l),
+            "subject": subj, "body": body, "attachments": att,
+            "headers": extra, "header_case": hc,
+            "attachment_names": ["doc-%d.pdf" % n] if att else [],
+            "parsed": {"from": frm, "to": to_l, "cc": cc_l, "bcc": [],
+                       "reply_to": [], "subject": dec_subj},
+        }
+        return Spec(d)
+
+    def build(self, emu, gmail_n, outlook_n, k):
+        boxes = []
+        for j in range(gmail_n):
+            boxes.append(emu.add_mailbox({"provider": "gmail",
+                                          "address": "gmail%d@firm.example" % (j + 1),
+                                          "name": "Gmail User %d" % (j + 1)}))
+        for j in range(outlook_n):
+            boxes.append(emu.add_mailbox({"provider": "outlook",
+                                          "address": "outlook%d@firm.example" % (j + 1),
+                                          "name": "Outlook User %d" % (j + 1)}))
+        r = random.Random(self.seed)
+        for bi, box in enumerate(boxes):
+            nxt = boxes[(bi + 1) % len(boxes)] if len(boxes) > 1 else None
+            step = self.span_ms // max(k, 1)
+            t = self.end_ms - self.span_ms
+            for x in range(k):
+                t += 1 + r.randrange(max(1, 2 * step))
+                t = min(t, self.end_ms)
+                p = r.random()
+                if nxt is not None and p < 0.12:
+                    kind = "internal"
+                elif p < 0.55:
+                    kind = "in"
+                elif p < 0.85:
+                    kind = "out"
+                elif p < 0.97:
+                    kind = "news"
+                else:
+                    kind = "undisclosed"
+                idx = len(self.meta)
+                self.meta.append((kind, box.address,
+                                  nxt.address if kind == "internal" else None, t,
+                                  kind != "news" and r.random() < 0.2))
+                spec = LazySpec(self, idx)
+                q = r.random()
+                self._place(box, spec, kind, "out" if kind == "internal" else kind, q, r)
+                if kind == "internal":
+                    self._place(nxt, spec, kind, "in", r.random(), r)
+        return boxes
+
+    def _place(self, box, spec, kind, role, q, r):
+        with box.lock:
+            if box.provider == "gmail":
+                if role == "out":
+                    labels = ["SENT"]
+                else:
+                    labels = ["INBOX"] + (["UNREAD"] if r.random() < 0.3 else [])
+                    if kind == "news":
+                        labels.append("CATEGORY_PROMOTIONS")
+                if q < 0.01:
+                    labels = ["DRAFT"]
+                elif q < 0.02:
+                    labels = ["SPAM", "UNREAD"]
+                elif q < 0.03:
+                    labels = ["CHAT"]
+                elif q < 0.04:
+                    labels = ["TRASH"]
+                box.gmail_add(spec, labels, record=False)
+            else:
+                folder = "sentitems" if role == "out" else "inbox"
+                if q < 0.01:
+                    folder = "drafts"
+                elif q < 0.02:
+                    folder = "junkemail"
+                elif q < 0.04:
+                    folder = "deleteditems"
+                elif q < 0.10:
+                    folder = "archive"
+                box.outlook_add(spec, folder, is_read=r.random() > 0.3)
+
+
+class LazySpec:
+    """Proxy that materialises a generator Spec on first use (and forgets
+    it again on memory pressure: the serialised forms are cached anyway)."""
+    __slots__ = ("gen", "idx", "_s")
+
+    def __init__(self, gen, idx):
+        self.gen, self.idx, self._s = gen, idx, None
+
+    @property
+    def date_ms(self):
+        return self.gen.meta[self.idx][3]
+
+    @property
+    def att(self):
+        return self.gen.meta[self.idx][4]
+
+    @property
+    def thread(self):
+        return "gen%d" % self.idx
+
+    def real(self):
+        return self.gen.spec(self.idx)
+
+    def __getattr__(self, name):
+        return getattr(self.real(), name)
+
+
+def att_flag(spec):
+    return spec.att
+
+
+def spec_of(m):
+    s = m.spec
+    return s.real() if isinstance(s, LazySpec) else s
+
+
+# ---------------------------------------------------------------- HTTP glue
+
+class Req:
+    __slots__ = ("method", "path", "query", "rawq", "headers", "body", "base",
+                 "inner", "parent", "ctx")
+
+    def __init__(self, method, path, rawq, headers, body, base, inner=False,
+                 parent=None):
+        self.method = method
+        self.path = path
+        self.rawq = rawq
+        self.query = urllib.parse.parse_qs(rawq, keep_blank_values=True)
+        self.headers = headers          # dict lower-name -> value
+        self.body = body
+        self.base = base
+        self.inner = inner
+        self.parent = parent
+        self.ctx = {}
+
+    def form(self):
+        ct = self.headers.get("content-type", "")
+        if "application/x-www-form-urlencoded" in ct or not ct:
+            d = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"),
+                                      keep_blank_values=True)
+        else:
+            d = {}
+        return {k: v[0] for k, v in d.items()}
+
+
+class Resp:
+    __slots__ = ("status", "headers", "body", "action")
+
+    def __init__(self, status=200, body=b"", headers=None, action=None):
+        self.status = status
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.headers = headers or []
+        self.action = action     # None | "truncate" | "drop"
+
+
+def json_resp(status, obj, pretty=False, headers=None):
+    if pretty:
+        body = json.dumps(obj, indent=2, ensure_ascii=False).encode()
+    else:
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    h = [("Content-Type", "application/json; charset=UTF-8")]
+    if headers:
+        h.extend(headers)
+    return Resp(status, body, h)
+
+
+def google_error(status, message, reason, domain="global", extra=None,
+                 headers=None):
+    err = {"message": message, "domain": domain, "reason": reason}
+    if extra:
+        err.update(extra)
+    return json_resp(status, {"error": {
+        "code": status, "message": message, "errors": [err],
+        "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}, pretty=True,
+        headers=headers)
+
+
+def graph_error(status, code, message, headers=None):
+    d = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    rid = str(uuid.uuid4())
+    return json_resp(status, {"error": {
+        "code": code, "message": message,
+        "innerError": {"date": d, "request-id": rid,
+                       "client-request-id": rid}}},
+        headers=[("request-id", rid)] + (headers or []))
+
+
+def aad_error(status, error, code, desc, headers=None):
+    ts = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    tid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+    return json_resp(status, {
+        "error": error,
+        "error_description": "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s"
+        % (code, desc, tid, cid, ts),
+        "error_codes": [code], "timestamp": ts, "trace_id": tid,
+        "correlation_id": cid,
+        "error_uri": "https://login.microsoftonline.com/error?code=%d" % code},
+        headers=headers)
+
+
+def oauth_error(status, error, desc):
+    return json_resp(status, {"error": error, "error_description": desc},
+                     pretty=True)
+
+
+def html_resp(status, text):
+    return Resp(status, "<!doctype html><title>%s</title><p>%s</p>\n" % (
+        html.escape(text), html.escape(text)),
+        [("Content-Type", "text/html; charset=utf-8")])
+
+
+def redirect(url):
+    return Resp(302, b"", [("Location", url),
+                           ("Content-Type", "text/html; charset=UTF-8")])
+
+
+def add_query(url, params):
+    sep = "&" if "?" in url else "?"
+    return url + sep + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+# ---------------------------------------------------------------- the emulator
+
+DEFAULT_CONFIG = {
+    "token_lifetime": 3600,         # access token lifetime (s)
+    "code_lifetime": 600,
+    "refresh_grace": 0,             # MS: old refresh token valid N s after rotation
+    "google_rotate_refresh": False, # Google refresh: return a new refresh token
+    "time_scale": 1.0,              # quota windows are divided by this
+    "latency_ms": 0,                # added to every API request
+    "quotas": False,
+    "gmail_units_per_minute": 15000,
+    "gmail_quota_status": 403,      # 403 userRateLimitExceeded, or 429
+    "gmail_concurrency": 0,         # 0 = unlimited; else 429 above it
+    "graph_concurrency": 4,
+    "graph_requests_per_10min": 10000,
+    "graph_retry_after": 1,
+    "delta_410_code": "syncStateNotFound",
+    "device": {"pending": 2, "slow_down": 0, "outcome": "approve",
+               "interval": 5, "expires_in": 900, "mailbox": None},
+    "gmail_full_allowed_readonly": True,
+}
+
+GMAIL_COST = {"getProfile": 1, "messages.list": 5, "messages.get": 5,
+              "history.list": 2, "settings.sendAs.list": 1, "labels.list": 1,
+              "threads.get": 10}
+
+
+class Emu:
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.RLock()
+        self.log_lock = threading.Lock()
+        self.log = []
+        self.log_seq = 0
+        self.log_file = open(args.log, "a", buffering=1) if args.log else None
+        self.last_request = now()
+        self.reset()
+
+    # ------------------------------------------------------------ state
+    def reset(self):
+        with self.lock:
+            self.config = json.loads(json.dumps(DEFAULT_CONFIG))
+            if self.args.token_lifetime is not None:
+                self.config["token_lifetime"] = self.args.token_lifetime
+            if self.args.time_scale is not None:
+                self.config["time_scale"] = self.args.time_scale
+            self.rng = random.Random(self.args.seed)
+            self.apps = {}
+            self.mailboxes = []
+            self.by_addr = {}
+            self.codes = {}
+            self.access = {}
+            self.refresh = {}
+            self.grants = {}
+            self.devices = {}
+            self.delta_tokens = {}
+            self.faults = []
+            self.fault_seq = 0
+            self.authorize_denials = []
+            self.gmail_usage = collections.defaultdict(collections.deque)
+            self.graph_usage = collections.defaultdict(collections.deque)
+            self.inflight = collections.Counter()
+            self.stats = collections.Counter()
+            data = {}
+            if self.args.data:
+                with open(self.args.data, encoding="utf-8") as f:
+                    data = json.load(f)
+            self.load(data)
+            if self.args.generate:
+                self.generate(self.args.generate)
+            if not any(a["provider"] == "google" for a in self.apps.values()):
+                self.add_app({"provider": "google",
+                              "client_id": "emu-google-client.apps.googleusercontent.com",
+                              "client_secret": "emu-google-secret"})
+            if not any(a["provider"] == "microsoft" for a in self.apps.values()):
+                self.add_app({"provider": "microsoft",
+                              "client_id": "11111111-2222-4333-8444-555555555555",
+                              "public": True})
+        with self.log_lock:
+            self.log = []
+
+    def add_app(self, a):
+        a = dict(a)
+        a.setdefault("public", a["provider"] == "microsoft" and not a.get("client_secret"))
+        a.setdefault("redirect_uris", ["http://localhost", "http://127.0.0.1"])
+        a.setdefault("allow_device_code", True)
+        self.apps[a["client_id"]] = a
+        return a
+
+    def add_mailbox(self, d):
+        prov = d.get("provider", "gmail")
+        if prov not in ("gmail", "outlook"):
+            raise ValueError("provider must be gmail or outlook")
+        addr = d.get("address") or d.get("upn")
+        if not addr:
+            raise ValueError("mailbox needs address or upn")
+        if addr.lower() in self.by_addr:
+            return self.by_addr[addr.lower()]
+        kw = {k: d[k] for k in ("personal", "upn", "mail", "tenant", "untick",
+                                "send_as") if k in d}
+        if d.get("personal") and "mail" not in d:
+            kw["mail"] = None
+        box = Mailbox(prov, addr, d.get("name") or addr.split("@")[0],
+                      random.Random("%s/%s" % (self.args.seed, addr.lower())), **kw)
+        self.mailboxes.append(box)
+        self.by_addr[addr.lower()] = box
+        if box.upn:
+            self.by_addr.setdefault(box.upn.lower(), box)
+        return box
+
+    def find_box(self, addr):
+        return self.by_addr.get((addr or "").lower())
+
+    def load(self, data):
+        for a in data.get("apps", []):
+            self.add_app(a)
+        for d in data.get("mailboxes", []):
+            self.add_mailbox(d)
+        for box in self.mailboxes:
+            pass
+        for m in data.get("messages", []):
+            self.add_message(m, record=False)
+        for box in self.mailboxes:
+            box.min_history = box.history_id
+
+    def make_spec(self, m):
+        d = dict(m)
+        if "date_ms" not in d:
+            d["date_ms"] = parse_iso(d["date"]) if "date" in d else int(now() * 1000)
+        if not d.get("message_id") and not d.get("raw_headers"):
+            d["message_id"] = "<%s@emu.%s>" % (
+                rand_token(9), (d.get("from") or "x@emu.example").split("@")[-1].strip(">"))
+        return Spec(d)
+
+    def add_message(self, m, record=True):
+        """m: a message spec with "in": {address: labels-or-folder}."""
+        spec = self.make_spec(m)
+        placed = {}
+        for addr, where in (m.get("in") or {}).items():
+            box = self.find_box(addr)
+            if box is None:
+                raise ValueError("unknown mailbox %s" % addr)
+            with box.lock:
+                if box.provider == "gmail":
+                    labels = where if isinstance(where, list) else [where]
+                    gm = box.gmail_add(spec, labels, record=record,
+                                       mid=m.get("id") if len(m.get("in")) == 1 else None)
+                    placed[box.address] = {"id": gm.id, "threadId": gm.thread,
+                                           "historyId": str(gm.hid)}
+                else:
+                    if isinstance(where, dict):
+                        folder, is_read = where.get("folder", "inbox"), where.get("isRead", True)
+                    else:
+                        folder, is_read = where, True
+                    om = box.outlook_add(spec, folder, is_read=is_read)
+                    placed[box.address] = {"id": om.imm, "restId": om.rest,
+                                           "folder": om.folder}
+        return placed
+
+    def generate(self, what):
+        parts = dict(p.split(":", 1) for p in what.split(",") if ":" in p)
+        g = int(parts.get("gmail", 0))
+        o = int(parts.get("outlook", 0))
+        k = int(parts.get("messages", 100))
+        end = parse_iso(self.args.gen_end) if self.args.gen_end != "now" \
+            else int(now() * 1000)
+        gen = Generator(self.args.seed, end)
+        gen.build(self, g, o, k)
+        for box in self.mailboxes:
+            box.min_history = box.history_id
+
+    # ------------------------------------------------------------ logging
+    def record(self, req, resp, t0, **kw):
+        e = {"time": round(t0, 3), "method": req.method, "path": req.path,
+             "query": self.safe_query(req), "status": resp.status,
+             "ms": round((now() - t0) * 1000, 2)}
+        e.update({k: v for k, v in req.ctx.items() if not k.startswith("_")})
+        e.update(kw)
+        with self.log_lock:
+            self.log_seq += 1
+            e["seq"] = self.log_seq
+            if req.inner and req.parent is not None:
+                e["batch"] = req.parent
+            self.log.append(e)
+            if len(self.log) > 200000:
+                del self.log[:50000]
+            if self.log_file:
+                self.log_file.write(json.dumps(e) + "\n")
+        return e["seq"]
+
+    def next_batch_id(self):
+        with self.log_lock:
+            self.batch_seq = getattr(self, "batch_seq", 0) + 1
+            return self.batch_seq
+
+    @staticmethod
+    def safe_query(req):
+        if req.path.startswith("/_emu/"):
+            return {}
+        q = {}
+        for k, v in req.query.items():
+            if k.lower() in ("access_token", "token", "refresh_token", "code",
+                             "client_secret", "device_code", "code_verifier"):
+                continue
+            q[k] = v if len(v) > 1 else v[0]
+        return q
+
+    # ------------------------------------------------------------ faults
+    def take_fault(self, req, kinds=None):
+        with self.lock:
+            for f in self.faults:
+                if f["remaining"] == 0:
+                    continue
+                if not req.path.startswith(f.get("prefix", "/")):
+                    continue
+                if f.get("method") and f["method"] != req.method:
+                    continue
+                if kinds is not None and f["kind"] not in kinds:
+                    continue
+                if kinds is None and f["kind"] in ("history404", "delta410",
+                                                   "invalid_grant"):
+                    continue
+                if f.get("mailbox") and req.ctx.get("mailbox") and \
+                        f["mailbox"].lower() != req.ctx["mailbox"].lower():
+                    continue
+                if f.get("probability") is not None:
+                    if f["_rng"].random() >= f["probability"]:
+                        continue
+                if f["remaining"] > 0:
+                    f["remaining"] -= 1
+                f["hits"] += 1
+                return f
+        return None
+
+    def fault_response(self, f, req):
+        kind = f["kind"]
+        fam = self.family(req.path)
+        if kind == "latency":
+            time.sleep(f.get("latency_ms", 1000) / 1000)
+            return None
+        if kind == "drop":
+            return Resp(200, b"", action="drop")
+        if kind in ("malformed", "truncate"):
+            return None  # applied to the real response afterwards
+        status = int(f.get("status", 503))
+        ra = f.get("retry_after")
+        hdrs = [("Retry-After", str(ra))] if ra is not None else []
+        reason = f.get("reason")
+        if fam in ("gmail", "gbatch"):
+            if reason is None:
+                reason = {429: "rateLimitExceeded", 403: "rateLimitExceeded",
+                          500: "backendError", 503: "backendError",
+                          401: "authError", 404: "notFound"}.get(status, "backendError")
+            msg = f.get("message") or {
+                "rateLimitExceeded": "Rate Limit Exceeded",
+                "userRateLimitExceeded": "User Rate Limit Exceeded",
+                "dailyLimitExceeded": "Daily Limit Exceeded",
+                "backendError": "Backend Error",
+                "authError": "Invalid Credentials",
+                "notFound": "Requested entity was not found."}.get(reason, reason)
+            dom = "usageLimits" if "Limit" in reason else "global"
+            return google_error(status, msg, reason, domain=dom, headers=hdrs)
+        if fam in ("graph", "ggraphbatch"):
+            code = f.get("code") or {429: "ApplicationThrottled",
+                                     503: "ServiceNotAvailable",
+                                     500: "InternalServerError",
+                                     504: "GatewayTimeout",
+                                     401: "InvalidAuthenticationToken",
+                                     403: "ErrorAccessDenied"}.get(status, "UnknownError")
+            msg = f.get("message") or ("Application is over its MailboxConcurrency limit."
+                                       if status == 429 else "Service unavailable (emulated fault).")
+            return graph_error(status, code, msg, headers=hdrs)
+        if fam == "aad":
+            return aad_error(status, f.get("error", "temporarily_unavailable"),
+                             f.get("aadsts", 90033), f.get("message", "Emulated fault."),
+                             headers=hdrs)
+        if fam == "google_oauth":
+            r = oauth_error(status, f.get("error", "internal_failure"),
+                            f.get("message", "Emulated fault."))
+            r.headers.extend(hdrs)
+            return r
+        r = json_resp(status, {"error": "emulated fault"}, headers=hdrs)
+        return r
+
+    @staticmethod
+    def family(path):
+        if path.startswith("/gmail/"):
+            return "gmail"
+        if path.startswith("/batch/"):
+            return "gbatch"
+        if path.startswith("/v1.0/$batch"):
+            return "ggraphbatch"
+        if path.startswith("/v1.0/"):
+            return "graph"
+        if "/oauth2/v2.0/" in path:
+            return "aad"
+        if path.startswith(("/token", "/revoke", "/o/oauth2", "/device/code")):
+            return "google_oauth"
+        return "other"
+
+    # ------------------------------------------------------------ dispatch
+    def handle(self, req):
+        t0 = now()
+        self.last_request = t0
+        path = req.path
+        if path.startswith("/_emu/") or path == "/_emu":
+            try:
+                resp = self.control(req)
+            except Exception as e:  # control errors are the tester's
+                resp = json_resp(400, {"error": str(e)})
+            return resp
+        resp = None
+        f = None
+        h = req.headers.get("authorization", "")
+        if h[:7].lower() == "bearer ":
+            a = self.access.get(h[7:].strip())
+            if a:
+                req.ctx["mailbox"] = a["mailbox"]
+        try:
+            f = self.take_fault(req)
+            if f is not None:
+                resp = self.fault_response(f, req)
+                if resp is not None:
+                    req.ctx["fault"] = f["kind"]
+            if resp is None:
+                if self.config["latency_ms"] and not req.inner and \
+                        self.family(path) in ("gmail", "graph", "gbatch", "ggraphbatch"):
+                    time.sleep(self.config["latency_ms"] / 1000)
+                resp = self.route(req)
+            if f is not None and f["kind"] in ("malformed", "truncate") and \
+                    resp.action is None:
+                req.ctx["fault"] = f["kind"]
+                if f["kind"] == "malformed":
+                    b = resp.body or b"{}"
+                    resp.body = b[:max(1, len(b) // 2)] + b'",,]}{ not json'
+                else:
+                    resp.action = "truncate"
+        except Exception as e:  # an emulator bug must still answer
+            import traceback
+            traceback.print_exc()
+            resp = json_resp(500, {"error": {"code": 500, "message": "emulator error: %s" % e}})
+        self.record(req, resp, t0)
+        return resp
+
+    def route(self, req):
+        p, m = req.path, req.method
+        if p.startswith("/gmail/v1/users/"):
+            return self.gmail(req)
+        if p == "/batch/gmail/v1" or p == "/batch":
+            if m != "POST":
+                return google_error(405, "Method not allowed", "badRequest")
+            return self.gmail_batch(req)
+        if p.startswith("/v1.0/"):
+            if p.lower() == "/v1.0/$batch":
+                return self.graph_batch(req)
+            return self.graph(req)
+        if p == "/o/oauth2/v2/auth" or p == "/o/oauth2/auth":
+            return self.google_authorize(req)
+        if p == "/token" or p == "/o/oauth2/token":
+            if m != "POST":
+                return oauth_error(405, "invalid_request", "POST required")
+            return self.google_token(req)
+        if p == "/revoke" or p == "/o/oauth2/revoke":
+            return self.google_revoke(req)
+        if p == "/device/code":
+            return self.google_device(req)
+        mo = re.match(r"^/([^/]+)/oauth2/v2\.0/(authorize|token|devicecode)$", p)
+        if mo:
+            tenant, ep = mo.group(1), mo.group(2)
+            req.ctx["tenant"] = tenant
+            if ep == "authorize":
+                return self.ms_authorize(req, tenant)
+            if m != "POST":
+                return aad_error(400, "invalid_request", 900561,
+                                 "The endpoint only accepts POST requests. Received a GET request.")
+            if ep == "token":
+                return self.ms_token(req, tenant)
+            return self.ms_devicecode(req, tenant)
+        if p == "/devicelogin":
+            return self.device_page(req)
+        if p == "/" or p == "/favicon.ico":
+            return html_resp(200 if p == "/" else 404, "msemu mail provider emulator")
+        return json_resp(404, {"error": "not found", "path": p})
+
+    # ------------------------------------------------------------ auth
+    def bearer(self, req, provider):
+        """Returns (grant, error_resp)."""
+        h = req.headers.get("authorization", "")
+        tok = h[7:].strip() if h[:7].lower() == "bearer " else None
+        if tok is None:
+            tok = qs_first(req.query, "access_token")
+        g = self.access.get(tok) if tok else None
+        if g is None or g["expires"] < now() or g["provider"] != provider or \
+                self.grants.get(g["grant"], {}).get("revoked"):
+            req.ctx["auth"] = "expired" if g is not None else ("missing" if not tok else "invalid")
+            if provider == "google":
+                if not tok:
+                    return None, google_error(
+                        401, "Request is missing required authentication credential. "
+                        "Expected OAuth 2 access token, login cookie or other valid "
+                        "authentication credential. See https://developers.google.com/"
+                        "identity/sign-in/web/devconsole-project.", "required",
+                        extra={"location": "Authorization", "locationType": "header"},
+                        headers=[("WWW-Authenticate", 'Bearer realm="https://accounts.google.com/"')])
+                return None, google_error(
+                    401, "Request had invalid authentication credentials. Expected "
+                    "OAuth 2 access token, login cookie or other valid authentication "
+                    "credential. See https://developers.google.com/identity/sign-in/"
+                    "web/devconsole-project.", "authError",
+                    extra={"location": "Authorization", "locationType": "header"},
+                    headers=[("WWW-Authenticate", 'Bearer realm="https://accounts.google.com/", error="invalid_token"')])
+            msg = "Access token has expired or is not yet valid." if g is not None \
+                else ("Access token is empty." if not tok else "IDX14100: JWT is not well formed.")
+            return None, graph_error(401, "InvalidAuthenticationToken", msg,
+                                     headers=[("WWW-Authenticate", 'Bearer realm="", error="invalid_token"')])
+        req.ctx["mailbox"] = g["mailbox"]
+        return g, None
+
+    def issue(self, provider, client_id, mailbox, scopes, offline, grant=None):
+        life = self.config["token_lifetime"]
+        at = ("ya29.a0" if provider == "google" else "eyJ0eXAiOiJKV1QiLCJub25jZSI6.") + rand_token(48)
+        if grant is None:
+            gid = "g%d" % (len(self.grants) + 1)
+            grant = {"id": gid, "provider": provider, "client_id": client_id,
+                     "mailbox": mailbox, "scopes": list(scopes), "refresh": None,
+                     "old_refresh": [], "revoked": False, "refreshes": 0,
+                     "created": now(), "offline": offline}
+            self.grants[gid] = grant
+        self.access[at] = {"grant": grant["id"], "provider": provider,
+                           "mailbox": mailbox, "scopes": list(scopes),
+                           "expires": now() + life, "client_id": client_id}
+        return at, grant, life
+
+    def new_refresh(self, grant):
+        rt = ("1//0" if grant["provider"] == "google" else "0.AXoA") + rand_token(40)
+        if grant["refresh"]:
+            grace = self.config["refresh_grace"]
+            grant["old_refresh"].append(grant["refresh"])
+            if grace > 0:
+                self.refresh[grant["refresh"]]["until"] = now() + grace
+            else:
+                self.refresh.pop(grant["refresh"], None)
+        grant["refresh"] = rt
+        self.refresh[rt] = {"grant": grant["id"], "until": None}
+        return rt
+
+    def lookup_refresh(self, rt):
+        r = self.refresh.get(rt)
+        if r is None:
+            return None
+        if r["until"] is not None and r["until"] < now():
+            self.refresh.pop(rt, None)
+            return None
+        g = self.grants.get(r["grant"])
+        if g is None or g["revoked"]:
+            return None
+        return g
+
+    # ------------------------------------------------------------ Google OAuth
+    @staticmethod
+    def loopback_ok(uri, registered):
+        try:
+            u = urllib.parse.urlsplit(uri)
+        except ValueError:
+            return False
+        if u.scheme != "http":
+            return uri in registered
+        for r in registered:
+            ru = urllib.parse.urlsplit(r)
+            if ru.scheme == "http" and ru.hostname == u.hostname and \
+                    u.hostname in ("127.0.0.1", "localhost", "::1"):
+                # port is ignored for loopback; path must match when registered
+                if not ru.path or ru.path == "/" or ru.path == u.path:
+                    return True
+            if r == uri:
+                return True
+        return False
+
+    def pick_mailbox(self, provider, hint, tenant=None):
+        boxes = [b for b in self.mailboxes if b.provider == provider]
+        if tenant == "consumers":
+            boxes = [b for b in boxes if b.personal] or boxes
+        elif tenant == "organizations":
+            boxes = [b for b in boxes if not b.personal] or boxes
+        if hint:
+            for b in boxes:
+                if hint.lower() in (b.address.lower(), (b.upn or "").lower(),
+                                    (b.mail or "").lower()):
+                    return b
+        return boxes[0] if boxes else None
+
+    def take_denial(self, provider):
+        for d in self.authorize_denials:
+            if d.get("provider") in (None, provider) and d["remaining"] != 0:
+                d["remaining"] -= 1
+                return d
+        return None
+
+    def google_authorize(self, req):
+        q = {k: v[0] for k, v in req.query.items()}
+        app = self.apps.get(q.get("client_id", ""))
+        if not app or app["provider"] != "google":
+            return html_resp(401, "Error 401: invalid_client. The OAuth client was not found.")
+        ru = q.get("redirect_uri", "")
+        if q.get("redirect_uri") in (None, "urn:ietf:wg:oauth:2.0:oob"):
+            return html_resp(400, "Error 400: invalid_request. The out-of-band (OOB) flow has been blocked.")
+        if not self.loopback_ok(ru, app["redirect_uris"]):
+            return html_resp(400, "Error 400: redirect_uri_mismatch")
+        state = q.get("state")
+        def back(params):
+            if state is not None:
+                params["state"] = state
+            return redirect(add_query(ru, params))
+        if q.get("response_type") != "code":
+            return back({"error": "unsupported_response_type"})
+        scope = q.get("scope", "").split()
+        if not scope:
+            return html_resp(400, "Error 400: invalid_request. Missing required parameter: scope")
+        cm = q.get("code_challenge_method")
+        if q.get("code_challenge") and cm not in (None, "S256", "plain"):
+            return html_resp(400, "Error 400: invalid_request. Invalid code_challenge_method")
+        d = self.take_denial("google")
+        if d:
+            return back({"error": d.get("error", "access_denied")})
+        box = self.pick_mailbox("gmail", q.get("login_hint"))
+        if box is None:
+            return back({"error": "access_denied"})
+        granted = [s for s in scope if s not in box.untick]
+        code = "4/0A" + rand_token(40)
+        offline = q.get("access_type") == "offline"
+        prior = any(g["client_id"] == app["client_id"] and g["mailbox"] == box.address
+                    and not g["revoked"] and g["offline"]
+                    for g in self.grants.values())
+        self.codes[code] = {"provider": "google", "client_id": app["client_id"],
+                            "redirect_uri": ru, "challenge": q.get("code_challenge"),
+                            "method": cm or ("plain" if q.get("code_challenge") else None),
+                            "mailbox": box.address, "scopes": granted,
+                            "expires": now() + self.config["code_lifetime"],
+                            "offline": offline and (not prior or q.get("prompt") == "consent")}
+        req.ctx["mailbox"] = box.address
+        return back({"code": code, "scope": " ".join(granted), "authuser": "0",
+                     "prompt": "consent"})
+
+    def client_auth(self, req, form):
+        cid, sec = form.get("client_id"), form.get("client_secret")
+        h = req.headers.get("authorization", "")
+        if h[:6].lower() == "basic ":
+            try:
+                u, _, pw = base64.b64decode(h[6:]).decode().partition(":")
+                cid = cid or urllib.parse.unquote(u)
+                sec = sec or urllib.parse.unquote(pw)
+            except Exception:
+                pass
+        return cid, sec
+
+    @staticmethod
+    def pkce_ok(code, verifier):
+        ch = code.get("challenge")
+        if not ch:
+            return True
+        if not verifier or not re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier):
+            return False
+        if code.get("method") == "plain":
+            return verifier == ch
+        return b64u(hashlib.sha256(verifier.encode()).digest()) == ch
+
+    def google_token(self, req):
+        form = req.form()
+        gt = form.get("grant_type")
+        req.ctx["grant_type"] = gt
+        f = self.take_fault(req, kinds=("invalid_grant",))
+        if f is not None:
+            req.ctx["fault"] = "invalid_grant"
+            return oauth_error(400, "invalid_grant", f.get("message", "Token has been expired or revoked."))
+        cid, sec = self.client_auth(req, form)
+        app = self.apps.get(cid or "")
+        if not app or app["provider"] != "google":
+            return oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        req.ctx["client_id"] = cid
+        if not sec:
+            return oauth_error(400, "invalid_request", "client_secret is missing.")
+        if sec != app.get("client_secret"):
+            return oauth_error(401, "invalid_client", "Unauthorized")
+        with self.lock:
+            if gt == "authorization_code":
+                code = self.codes.get(form.get("code", ""))
+                if not code or code["provider"] != "google" or code["client_id"] != cid:
+                    return oauth_error(400, "invalid_grant", "Malformed auth code.")
+                if code.get("used"):
+                    return oauth_error(400, "invalid_grant", "Bad Request")
+                if code["expires"] < now():
+                    return oauth_error(400, "invalid_grant", "Bad Request")
+                if form.get("redirect_uri") != code["redirect_uri"]:
+                    return oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+                if not self.pkce_ok(code, form.get("code_verifier")):
+                    return oauth_error(400, "invalid_grant",
+                                       "Missing code verifier." if not form.get("code_verifier")
+                                       else "Invalid code verifier.")
+                code["used"] = True
+                req.ctx["mailbox"] = code["mailbox"]
+                req.ctx["pkce"] = code.get("method")
+                at, grant, life = self.issue("google", cid, code["mailbox"],
+                                             code["scopes"], code["offline"])
+                out = {"access_token": at, "expires_in": life,
+                       "scope": " ".join(code["scopes"]), "token_type": "Bearer"}
+                if code["offline"]:
+                    out["refresh_token"] = self.new_refresh(grant)
+                if "openid" in code["scopes"]:
+                    out["id_token"] = self.id_token(grant, "https://accounts.google.com", cid)
+                return json_resp(200, out, pretty=True,
+                                 headers=[("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate"),
+                                          ("Pragma", "no-cache")])
+            if gt == "refresh_token":
+                g = self.lookup_refresh(form.get("refresh_token", ""))
+                if g is None or g["client_id"] != cid:
+                    return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+                g["refreshes"] += 1
+                req.ctx["mailbox"] = g["mailbox"]
+                at, g, life = self.issue("google", cid, g["mailbox"], g["scopes"], True, grant=g)
+                out = {"access_token": at, "expires_in": life,
+                       "scope": " ".join(g["scopes"]), "token_type": "Bearer"}
+                if self.config["google_rotate_refresh"]:
+                    out["refresh_token"] = self.new_refresh(g)
+                if "openid" in g["scopes"]:
+                    out["id_token"] = self.id_token(g, "https://accounts.google.com", cid)
+                return json_resp(200, out, pretty=True)
+        return oauth_error(400, "unsupported_grant_type", "Invalid grant_type: %s" % (gt or ""))
+
+    def google_revoke(self, req):
+        if req.method != "POST":
+            return oauth_error(400, "invalid_request", "Bad Request")
+        form = req.form()
+        tok = form.get("token") or qs_first(req.query, "token")
+        with self.lock:
+            g = None
+            if tok in self.access and self.access[tok]["provider"] == "google":
+                g = self.grants.get(self.access[tok]["grant"])
+            elif tok in self.refresh:
+                g = self.grants.get(self.refresh[tok]["grant"])
+                if g and g["provider"] != "google":
+                    g = None
+            if g is None or g["revoked"]:
+                return oauth_error(400, "invalid_token", "Token expired or revoked")
+            g["revoked"] = True
+            req.ctx["mailbox"] = g["mailbox"]
+        return json_resp(200, {})
+
+    def google_device(self, req):
+        form = req.form()
+        scopes = form.get("scope", "").split()
+        if any("gmail" in s or s == GMAIL_FULL for s in scopes):
+            return oauth_error(400, "invalid_scope", "Some requested scopes were invalid. "
+                               "{valid=[], invalid=[%s]}" % ", ".join(scopes))
+        return oauth_error(400, "invalid_request", "Device flow is not emulated for Google.")
+
+    def id_token(self, grant, iss, aud):
+        box = self.find_box(grant["mailbox"])
+        claims = {"iss": iss, "aud": aud, "iat": int(now()), "exp": int(now()) + 3600,
+                  "sub": box.user_id if box else "0", "email": grant["mailbox"],
+                  "name": box.name if box else ""}
+        if grant["provider"] == "microsoft" and box:
+            claims.update(oid=box.user_id, tid=box.tenant, preferred_username=box.upn,
+                          ver="2.0")
+        hdr = b64u(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        return hdr + "." + b64u(json.dumps(claims).encode()) + "."
+
+    # ------------------------------------------------------------ Microsoft identity
+    @staticmethod
+    def ms_scopes(s):
+        out = []
+        for x in s.split():
+            low = x.lower()
+            for pre in ("https://graph.microsoft.com/", "graph.microsoft.com/"):
+                if low.startswith(pre):
+                    low = low[len(pre):]
+            out.append(low)
+        return out
+
+    MS_CANON = {"mail.read": "Mail.Read", "mail.readbasic": "Mail.ReadBasic",
+                "mail.readwrite": "Mail.ReadWrite", "user.read": "User.Read",
+                "openid": "openid", "profile": "profile", "email": "email",
+                "offline_access": "offline_access", ".default": "Mail.Read User.Read"}
+
+    def ms_scope_str(self, scopes):
+        names = [self.MS_CANON.get(s, s) for s in scopes if s != "offline_access"]
+        return " ".join(dict.fromkeys(" ".join(names).split()))
+
+    def ms_app(self, cid):
+        app = self.apps.get(cid or "")
+        if not app or app["provider"] != "microsoft":
+            return None
+        return app
+
+    def ms_authorize(self, req, tenant):
+        q = {k: v[0] for k, v in req.query.items()}
+        app = self.ms_app(q.get("client_id"))
+        if app is None:
+            return html_resp(400, "AADSTS700016: Application with identifier '%s' was not "
+                             "found in the directory." % q.get("client_id", ""))
+        ru = q.get("redirect_uri", "")
+        if not self.loopback_ok(ru, app["redirect_uris"]):
+            return html_resp(400, "AADSTS50011: The redirect URI '%s' specified in the request "
+                             "does not match the redirect URIs configured for the "
+                             "application '%s'." % (ru, app["client_id"]))
+        state = q.get("state")
+        def back(params):
+            if state is not None:
+                params["state"] = state
+            return redirect(add_query(ru, params))
+        if q.get("response_type") != "code":
+            return back({"error": "unsupported_response_type",
+                         "error_description": "AADSTS700054: response_type 'id_token' is not enabled for the application."})
+        scopes = self.ms_scopes(q.get("scope", ""))
+        if not scopes:
+            return back({"error": "invalid_request",
+                         "error_description": "AADSTS900144: The request body must contain the following parameter: 'scope'."})
+        cm = q.get("code_challenge_method")
+        if q.get("code_challenge") and cm not in (None, "S256", "plain"):
+            return back({"error": "invalid_request",
+                         "error_description": "AADSTS501491: Invalid size of Code_Challenge parameter."})
+        d = self.take_denial("microsoft")
+        if d:
+            return back({"error": d.get("error", "access_denied"),
+                         "error_description": d.get("error_description",
+                                                    "AADSTS65004: User declined to consent to access the app.")})
+        box = self.pick_mailbox("outlook", q.get("login_hint"), tenant)
+        if box is None:
+            return back({"error": "access_denied", "error_description": "no mailbox"})
+        granted = [s for s in scopes if self.MS_CANON.get(s, s) not in box.untick and s not in box.untick]
+        code = "0.AX" + rand_token(60)
+        self.codes[code] = {"provider": "microsoft", "client_id": app["client_id"],
+                            "redirect_uri": ru, "challenge": q.get("code_challenge"),
+                            "method": cm or ("plain" if q.get("code_challenge") else None),
+                            "mailbox": box.address, "scopes": granted,
+                            "expires": now() + self.config["code_lifetime"],
+                            "offline": "offline_access" in granted, "tenant": tenant}
+        req.ctx["mailbox"] = box.address
+        return back({"code": code, "session_state": str(uuid.uuid4())})
+
+    def ms_client_check(self, req, form, app):
+        cid, sec = self.client_auth(req, form)
+        has_cred = bool(sec) or bool(form.get("client_assertion"))
+        if app["public"] and has_cred:
+            return aad_error(400, "invalid_client", 700025,
+                             "Client is public so neither 'client_assertion' nor "
+                             "'client_secret' should be presented.")
+        if not app["public"]:
+            if not has_cred:
+                return aad_error(401, "invalid_client", 7000218,
+                                 "The request body must contain the following parameter: "
+                                 "'client_assertion' or 'client_secret'.")
+            if sec != app.get("client_secret"):
+                return aad_error(401, "invalid_client", 7000215,
+                                 "Invalid client secret provided. Ensure the secret being "
+                                 "sent in the request is the client secret value, not the "
+                                 "client secret ID, for a secret added to app '%s'." % app["client_id"])
+        return None
+
+    def ms_tokens(self, grant, cid, scopes):
+        at, grant, life = self.issue("microsoft", cid, grant["mailbox"], scopes,
+                                     grant["offline"], grant=grant)
+        out = {"token_type": "Bearer", "scope": self.ms_scope_str(scopes),
+               "expires_in": life, "ext_expires_in": life, "access_token": at}
+        if "offline_access" in scopes:
+            out["refresh_token"] = self.new_refresh(grant)
+        if "openid" in scopes:
+            out["id_token"] = self.id_token(grant, "https://login.microsoftonline.com/%s/v2.0"
+                                            % (self.find_box(grant["mailbox"]).tenant), cid)
+        return json_resp(200, out, headers=[("Cache-Control", "no-store, no-cache"),
+                                            ("Pragma", "no-cache")])
+
+    def new_grant(self, cid, mailbox, scopes):
+        gid = "g%d" % (len(self.grants) + 1)
+        g = {"id": gid, "provider": "microsoft", "client_id": cid, "mailbox": mailbox,
+             "scopes": list(scopes), "refresh": None, "old_refresh": [], "revoked": False,
+             "refreshes": 0, "created": now(), "offline": "offline_access" in scopes}
+        self.grants[gid] = g
+        return g
+
+    def ms_token(self, req, tenant):
+        form = req.form()
+        gt = form.get("grant_type")
+        req.ctx["grant_type"] = gt
+        f = self.take_fault(req, kinds=("invalid_grant",))
+        if f is not None:
+            req.ctx["fault"] = "invalid_grant"
+            return aad_error(400, "invalid_grant", f.get("aadsts", 700082),
+                             f.get("message", "The refresh token has expired due to inactivity."))
+        cid = form.get("client_id") or self.client_auth(req, form)[0]
+        app = self.ms_app(cid)
+        if app is None:
+            return aad_error(400, "unauthorized_client", 700016,
+                             "Application with identifier '%s' was not found in the "
+                             "directory 'Emulated'." % (cid or ""))
+        req.ctx["client_id"] = cid
+        bad = self.ms_client_check(req, form, app)
+        if bad:
+            return bad
+        with self.lock:
+            if gt == "authorization_code":
+                code = self.codes.get(form.get("code", ""))
+                if not code or code["provider"] != "microsoft" or code["client_id"] != cid:
+                    return aad_error(400, "invalid_grant", 9002313,
+                                     "Invalid request. Request is malformed or invalid.")
+                if code.get("used"):
+                    return aad_error(400, "invalid_grant", 54005,
+                                     "OAuth2 Authorization code was already redeemed, please "
+                                     "retry with a new valid code or use an existing refresh token.")
+                if code["expires"] < now():
+                    return aad_error(400, "invalid_grant", 70008,
+                                     "The provided authorization code or refresh token has "
+                                     "expired due to inactivity.")
+                if form.get("redirect_uri") != code["redirect_uri"]:
+                    return aad_error(400, "invalid_grant", 500112,
+                                     "The reply address '%s' does not match the reply address "
+                                     "'%s' provided when requesting Authorization code."
+                                     % (form.get("redirect_uri", ""), code["redirect_uri"]))
+                if not self.pkce_ok(code, form.get("code_verifier")):
+                    return aad_error(400, "invalid_grant", 501481,
+                                     "The Code_Verifier does not match the code_challenge "
+                                     "supplied in the authorization request.")
+                code["used"] = True
+                req.ctx["mailbox"] = code["mailbox"]
+                req.ctx["pkce"] = code.get("method")
+                g = self.new_grant(cid, code["mailbox"], code["scopes"])
+                return self.ms_tokens(g, cid, code["scopes"])
+            if gt == "refresh_token":
+                g = self.lookup_refresh(form.get("refresh_token", ""))
+                if g is None or g["client_id"] != cid:
+                    known = any(form.get("refresh_token") in gg["old_refresh"]
+                                for gg in self.grants.values())
+                    if known:
+                        return aad_error(400, "invalid_grant", 70000,
+                                         "The provided value for the 'refresh_token' is not valid: "
+                                         "this refresh token was already exchanged and rotated "
+                                         "(emulator refresh_grace=%s s)." % self.config["refresh_grace"])
+                    return aad_error(400, "invalid_grant", 50173,
+                                     "The provided grant has expired due to it being revoked, "
+                                     "a fresh auth token is needed.")
+                g["refreshes"] += 1
+                req.ctx["mailbox"] = g["mailbox"]
+                # Graph access tokens carry every consented Graph scope, whatever
+                # subset the refresh request names.
+                return self.ms_tokens(g, cid, g["scopes"])
+            if gt == "urn:ietf:params:oauth:grant-type:device_code":
+                return self.ms_device_poll(req, form, cid)
+        return aad_error(400, "unsupported_grant_type", 70003,
+                         "The app requested an unsupported grant type '%s'." % (gt or ""))
+
+    def ms_devicecode(self, req, tenant):
+        form = req.form()
+        app = self.ms_app(form.get("client_id"))
+        if app is None:
+            return aad_error(400, "unauthorized_client", 700016,
+                             "Application with identifier '%s' was not found in the "
+                             "directory 'Emulated'." % form.get("client_id", ""))
+        if not app.get("allow_device_code", True) or not app["public"]:
+            return aad_error(400, "invalid_client", 7000218,
+                             "The request body must contain the following parameter: "
+                             "'client_assertion' or 'client_secret'.")
+        scopes = self.ms_scopes(form.get("scope", ""))
+        if not scopes:
+            return aad_error(400, "invalid_request", 900144,
+                             "The request body must contain the following parameter: 'scope'.")
+        dc = self.config["device"]
+        user_code = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
+        device_code = "DAQABIQEAAAB" + rand_token(90)
+        uri = req.base + "/devicelogin"
+        with self.lock:
+            self.devices[device_code] = {
+                "client_id": app["client_id"], "scopes": scopes, "user_code": user_code,
+                "tenant": tenant, "polls": 0, "expires": now() + dc["expires_in"],
+                "approved": None, "mailbox": dc.get("mailbox"), "done": False,
+                "pending": dc["pending"], "slow_down": dc["slow_down"],
+                "outcome": dc["outcome"]}
+        return json_resp(200, {
+            "user_code": user_code, "device_code": device_code,
+            "verification_uri": uri, "expires_in": dc["expires_in"],
+            "interval": dc["interval"],
+            "message": "To sign in, use a web browser to open the page %s and enter "
+                       "the code %s to authenticate." % (uri, user_code)})
+
+    def ms_device_poll(self, req, form, cid):
+        d = self.devices.get(form.get("device_code", ""))
+        if d is None or d["client_id"] != cid:
+            return aad_error(400, "bad_verification_code", 70019,
+                             "Verification code expired." if d else
+                             "The provided value for the input parameter 'device_code' is not valid.")
+        if d["done"]:
+            return aad_error(400, "invalid_grant", 54005,
+                             "OAuth2 Authorization code was already redeemed.")
+        d["polls"] += 1
+        req.ctx["poll"] = d["polls"]
+        if d["expires"] < now():
+            return aad_error(400, "expired_token", 70020,
+                             "The provided value for the input parameter 'device_code' is "
+                             "not valid. This device code has expired.")
+        outcome = d["approved"]
+        if outcome is None:
+            if d["polls"] <= d["pending"]:
+                return aad_error(400, "authorization_pending", 70016,
+                                 "The provided request has not yet been authorized by the user. "
+                                 "The user must input their code.")
+            if d["polls"] <= d["pending"] + d["slow_down"]:
+                return aad_error(400, "slow_down", 70016,
+                                 "Polling too fast: increase the interval by 5 seconds.")
+            outcome = d["outcome"]
+        if outcome in ("declined", "authorization_declined", "deny"):
+            return aad_error(400, "authorization_declined", 70000,
+                             "The user declined the authorization request.")
+        if outcome in ("expired", "expired_token"):
+            return aad_error(400, "expired_token", 70020,
+                             "The provided value for the input parameter 'device_code' is "
+                             "not valid. This device code has expired.")
+        if outcome in ("pending",):
+            return aad_error(400, "authorization_pending", 70016,
+                             "The provided request has not yet been authorized by the user.")
+        box = self.find_box(d["mailbox"]) if d["mailbox"] else \
+            self.pick_mailbox("outlook", None, d["tenant"])
+        if box is None:
+            return aad_error(400, "authorization_declined", 70000, "No mailbox to sign in.")
+        d["done"] = True
+        granted = [s for s in d["scopes"] if self.MS_CANON.get(s, s) not in box.untick]
+        req.ctx["mailbox"] = box.address
+        g = self.new_grant(cid, box.address, granted)
+        return self.ms_tokens(g, cid, granted)
+
+    def device_page(self, req):
+        code = qs_first(req.query, "code") or qs_first(req.query, "user_code")
+        if not code:
+            return html_resp(200, "Enter code: GET /devicelogin?code=USERCODE[&mailbox=ADDR][&decline=1]")
+        with self.lock:
+            for d in self.devices.values():
+                if d["user_code"] == code.upper():
+                    d["approved"] = "declined" if qs_first(req.query, "decline") else "approve"
+                    if qs_first(req.query, "mailbox"):
+                        d["mailbox"] = qs_first(req.query, "mailbox")
+                    return html_resp(200, "You have signed in to the application on your device.")
+        return html_resp(400, "That code was not recognized.")
+
+    # ------------------------------------------------------------ quotas
+    def window(self, base):
+        return base / max(self.config["time_scale"], 1e-9)
+
+    def gmail_charge(self, req, box, op):
+        units = GMAIL_COST.get(op, 5)
+        req.ctx["units"] = units
+        req.ctx["op"] = op
+        if not self.config["quotas"]:
+            return None
+        win = self.window(60.0)
+        t = now()
+        with self.lock:
+            dq = self.gmail_usage[box.address]
+            while dq and dq[0][0] < t - win:
+                dq.popleft()
+            used = sum(u for _, u in dq)
+            if used + units > self.config["gmail_units_per_minute"]:
+                req.ctx["quota"] = "exceeded"
+                req.ctx["units"] = 0
+                st = self.config["gmail_quota_status"]
+                if st == 429:
+                    return google_error(429, "Rate Limit Exceeded", "rateLimitExceeded",
+                                        domain="usageLimits")
+                return google_error(403, "User Rate Limit Exceeded. Rate of requests for user "
+                                    "exceed configured project quota.", "userRateLimitExceeded",
+                                    domain="usageLimits")
+            dq.append((t, units))
+        return None
+
+    def graph_charge(self, req, box):
+        req.ctx["units"] = 1
+        if not self.config["quotas"]:
+            return None
+        win = self.window(600.0)
+        t = now()
+        with self.lock:
+            dq = self.graph_usage[box.address]
+            while dq and dq[0] < t - win:
+                dq.popleft()
+            if len(dq) >= self.config["graph_requests_per_10min"]:
+                ra = max(1, math.ceil(dq[0] + win - t))
+                req.ctx["quota"] = "exceeded"
+                return graph_error(429, "ApplicationThrottled",
+                                   "Application is over its RequestRate limit.",
+                                   headers=[("Retry-After", str(ra))])
+            dq.append(t)
+        return None
+
+    # ------------------------------------------------------------ Gmail API
+    def gmail(self, req):
+        g, err = self.bearer(req, "google")
+        if err:
+            return err
+        box = self.find_box(g["mailbox"])
+        mo = re.match(r"^/gmail/v1/users/([^/]+)(/.*)?$", req.path)
+        uid = urllib.parse.unquote(mo.group(1))
+        rest = mo.group(2) or ""
+        if uid != "me" and uid.lower() != box.address.lower():
+            return google_error(403, "Delegation denied for %s" % box.address, "forbidden")
+        scopes = set(g["scopes"])
+        meta = GMAIL_METADATA in scopes
+        readable = meta or bool(scopes & GMAIL_READ_SCOPES)
+        if not readable:
+            return google_error(403, "Request had insufficient authentication scopes.",
+                                "insufficientPermissions",
+                                headers=[("WWW-Authenticate", 'Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="%s %s"' % (GMAIL_METADATA, GMAIL_READONLY))])
+        if req.method != "GET":
+            return google_error(405, "Method not allowed (emulator is read-only).", "badRequest")
+        conc = self.config["gmail_concurrency"]
+        if conc and not req.inner:
+            with self.lock:
+                if self.inflight["g:" + box.address] >= conc:
+                    return google_error(429, "Too many concurrent requests for user.",
+                                        "rateLimitExceeded", domain="usageLimits")
+                self.inflight["g:" + box.address] += 1
+        try:
+            return self.gmail_route(req, box, rest, meta)
+        finally:
+            if conc and not req.inner:
+                with self.lock:
+                    self.inflight["g:" + box.address] -= 1
+
+    def gmail_route(self, req, box, rest, meta):
+        if rest == "/profile":
+            err = self.gmail_charge(req, box, "getProfile")
+            if err:
+                return err
+            with box.lock:
+                threads = len({m.thread for m in box.msgs.values()})
+                return json_resp(200, {"emailAddress": box.address,
+                                       "messagesTotal": len(box.msgs),
+                                       "threadsTotal": threads,
+                                       "historyId": str(box.history_id)}, pretty=True)
+        if rest == "/messages":
+            err = self.gmail_charge(req, box, "messages.list")
+            return err or self.gmail_list(req, box, meta)
+        mo = re.match(r"^/messages/([^/]+)$", rest)
+        if mo:
+            err = self.gmail_charge(req, box, "messages.get")
+            return err or self.gmail_get(req, box, mo.group(1), meta)
+        if rest == "/history":
+            err = self.gmail_charge(req, box, "history.list")
+            return err or self.gmail_history(req, box)
+        if rest == "/settings/sendAs":
+            err = self.gmail_charge(req, box, "settings.sendAs.list")
+            if err:
+                return err
+            sa = box.send_as or [{"sendAsEmail": box.address, "displayName": box.name,
+                                  "replyToAddress": "", "signature": "", "isPrimary": True,
+                                  "isDefault": True}]
+            return json_resp(200, {"sendAs": sa}, pretty=True)
+        if rest == "/labels":
+            err = self.gmail_charge(req, box, "labels.list")
+            if err:
+                return err
+            labels = sorted({l for m in box.msgs.values() for l in m.labels} |
+                            {"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "CHAT",
+                             "IMPORTANT", "STARRED"})
+            return json_resp(200, {"labels": [{"id": l, "name": l, "type": "system"}
+                                              for l in labels]}, pretty=True)
+        return google_error(404, "Not Found", "notFound")
+
+    def gmail_list(self, req, box, meta):
+        q = req.query
+        try:
+            mx = int(qs_first(q, "maxResults", "100"))
+        except ValueError:
+            return google_error(400, "Invalid value for maxResults", "invalid")
+        if mx < 1:
+            mx = 100
+        mx = min(mx, 500)
+        query = qs_first(q, "q", "") or ""
+        if query and meta:
+            return google_error(403, "Metadata scope does not support 'q' parameter", "forbidden")
+        labels = [l for l in q.get("labelIds", []) if l]
+        inc = (qs_first(q, "includeSpamTrash", "false") or "false").lower() == "true"
+        try:
+            pred = self.gmail_query(query)
+        except ValueError as e:
+            return google_error(400, "Invalid query: %s" % e, "invalidArgument")
+        tok = qs_first(q, "pageToken")
+        start = 0
+        if tok:
+            try:
+                start = int(base64.urlsafe_b64decode(tok + "==").decode().split(":")[0])
+            except Exception:
+                return google_error(400, "Invalid pageToken", "invalid")
+        out = []
+        total = 0
+        with box.lock:
+            for negt, mid in box.order:
+                m = box.msgs[mid]
+                ls = m.labels
+                if not inc and ("SPAM" in ls or "TRASH" in ls) and \
+                        not ("SPAM" in labels or "TRASH" in labels):
+                    continue
+                if labels and not all(l in ls for l in labels):
+                    continue
+                if pred and not pred(m):
+                    continue
+                if total >= start and len(out) < mx:
+                    out.append(m)
+                total += 1
+        body = {}
+        if out:
+            body["messages"] = [{"id": m.id, "threadId": m.thread} for m in out]
+        if start + len(out) < total:
+            body["nextPageToken"] = b64u(("%d:%s" % (start + len(out), rand_token(6))).encode())
+        body["resultSizeEstimate"] = total
+        req.ctx["count"] = len(out)
+        return json_resp(200, body, pretty=True)
+
+    PST = datetime.timezone(datetime.timedelta(hours=-8))
+
+    def gmail_date(self, v):
+        if re.fullmatch(r"\d+", v):
+            return int(v) * 1000
+        mo = re.fullmatch(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})", v)
+        if not mo:
+            raise ValueError("bad date %s" % v)
+        d = datetime.datetime(int(mo.group(1)), int(mo.group(2)), int(mo.group(3)),
+                              tzinfo=self.PST)
+        return int(d.timestamp() * 1000)
+
+    def gmail_query(self, query):
+        if not query.strip():
+            return None
+        preds = []
+        for term in re.findall(r'-?\w+:"[^"]*"|-?\S+', query):
+            neg = term.startswith("-")
+            t = term[1:] if neg else term
+            k, _, v = t.partition(":")
+            k = k.lower()
+            v = v.strip('"')
+            if not _:
+                word = t.lower()
+                p = (lambda w: lambda m: w in m.spec.body.lower() or w in m.spec.subject.lower())(word)
+            elif k == "has" and v == "attachment":
+                p = lambda m: att_flag(m.spec)
+            elif k in ("after", "newer"):
+                ts = self.gmail_date(v)
+                p = (lambda ts: lambda m: m.internal >= ts)(ts)
+            elif k in ("before", "older"):
+                ts = self.gmail_date(v)
+                p = (lambda ts: lambda m: m.internal < ts)(ts)
+            elif k in ("in", "label"):
+                lab = {"inbox": "INBOX", "sent": "SENT", "drafts": "DRAFT", "draft": "DRAFT",
+                       "spam": "SPAM", "trash": "TRASH", "chats": "CHAT", "chat": "CHAT"
+                       }.get(v.lower(), v.upper())
+                if v.lower() == "anywhere":
+                    p = lambda m: True
+                else:
+                    p = (lambda lab: lambda m: lab in m.labels)(lab)
+            elif k == "is":
+                lab = {"unread": "UNREAD", "starred": "STARRED", "important": "IMPORTANT"}.get(v.lower())
+                if lab is None:
+                    raise ValueError("is:%s" % v)
+                p = (lambda lab: lambda m: lab in m.labels)(lab)
+            elif k in ("from", "to", "cc", "subject"):
+                hv = v.lower()
+                p = (lambda k, hv: lambda m: hv in m.spec.header(k).lower())(k, hv)
+            elif k == "rfc822msgid":
+                p = (lambda v: lambda m: (m.spec.message_id or "").strip("<>") == v.strip("<>"))(v)
+            else:
+                raise ValueError("unsupported operator %s" % k)
+            preds.append((neg, p))
+        return lambda m: all(p(m) != neg for neg, p in preds)
+
+    def gmail_msg_json(self, box, m, fmt, hdrs):
+        key = (fmt, hdrs, m.hid, tuple(m.labels))
+        c = m.cache.get(key)
+        if c is not None:
+            return c
+        s = spec_of(m)
+        d = {"id": m.id, "threadId": m.thread, "labelIds": list(m.labels),
+             "snippet": gmail_snippet(s.body)}
+        if fmt == "metadata":
+            allh = s.headers()
+            if hdrs:
+                want = {h.lower() for h in hdrs}
+                sel = [{"name": k, "value": v} for k, v in allh if k.lower() in want]
+            else:
+                sel = [{"name": k, "value": v} for k, v in allh]
+            d["payload"] = {"mimeType": s.mime, "headers": sel}
+        elif fmt == "full":
+            parts = [{"partId": "0", "mimeType": "text/plain", "filename": "",
+                      "headers": [{"name": "Content-Type", "value": 'text/plain; charset="UTF-8"'}],
+                      "body": {"size": len(s.body.encode()),
+                               "data": b64u(s.body.encode())}}]
+            for i, nm in enumerate(s.att_names if s.att else []):
+                parts.append({"partId": str(i + 1), "mimeType": "application/pdf",
+                              "filename": nm,
+                              "headers": [{"name": "Content-Disposition",
+                                           "value": 'attachment; filename="%s"' % nm}],
+                              "body": {"attachmentId": "ANGjdJ" + b64u(hashlib.sha256(
+                                  (m.id + nm).encode()).digest()), "size": 6000}})
+            d["payload"] = {"partId": "", "mimeType": s.mime, "filename": "",
+                            "headers": [{"name": k, "value": v} for k, v in s.headers()],
+                            "body": {"size": 0}, "parts": parts}
+        d["sizeEstimate"] = s.size()
+        if fmt == "raw":
+            d["raw"] = b64u(s.rfc822())
+        d["historyId"] = str(m.hid)
+        d["internalDate"] = str(m.internal)
+        body = json.dumps(d, indent=2, ensure_ascii=False).encode()
+        if len(box.msgs) <= 60000:
+            if len(m.cache) > 8:
+                m.cache.clear()
+            m.cache[key] = body
+        return body
+
+    def gmail_get(self, req, box, mid, meta):
+        fmt = (qs_first(req.query, "format", "full") or "full").lower()
+        req.ctx["format"] = fmt
+        if fmt not in ("minimal", "metadata", "full", "raw"):
+            return google_error(400, "Invalid value at 'format'", "invalidArgument")
+        if fmt in ("full", "raw"):
+            req.ctx["body_requested"] = True
+            if meta:
+                return google_error(403, "Metadata scope doesn't allow format %s" % fmt.upper(),
+                                    "forbidden")
+        hdrs = tuple(req.query.get("metadataHeaders", [])) if fmt == "metadata" else ()
+        with box.lock:
+            m = box.msgs.get(mid)
+            if m is None:
+                if not re.fullmatch(r"[0-9a-fA-F]{1,20}", mid):
+                    return google_error(400, "Invalid id value", "invalidArgument")
+                return google_error(404, "Requested entity was not found.", "notFound")
+            body = self.gmail_msg_json(box, m, fmt, hdrs)
+        if fmt in ("full", "raw"):
+            req.ctx["body_returned"] = True
+        return Resp(200, body, [("Content-Type", "application/json; charset=UTF-8")])
+
+    def gmail_history(self, req, box):
+        q = req.query
+        sh = qs_first(q, "startHistoryId")
+        if not sh or not sh.isdigit():
+            return google_error(400, "Invalid startHistoryId" if sh else
+                                "Missing required field: startHistoryId", "invalidArgument")
+        sh = int(sh)
+        f = self.take_fault(req, kinds=("history404",))
+        if f is not None or sh < box.min_history:
+            req.ctx["history"] = "expired"
+            if f is not None:
+                req.ctx["fault"] = "history404"
+            return google_error(404, "Requested entity was not found.", "notFound")
+        types = set(q.get("historyTypes", []))
+        label = qs_first(q, "labelId")
+        try:
+            mx = min(max(int(qs_first(q, "maxResults", "100")), 1), 500)
+        except ValueError:
+            return google_error(400, "Invalid maxResults", "invalid")
+        start = 0
+        tok = qs_first(q, "pageToken")
+        if tok:
+            try:
+                start = int(base64.urlsafe_b64decode(tok + "==").decode().split(":")[0])
+            except Exception:
+                return google_error(400, "Invalid pageToken", "invalid")
+        out = []
+        with box.lock:
+            i = bisect.bisect_right(box.history, (sh, "\uffff"))
+            recs = box.history[i:]
+            sel = []
+            for hid, kind, mid, labels in recs:
+                if types and kind not in types:
+                    continue
+                if label:
+                    cur = box.msgs.get(mid)
+                    ls = set(labels) | (set(cur.labels) if cur else set())
+                    if label not in ls:
+                        continue
+                sel.append((hid, kind, mid, labels))
+            page = sel[start:start + mx]
+            for hid, kind, mid, labels in page:
+                cur = box.msgs.get(mid)
+                thread = cur.thread if cur else mid
+                mref = {"id": mid, "threadId": thread}
+                full = dict(mref, labelIds=list(cur.labels if cur else labels))
+                rec = {"id": str(hid), "messages": [mref]}
+                if kind == "messageAdded":
+                    rec["messagesAdded"] = [{"message": full}]
+                elif kind == "messageDeleted":
+                    rec["messagesDeleted"] = [{"message": full}]
+                elif kind == "labelsAdded":
+                    rec["labelsAdded"] = [{"message": full, "labelIds": list(labels)}]
+                else:
+                    rec["labelsRemoved"] = [{"message": full, "labelIds": list(labels)}]
+                out.append(rec)
+            body = {}
+            if out:
+                body["history"] = out
+            if start + len(page) < len(sel):
+                body["nextPageToken"] = b64u(("%d:%s" % (start + len(page), rand_token(6))).encode())
+            body["historyId"] = str(box.history_id)
+        req.ctx["count"] = len(out)
+        return json_resp(200, body, pretty=True)
+
+    # ------------------------------------------------------------ Gmail batch
+    def gmail_batch(self, req):
+        ct = req.headers.get("content-type", "")
+        mo = re.search(r'boundary="?([^";]+)"?', ct)
+        if "multipart/mixed" not in ct.lower() or not mo:
+            return google_error(400, "Failed to parse batch request, error: Content-Type must be "
+                                "multipart/mixed with a boundary.", "badRequest")
+        boundary = mo.group(1).encode()
+        raw = req.body
+        chunks = raw.split(b"--" + boundary)
+        parts = []
+        for ch in chunks[1:]:
+            if ch.startswith(b"--"):
+                break
+            ch = ch.lstrip(b"\r\n") if ch.startswith((b"\r\n", b"\n")) else ch
+            parts.append(ch)
+        if not parts:
+            return google_error(400, "Failed to parse batch request, error: 0 items. "
+                                "Received batch body: (0) bytes", "badRequest")
+        if len(parts) > 100:
+            return google_error(400, "Too many requests in batch.", "badRequest")
+        outer_auth = req.headers.get("authorization")
+        rb = "batch_" + rand_token(12)
+        out = []
+        bid = self.next_batch_id()
+        req.ctx["batch_id"] = bid
+        req.ctx["parts"] = len(parts)
+        escalate = None
+        for p in parts:
+            hdr, _, rest = self.split_head(p)
+            ph = self.parse_headers(hdr)
+            cid = ph.get("content-id")
+            ihead, _, ibody = self.split_head(rest)
+            lines = ihead.decode("utf-8", "replace").splitlines()
+            reqline = lines[0].strip() if lines else ""
+            ih = self.parse_headers("\n".join(lines[1:]).encode())
+            rm = re.match(r"^(\w+)\s+(\S+)(?:\s+HTTP/\d\.\d)?$", reqline)
+            if not rm:
+                resp = google_error(400, "Failed to parse batch request part", "badRequest")
+            else:
+                url = rm.group(2)
+                if url.startswith("http"):
+                    url = "/" + url.split("/", 3)[3]
+                path, _, rawq = url.partition("?")
+                if "authorization" not in ih and outer_auth:
+                    ih["authorization"] = outer_auth
+                ireq = Req(rm.group(1).upper(), urllib.parse.unquote(path), rawq, ih,
+                           ibody.rstrip(b"\r\n"), req.base, inner=True,
+                           parent=bid)
+                resp = self.handle(ireq)
+                if resp.action:
+                    escalate = resp.action
+            out.append(self.batch_part(resp, cid))
+        body = b"".join(b"--" + rb.encode() + b"\r\n" + x for x in out) + \
+            b"--" + rb.encode() + b"--\r\n"
+        r = Resp(200, body, [("Content-Type", "multipart/mixed; boundary=" + rb)])
+        if escalate:
+            r.action = escalate
+        return r
+
+    @staticmethod
+    def split_head(b):
+        for sep in (b"\r\n\r\n", b"\n\n"):
+            i = b.find(sep)
+            if i >= 0:
+                j = b.find(b"\n\n")
+                if sep == b"\r\n\r\n" and 0 <= j < i:
+                    continue
+                return b[:i], sep, b[i + len(sep):]
+        return b, b"", b""
+
+    @staticmethod
+    def parse_headers(b):
+        h = {}
+        for line in b.decode("utf-8", "replace").splitlines():
+            k, sep, v = line.partition(":")
+            if sep:
+                h[k.strip().lower()] = v.strip()
+        return h
+
+    @staticmethod
+    def batch_part(resp, cid):
+        head = [b"Content-Type: application/http"]
+        if cid:
+            c = cid.strip()
+            c = c[1:-1] if c.startswith("<") and c.endswith(">") else c
+            head.append(("Content-ID: <response-%s>" % c).encode())
+        ih = ["HTTP/1.1 %d %s" % (resp.status, REASONS.get(resp.status, "Unknown"))]
+        for k, v in resp.headers:
+            ih.append("%s: %s" % (k, v))
+        ih.append("Vary: Origin")
+        ih.append("Vary: X-Origin")
+        ih.append("Vary: Referer")
+        ih.append("Content-Length: %d" % len(resp.body))
+        return b"\r\n".join(head) + b"\r\n\r\n" + "\r\n".join(ih).encode() + \
+            b"\r\n\r\n" + resp.body + b"\r\n"
+
+    # ------------------------------------------------------------ Graph
+    @staticmethod
+    def gq(req, name):
+        v = qs_first(req.query, "$" + name)
+        if v is None:
+            v = qs_first(req.query, name)
+        return v
+
+    @staticmethod
+    def prefer(req):
+        p = req.headers.get("prefer", "")
+        out = {}
+        for item in p.split(","):
+            k, _, v = item.strip().partition("=")
+            if k:
+                out[k.strip().lower()] = v.strip().strip('"')
+        return out
+
+    def graph(self, req):
+        g, err = self.bearer(req, "microsoft")
+        if err:
+            return err
+        box = self.find_box(g["mailbox"])
+        conc = self.config["graph_concurrency"] if self.config["quotas"] else 0
+        key = "m:" + box.address
+        if conc and not req.inner:
+            with self.lock:
+                if self.inflight[key] >= conc:
+                    req.ctx["quota"] = "concurrency"
+                    return graph_error(429, "ApplicationThrottled",
+                                       "Application is over its MailboxConcurrency limit.",
+                                       headers=[("Retry-After", str(self.config["graph_retry_after"]))])
+                self.inflight[key] += 1
+        try:
+            err = self.graph_charge(req, box)
+            if err:
+                return err
+            return self.graph_route(req, g, box)
+        finally:
+            if conc and not req.inner:
+                with self.lock:
+                    self.inflight[key] -= 1
+
+    def graph_route(self, req, g, box):
+        path = req.path
+        mo = re.match(r"^/v1\.0/(me|users/([^/]+))(/.*)?$", path, re.I)
+        if not mo:
+            return graph_error(400, "BadRequest", "Resource not found for the segment '%s'."
+                               % path.split("/")[-1])
+        if mo.group(2):
+            who = urllib.parse.unquote(mo.group(2)).strip("'")
+            if who.lower() not in (box.user_id.lower(), box.upn.lower(),
+                                   (box.mail or "").lower(), box.address.lower()):
+                return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        rest = mo.group(3) or ""
+        segs = []
+        for s in rest.split("/")[1:]:
+            m2 = re.match(r"^([A-Za-z.]+)\('([^']*)'\)$", s)
+            if m2:
+                segs += [m2.group(1).lower(), urllib.parse.unquote(m2.group(2))]
+            elif s.lower() in ("delta", "delta()", "microsoft.graph.delta()", "microsoft.graph.delta"):
+                segs.append("delta")
+            else:
+                segs.append(s)
+        low = [s.lower() for s in segs]
+        scopes = set(g["scopes"])
+        mail_ok = scopes & {"mail.read", "mail.readbasic", "mail.readwrite", ".default"}
+        basic = "mail.readbasic" in scopes and not scopes & {"mail.read", "mail.readwrite", ".default"}
+        if req.method != "GET":
+            return graph_error(405, "ErrorInvalidRequest", "The OData request is not supported.")
+        if not segs:
+            if not scopes & {"user.read", "user.readbasic.all", ".default", "openid", "profile"}:
+                return graph_error(403, "Authorization_RequestDenied",
+                                   "Insufficient privileges to complete the operation.")
+            d = {"@odata.context": req.base + "/v1.0/$metadata#users/$entity",
+                 "businessPhones": [], "displayName": box.name,
+                 "givenName": box.name.split()[0] if box.name else None,
+                 "jobTitle": None, "mail": box.mail, "mobilePhone": None,
+                 "officeLocation": None, "preferredLanguage": "en-US",
+                 "surname": box.name.split()[-1] if box.name and " " in box.name else None,
+                 "userPrincipalName": box.upn, "id": box.user_id}
+            sel = self.gq(req, "select")
+            if sel:
+                keep = {s.strip().lower() for s in sel.split(",")}
+                d = {k: v for k, v in d.items() if k.startswith("@") or k.lower() in keep or k == "id"}
+            return json_resp(200, d)
+        if not mail_ok:
+            return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        if low[0] == "mailfolders":
+            if len(segs) == 1:
+                return self.graph_folders(req, box)
+            fid = box.resolve_folder(segs[1])
+            if fid is None:
+                return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            if len(segs) == 2:
+                return self.graph_folder(req, box, fid)
+            if low[2] == "childfolders" and len(segs) == 3:
+                return json_resp(200, {"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders('%s')/childFolders" % (box.user_id, fid), "value": []})
+            if low[2] == "messages" and len(segs) == 3:
+                return self.graph_list(req, box, fid, basic)
+            if low[2] == "messages" and len(segs) == 4 and low[3] == "delta":
+                return self.graph_delta(req, box, fid, basic)
+            if low[2] == "messages" and len(segs) == 4:
+                return self.graph_get(req, box, segs[3], basic)
+        if low[0] == "messages":
+            if len(segs) == 1:
+                return self.graph_list(req, box, None, basic)
+            if len(segs) == 2 and low[1] == "delta":
+                return graph_error(400, "ErrorInvalidRequest",
+                                   "Change tracking is not supported against 'microsoft.graph.message'.")
+            if len(segs) == 2:
+                return self.graph_get(req, box, segs[1], basic)
+        return graph_error(400, "BadRequest", "Resource not found for the segment '%s'." % segs[-1])
+
+    def folder_json(self, box, fid):
+        f = box.folders[fid]
+        total = sum(1 for m in box.omsgs.values() if m.folder == fid)
+        unread = sum(1 for m in box.omsgs.values() if m.folder == fid and not m.is_read)
+        return {"id": fid, "displayName": f["displayName"], "parentFolderId": f["parentFolderId"],
+                "childFolderCount": f["childFolderCount"], "unreadItemCount": unread,
+                "totalItemCount": total, "sizeInBytes": total * 4096, "isHidden": f["isHidden"]}
+
+    def graph_folders(self, req, box):
+        with box.lock:
+            vals = [self.folder_json(box, fid) for fid in box.folders]
+        top = self.gq(req, "top")
+        n = int(top) if top and top.isdigit() else 10
+        skip = int(self.gq(req, "skip") or 0)
+        page = vals[skip:skip + n]
+        d = {"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders" % box.user_id,
+             "value": page}
+        if skip + n < len(vals):
+            d["@odata.nextLink"] = req.base + "/v1.0/me/mailFolders?%24top=" + str(n) + "&%24skip=" + str(skip + n)
+        return json_resp(200, d)
+
+    def graph_folder(self, req, box, fid):
+        with box.lock:
+            d = self.folder_json(box, fid)
+        d = dict({"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders/$entity" % box.user_id}, **d)
+        return json_resp(200, d)
+
+    @staticmethod
+    def parse_select(sel):
+        if not sel:
+            return None, None
+        fields = []
+        for s in sel.split(","):
+            s = s.strip()
+            if not s:
+                continue
+            c = GRAPH_FIELD_CANON.get(s.lower())
+            if c is None:
+                return None, s
+            if c != "id" and c not in fields:
+                fields.append(c)
+        return tuple(fields), None
+
+    def graph_msg(self, box, m, fields, immutable, basic, delta):
+        key = (fields, immutable, basic, delta, m.version, m.folder)
+        c = m.cache.get(key)
+        if c is not None:
+            return c
+        s = spec_of(m)
+        p = s.graph_parsed()
+        def ea(t):
+            return {"emailAddress": {"name": t[0] or t[1], "address": t[1]}}
+        mid = m.imm if immutable else m.rest
+        etag = 'W/"CQAAABYAAAAR' + b64u(hashlib.sha256(("%s%d" % (m.imm, m.version)).encode()).digest()[:12]) + '"'
+        is_draft = box.folders[m.folder]["wk"] == "drafts"
+        preview = " ".join(s.body.split())[:255]
+        full = {
+            "createdDateTime": iso_ms(m.created), "lastModifiedDateTime": iso_ms(m.created),
+            "changeKey": etag[3:-1], "categories": [],
+            "receivedDateTime": iso_ms(m.received), "sentDateTime": iso_ms(s.date_ms),
+            "hasAttachments": bool(s.att), "internetMessageId": s.message_id,
+            "subject": p["subject"], "bodyPreview": preview, "importance": "normal",
+            "parentFolderId": m.folder, "conversationId": m.conv,
+            "conversationIndex": base64.b64encode(hashlib.md5(m.conv.encode()).digest()[:22] * 1).decode(),
+            "isDeliveryReceiptRequested": False if not is_draft else None,
+            "isReadReceiptRequested": False, "isRead": m.is_read, "isDraft": is_draft,
+            "webLink": "https://outlook.office365.com/owa/?ItemID=%s&exvsurl=1&viewmodel=ReadMessageItem" % urllib.parse.quote(m.rest, safe=""),
+            "inferenceClassification": "focused",
+            "body": {"contentType": "text", "content": s.body},
+            "sender": ea(p["from"]) if p["from"][1] and not is_draft else None,
+            "from": ea(p["from"]) if p["from"][1] and not is_draft else None,
+            "toRecipients": [ea(x) for x in p["to"]],
+            "ccRecipients": [ea(x) for x in p["cc"]],
+            "bccRecipients": [ea(x) for x in p["bcc"]],
+            "replyTo": [ea(x) for x in p["reply_to"]],
+            "flag": {"flagStatus": "notFlagged"},
+        }
+        if basic:
+            full.pop("body", None)
+            full.pop("bodyPreview", None)
+        d = {}
+        if delta:
+            d["@odata.type"] = "#microsoft.graph.message"
+        d["@odata.etag"] = etag
+        d["id"] = mid
+        for f in (fields if fields is not None else GRAPH_DEFAULT_FIELDS):
+            if f == "internetMessageHeaders":
+                if not basic:
+                    d[f] = [{"name": k, "value": v} for k, v in s.headers()]
+            elif f == "uniqueBody":
+                if not basic:
+                    d[f] = {"contentType": "text", "content": s.body}
+            elif f in full:
+                d[f] = full[f]
+        body = json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
+        has_body = "body" in d or "uniqueBody" in d
+        if len(box.omsgs) <= 60000:
+            if len(m.cache) > 8:
+                m.cache.clear()
+            m.cache[key] = (body, has_body)
+        return body, has_body
+
+    def graph_sel(self, req):
+        fields, bad = self.parse_select(self.gq(req, "select"))
+        if bad:
+            return None, graph_error(400, "RequestBroker--ParseUri",
+                                     "Could not find a property named '%s' on type 'microsoft.graph.message'." % bad)
+        req.ctx["select"] = ",".join(fields) if fields is not None else None
+        return fields, None
+
+    def parse_filter(self, flt, delta=False):
+        """Returns (list of (field, op, value), first field) or raises ValueError."""
+        conds = []
+        for part in re.split(r"\s+and\s+", flt.strip(), flags=re.I):
+            mo = re.match(r"^\(?\s*(\w+)\s+(ge|gt|le|lt|eq|ne)\s+(.+?)\s*\)?$", part.strip(), re.I)
+            if not mo:
+                raise ValueError(part)
+            fld, op, val = mo.group(1), mo.group(2).lower(), mo.group(3).strip().strip("'")
+            canon = {"receiveddatetime": "receivedDateTime", "sentdatetime": "sentDateTime",
+                     "isdraft": "isDraft", "hasattachments": "hasAttachments",
+                     "isread": "isRead"}.get(fld.lower())
+            if canon is None:
+                raise ValueError(fld)
+            if delta and (canon != "receivedDateTime" or op not in ("ge", "gt")):
+                raise ValueError("delta supports only receivedDateTime ge|gt")
+            if canon.endswith("DateTime"):
+                v = parse_iso(val)
+            else:
+                v = val.lower() == "true"
+            conds.append((canon, op, v))
+        return conds
+
+    @staticmethod
+    def match_filter(box, m, conds):
+        for fld, op, v in conds:
+            if fld == "receivedDateTime":
+                x = m.received
+            elif fld == "sentDateTime":
+                x = m.spec.date_ms
+            elif fld == "isDraft":
+                x = box.folders[m.folder]["wk"] == "drafts"
+            elif fld == "hasAttachments":
+                x = bool(att_flag(m.spec))
+            else:
+                x = m.is_read
+            if not {"ge": x >= v, "gt": x > v, "le": x <= v, "lt": x < v,
+                    "eq": x == v, "ne": x != v}[op]:
+                return False
+        return True
+
+    def graph_list(self, req, box, fid, basic):
+        fields, err = self.graph_sel(req)
+        if err:
+            return err
+        pref = self.prefer(req)
+        immutable = pref.get("idtype", "").lower() == "immutableid"
+        top = self.gq(req, "top")
+        if top is not None:
+            if not top.isdigit() or not 1 <= int(top) <= 1000:
+                return graph_error(400, "ErrorInvalidParameter" if top.isdigit() else "BadRequest",
+                                   "The value of the parameter 'Top' should be between 1 and 1000.")
+            n = int(top)
+        else:
+            n = int(pref.get("odata.maxpagesize", "10") or 10)
+            n = min(max(n, 1), 1000)
+        skip = self.gq(req, "skip") or "0"
+        if not skip.isdigit():
+            return graph_error(400, "BadRequest", "Invalid $skip")
+        skip = int(skip)
+        flt = self.gq(req, "filter")
+        order = (self.gq(req, "orderby") or "").strip()
+        conds = []
+        if flt:
+            try:
+                conds = self.parse_filter(flt)
+            except ValueError as e:
+                return graph_error(400, "ErrorInvalidUrlQueryFilter", "Invalid filter clause: %s" % e)
+        desc = True
+        if order:
+            of, _, od = order.partition(" ")
+            if of.lower() != "receiveddatetime":
+                if of.lower() not in ("sentdatetime",):
+                    return graph_error(400, "BadRequest", "Could not find a property named '%s'." % of)
+            if conds and conds[0][0].lower() != of.lower():
+                return graph_error(400, "InefficientFilter",
+                                   "The restriction or sort order is too complex for this operation.")
+            desc = od.strip().lower() != "asc"
+        with box.lock:
+            seq = box.oorder if desc else list(reversed(box.oorder))
+            sel = []
+            total = 0
+            for _, imm in seq:
+                m = box.omsgs[imm]
+                if fid is not None and m.folder != fid:
+                    continue
+                if conds and not self.match_filter(box, m, conds):
+                    continue
+                if skip <= total < skip + n:
+                    sel.append(m)
+                total += 1
+                if total > skip + n:
+                    break
+            items = [self.graph_msg(box, m, fields, immutable, basic, False) for m in sel]
+        req.ctx["count"] = len(items)
+        if any(hb for _, hb in items):
+            req.ctx["body_returned"] = True
+        ctxurl = req.base + "/v1.0/$metadata#users('%s')/messages" % box.user_id
+        head = b'{"@odata.context":' + json.dumps(ctxurl).encode() + b',"value":['
+        tail = b"]"
+        if total > skip + n:
+            params = [(k, v[0]) for k, v in req.query.items() if k.lstrip("$").lower() not in ("skip", "top")]
+            params += [("$top", str(n)), ("$skip", str(skip + n))]
+            link = req.base + req.path + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+            tail += b',"@odata.nextLink":' + json.dumps(link).encode()
+        body = head + b",".join(b for b, _ in items) + tail + b"}"
+        h = [("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")]
+        if "odata.maxpagesize" in pref and top is None:
+            h.append(("Preference-Applied", "odata.maxpagesize=%d" % n))
+        return Resp(200, body, h)
+
+    def graph_get(self, req, box, mid, basic):
+        fields, err = self.graph_sel(req)
+        if err:
+            return err
+        immutable = self.prefer(req).get("idtype", "").lower() == "immutableid"
+        with box.lock:
+            m = box.outlook_find(mid)
+            if m is None:
+                return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            b, hb = self.graph_msg(box, m, fields, immutable, basic, False)
+        if hb:
+            req.ctx["body_returned"] = True
+        ctxurl = req.base + "/v1.0/$metadata#users('%s')/messages/$entity" % box.user_id
+        return Resp(200, b'{"@odata.context":' + json.dumps(ctxurl).encode() + b"," + b[1:],
+                    [("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")])
+
+    def graph_delta(self, req, box, fid, basic):
+        pref = self.prefer(req)
+        immutable = pref.get("idtype", "").lower() == "immutableid"
+        req.ctx["immutable"] = immutable
+        try:
+            n = int(pref.get("odata.maxpagesize") or self.gq(req, "top") or 10)
+        except ValueError:
+            n = 10
+        n = min(max(n, 1), 1000)
+        skiptok = self.gq(req, "skiptoken")
+        deltatok = self.gq(req, "deltatoken")
+        with box.lock:
+            if skiptok or deltatok:
+                tok = skiptok or deltatok
+                st = self.delta_tokens.get(tok)
+                f = self.take_fault(req, kinds=("delta410",))
+                expired = st is None or st.get("expired") or st["mailbox"] != box.address or \
+                    st["folder"] != fid or (deltatok and st["seq"] < box.delta_min_seq)
+                if f is not None or expired:
+                    req.ctx["delta"] = "expired"
+                    if f is not None:
+                        req.ctx["fault"] = "delta410"
+                    code = (f or {}).get("code") or self.config["delta_410_code"]
+                    return graph_error(410, code,
+                                       "The sync state is not found or has expired; "
+                                       "a full synchronization is required." if code.lower() != "resyncrequired"
+                                       else "Resync required. Replace any local cached state with a full resync.")
+                fields, conds = st["fields"], st["conds"]
+                if deltatok:
+                    # a new round: changes since st["seq"]
+                    i = bisect.bisect_right(box.changes, (st["seq"], "\uffff", "\uffff"))
+                    seen = {}
+                    for seq, cf, imm in box.changes[i:]:
+                        if cf == fid:
+                            seen[imm] = seq
+                    snap = [imm for imm, _ in sorted(seen.items(), key=lambda kv: kv[1])]
+                    state = {"mailbox": box.address, "folder": fid, "fields": fields,
+                             "conds": conds, "snap": snap, "pos": 0, "seq": box.change_seq,
+                             "round": "incremental"}
+                else:
+                    state = st
+                req.ctx["round"] = state["round"]
+            else:
+                fields, err = self.graph_sel(req)
+                if err:
+                    return err
+                flt = self.gq(req, "filter")
+                conds = []
+                if flt:
+                    try:
+                        conds = self.parse_filter(flt, delta=True)
+                    except ValueError as e:
+                        return graph_error(400, "ErrorInvalidUrlQueryFilter", "Invalid filter clause: %s" % e)
+                snap = [imm for _, imm in box.oorder if box.omsgs[imm].folder == fid and
+                        (not conds or self.match_filter(box, box.omsgs[imm], conds))]
+                state = {"mailbox": box.address, "folder": fid, "fields": fields, "conds": conds,
+                         "snap": snap, "pos": 0, "seq": box.change_seq, "round": "initial"}
+                req.ctx["round"] = "initial"
+            pos = state["pos"]
+            page = state["snap"][pos:pos + n]
+            items = []
+            body_ret = False
+            for imm in page:
+                m = box.omsgs.get(imm)
+                if m is None or m.folder != fid:
+                    rid = imm if immutable or m is None else m.rest
+                    if m is None and not immutable:
+                        rid = "AAMkAD" + imm[36:]
+                    items.append(json.dumps({"@odata.type": "#microsoft.graph.message", "id": rid,
+                                             "@removed": {"reason": "deleted"}},
+                                            separators=(",", ":")).encode())
+                    continue
+                if state["conds"] and state["round"] == "initial" and \
+                        not self.match_filter(box, m, state["conds"]):
+                    continue
+                b, hb = self.graph_msg(box, m, state["fields"], immutable, basic, True)
+                body_ret = body_ret or hb
+                items.append(b)
+            folder_url = req.base + "/v1.0/me/mailFolders('%s')/messages/delta" % fid
+            if pos + n < len(state["snap"]):
+                nt = "s" + rand_token(24)
+                self.delta_tokens[nt] = dict(state, pos=pos + n)
+                link = ('"@odata.nextLink":' + json.dumps(folder_url + "?$skiptoken=" + nt)).encode()
+            else:
+                dt = "d" + rand_token(24)
+                self.delta_tokens[dt] = {"mailbox": box.address, "folder": fid,
+                                         "fields": state["fields"], "conds": state["conds"],
+                                         "seq": state["seq"], "round": "incremental",
+                                         "snap": [], "pos": 0}
+                link = ('"@odata.deltaLink":' + json.dumps(folder_url + "?$deltatoken=" + dt)).encode()
+            if len(self.delta_tokens) > 100000:
+                for k in list(self.delta_tokens)[:20000]:
+                    del self.delta_tokens[k]
+        if body_ret:
+            req.ctx["body_returned"] = True
+        req.ctx["count"] = len(items)
+        ctxurl = req.base + "/v1.0/$metadata#Collection(message)"
+        body = b'{"@odata.context":' + json.dumps(ctxurl).encode() + b"," + link + \
+            b',"value":[' + b",".join(items) + b"]}"
+        h = [("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")]
+        applied = ["odata.maxpagesize=%d" % n] if "odata.maxpagesize" in pref else []
+        if immutable:
+            applied.append('IdType="ImmutableId"')
+        if applied:
+            h.append(("Preference-Applied", ", ".join(applied)))
+        return Resp(200, body, h)
+
+    def graph_batch(self, req):
+        if req.method != "POST":
+            return graph_error(405, "BadRequest", "Method not allowed.")
+        try:
+            d = json.loads(req.body or b"{}")
+            reqs = d["requests"]
+            assert isinstance(reqs, list)
+        except Exception:
+            return graph_error(400, "BadRequest", "Invalid batch payload format.")
+        if len(reqs) > 20:
+            return graph_error(400, "BadRequest", "Number of requests in the batch exceeds the maximum of 20.")
+        ids = [str(r.get("id")) for r in reqs]
+        if len(set(x.lower() for x in ids)) != len(ids):
+            return graph_error(400, "BadRequest", "Batch request ids must be unique.")
+        g, err = self.bearer(req, "microsoft")
+        if err:
+            return err
+        req.ctx["parts"] = len(reqs)
+        bid = self.next_batch_id()
+        req.ctx["batch_id"] = bid
+        box = self.find_box(g["mailbox"])
+        conc = self.config["graph_concurrency"] if self.config["quotas"] else 0
+        key = "m:" + box.address
+        if conc:
+            with self.lock:
+                if self.inflight[key] >= conc:
+                    req.ctx["quota"] = "concurrency"
+                    return graph_error(429, "ApplicationThrottled",
+                                       "Application is over its MailboxConcurrency limit.",
+                                       headers=[("Retry-After", str(self.config["graph_retry_after"]))])
+                self.inflight[key] += 1
+        responses = []
+        escalate = None
+        try:
+            for r in reqs:
+                url = r.get("url", "")
+                if url.startswith("http"):
+                    url = "/" + url.split("/", 3)[3]
+                    url = url[len("/v1.0"):] if url.startswith("/v1.0") else url
+                if not url.startswith("/"):
+                    url = "/" + url
+                path, _, rawq = url.partition("?")
+                h = {k.lower(): v for k, v in (r.get("headers") or {}).items()}
+                h.setdefault("authorization", req.headers.get("authorization", ""))
+                if "prefer" not in h and req.headers.get("prefer"):
+                    h["prefer"] = req.headers["prefer"]
+                body = json.dumps(r["body"]).encode() if "body" in r else b""
+                ireq = Req((r.get("method") or "GET").upper(), "/v1.0" + urllib.parse.unquote(path),
+                           rawq, h, body, req.base, inner=True, parent=bid)
+                resp = self.handle(ireq)
+                if resp.action:
+                    escalate = resp.action
+                try:
+                    rb = json.loads(resp.body) if resp.body else None
+                except ValueError:
+                    rb = base64.b64encode(resp.body).decode()
+                hd = {k: v for k, v in resp.headers}
+                responses.append({"id": str(r.get("id")), "status": resp.status,
+                                  "headers": hd, "body": rb})
+        finally:
+            if conc:
+                with self.lock:
+                    self.inflight[key] -= 1
+        out = json_resp(200, {"responses": responses})
+        out.action = escalate
+        return out
+
+    # ------------------------------------------------------------ control API
+    def control(self, req):
+        p = req.path.rstrip("/")
+        m = req.method
+        body = {}
+        if req.body:
+            body = json.loads(req.body)
+        if p in ("/_emu", "/_emu/health"):
+            return json_resp(200, {"ok": True, "port": self.args.port_actual,
+                                   "mailboxes": len(self.mailboxes)})
+        if p == "/_emu/state":
+            return json_resp(200, {
+                "config": self.config,
+                "apps": [{k: v for k, v in a.items() if k != "client_secret"}
+                         for a in self.apps.values()],
+                "mailboxes": [b.summary() for b in self.mailboxes],
+                "faults": self.fault_view(), "grants": self.grant_view(),
+                "log_entries": len(self.log)})
+        if p == "/_emu/reset" and m == "POST":
+            self.reset()
+            return json_resp(200, {"ok": True})
+        if p == "/_emu/config":
+            if m == "POST":
+                with self.lock:
+                    for k, v in body.items():
+                        if k not in self.config:
+                            raise ValueError("unknown config key %s" % k)
+                        if isinstance(self.config[k], dict):
+                            self.config[k].update(v)
+                        else:
+                            self.config[k] = v
+            return json_resp(200, self.config)
+        if p == "/_emu/quotas":
+            if m == "POST":
+                with self.lock:
+                    for k, v in body.items():
+                        key = {"enabled": "quotas"}.get(k, k)
+                        if key not in self.config:
+                            raise ValueError("unknown quota key %s" % k)
+                        self.config[key] = v
+                    if body.get("reset_usage", True):
+                        self.gmail_usage.clear()
+                        self.graph_usage.clear()
+            return json_resp(200, {k: self.config[k] for k in (
+                "quotas", "gmail_units_per_minute", "gmail_quota_status", "gmail_concurrency",
+                "graph_concurrency", "graph_requests_per_10min", "time_scale")})
+        if p == "/_emu/log":
+            if m == "DELETE":
+                with self.log_lock:
+                    n = len(self.log)
+                    self.log = []
+                return json_resp(200, {"cleared": n})
+            since = int(qs_first(req.query, "since", "0"))
+            prefix = qs_first(req.query, "prefix")
+            with self.log_lock:
+                out = [e for e in self.log if e["seq"] > since and
+                       (not prefix or e["path"].startswith(prefix))]
+            return json_resp(200, {"entries": out, "last": self.log_seq})
+        if p == "/_emu/log/clear" and m == "POST":
+            with self.log_lock:
+                n = len(self.log)
+                self.log = []
+            return json_resp(200, {"cleared": n})
+        if p == "/_emu/faults":
+            if m == "DELETE":
+                with self.lock:
+                    self.faults = []
+                return json_resp(200, {"faults": []})
+            if m == "POST":
+                items = body if isinstance(body, list) else body.get("faults", [body])
+                with self.lock:
+                    for f in items:
+                        f = dict(f)
+                        if f.get("kind") not in ("status", "latency", "invalid_grant", "history404",
+                                                 "delta410", "malformed", "truncate", "drop"):
+                            raise ValueError("unknown fault kind %r" % f.get("kind"))
+                        self.fault_seq += 1
+                        f["id"] = self.fault_seq
+                        f["remaining"] = int(f.get("count", -1 if f.get("probability") is not None else 1))
+                        f["hits"] = 0
+                        f["_rng"] = random.Random(f.get("seed", 0))
+                        f.setdefault("prefix", "/")
+                        self.faults.append(f)
+            return json_resp(200, {"faults": self.fault_view()})
+        if p == "/_emu/authorize/deny" and m == "POST":
+            with self.lock:
+                self.authorize_denials.append({"provider": body.get("provider"),
+                                               "remaining": int(body.get("count", 1)),
+                                               "error": body.get("error", "access_denied"),
+                                               "error_description": body.get("error_description")})
+            return json_resp(200, {"ok": True})
+        if p == "/_emu/mailboxes":
+            if m == "POST":
+                with self.lock:
+                    box = self.add_mailbox(body)
+                    box.min_history = box.history_id
+                return json_resp(200, box.summary())
+            return json_resp(200, {"mailboxes": [b.summary() for b in self.mailboxes]})
+        if p == "/_emu/grants":
+            return json_resp(200, {"grants": self.grant_view()})
+        if p == "/_emu/grants/revoke" and m == "POST":
+            n = 0
+            with self.lock:
+                for g in self.grants.values():
+                    if not body.get("mailbox") or g["mailbox"].lower() == body["mailbox"].lower():
+                        g["revoked"] = True
+                        n += 1
+            return json_resp(200, {"revoked": n})
+        if p == "/_emu/tokens/expire" and m == "POST":
+            n = 0
+            with self.lock:
+                for t in self.access.values():
+                    if not body.get("mailbox") or t["mailbox"].lower() == body["mailbox"].lower():
+                        t["expires"] = 0
+                        n += 1
+            return json_resp(200, {"expired": n})
+        if p == "/_emu/device/approve" and m == "POST":
+            with self.lock:
+                for d in self.devices.values():
+                    if not body.get("user_code") or d["user_code"] == body["user_code"]:
+                        d["approved"] = body.get("outcome", "approve")
+                        if body.get("mailbox"):
+                            d["mailbox"] = body["mailbox"]
+            return json_resp(200, {"ok": True})
+        mo = re.match(r"^/_emu/mailboxes/([^/]+)(/.*)?$", p)
+        if mo:
+            box = self.find_box(urllib.parse.unquote(mo.group(1)))
+            if box is None:
+                return json_resp(404, {"error": "no such mailbox"})
+            return self.control_box(req, box, mo.group(2) or "", body)
+        return json_resp(404, {"error": "unknown control endpoint", "path": p})
+
+    def fault_view(self):
+        return [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults]
+
+    def grant_view(self):
+        out = []
+        for g in self.grants.values():
+            out.append({"id": g["id"], "provider": g["provider"], "client_id": g["client_id"],
+                        "mailbox": g["mailbox"], "scopes": g["scopes"], "revoked": g["revoked"],
+                        "refreshes": g["refreshes"], "offline": g["offline"],
+                        "refresh_fp": fingerprint(g["refresh"]) if g["refresh"] else None,
+                        "rotations": len(g["old_refresh"])})
+        return out
+
+    def control_box(self, req, box, sub, body):
+        m = req.method
+        if sub == "":
+            if box.provider == "gmail":
+                with box.lock:
+                    lst = [{"id": x.id, "threadId": x.thread, "labelIds": x.labels,
+                            "historyId": str(x.hid), "internalDate": str(x.internal),
+                            "messageId": x.spec.message_id} for _, i in box.order[:int(qs_first(req.query, "limit", "1000"))]
+                           for x in [box.msgs[i]]]
+            else:
+                with box.lock:
+                    lst = [{"id": x.imm, "restId": x.rest, "folder": box.folders[x.folder]["wk"],
+                            "messageId": x.spec.message_id, "received": iso_ms(x.received)}
+                           for _, i in box.oorder[:int(qs_first(req.query, "limit", "1000"))]
+                           for x in [box.omsgs[i]]]
+            return json_resp(200, dict(box.summary(), list=lst))
+        if sub == "/messages" and m == "POST":
+            msgs = body.get("messages", [body] if "from" in body or "subject" in body else [])
+            added = []
+            with self.lock:
+                for spec in msgs:
+                    spec = dict(spec)
+                    where = spec.get("labels") if box.provider == "gmail" else spec.get("folder", "inbox")
+                    if where is None:
+                        where = ["INBOX", "UNREAD"]
+                    spec["in"] = {box.address: where}
+                    spec.setdefault("to", box.address)
+                    added.append(self.add_message(spec, record=True)[box.address])
+                k = int(body.get("generate", 0))
+                if k:
+                    gen = Generator(int(body.get("seed", self.rng.randrange(1 << 30))),
+                                    int(now() * 1000), span_days=1)
+                    for i in range(k):
+                        gen.meta.append(("in", box.address, None, int(now() * 1000) - (k - i) * 1000, None))
+                        spec = gen.spec(i)
+                        with box.lock:
+                            if box.provider == "gmail":
+                                x = box.gmail_add(spec, ["INBOX", "UNREAD"])
+                                added.append({"id": x.id, "threadId": x.thread, "historyId": str(x.hid)})
+                            else:
+                                x = box.outlook_add(spec, "inbox", is_read=False)
+                                added.append({"id": x.imm, "restId": x.rest})
+            return json_resp(200, {"added": added, "historyId": str(box.history_id),
+                                   "changeSeq": box.change_seq})
+        if sub == "/delete" and m == "POST":
+            with box.lock:
+                x = box.gmail_delete(body["id"]) if box.provider == "gmail" else box.outlook_delete(body["id"])
+            return json_resp(200 if x else 404, {"deleted": bool(x), "historyId": str(box.history_id)})
+        if sub == "/move" and m == "POST":
+            with box.lock:
+                if box.provider == "gmail":
+                    x = box.gmail_relabel(body["id"], body.get("add", []), body.get("remove", []))
+                else:
+                    x = box.outlook_move(body["id"], body["to"])
+            return json_resp(200 if x else 404, {"moved": bool(x), "historyId": str(box.history_id),
+                                                 "changeSeq": box.change_seq,
+                                                 "restId": getattr(x, "rest", None)})
+        if sub == "/update" and m == "POST":
+            with box.lock:
+                if box.provider == "gmail":
+                    x = box.gmail_relabel(body["id"], body.get("add", []), body.get("remove", []))
+                else:
+                    x = box.outlook_update(body["id"], is_read=body.get("isRead"))
+            return json_resp(200 if x else 404, {"updated": bool(x)})
+        if sub == "/expire" and m == "POST":
+            what = body.get("what", "history" if box.provider == "gmail" else "delta")
+            with self.lock:
+                if what == "history":
+                    box.min_history = box.history_id + 1
+                elif what == "delta":
+                    box.delta_min_seq = box.change_seq + 1
+                    for st in self.delta_tokens.values():
+                        if st["mailbox"] == box.address:
+                            st["expired"] = True
+                elif what == "tokens":
+                    for t in self.access.values():
+                        if t["mailbox"] == box.address:
+                            t["expires"] = 0
+                else:
+                    raise ValueError("what must be history, delta or tokens")
+            return json_resp(200, box.summary())
+        if sub == "/consent" and m == "POST":
+            box.untick = set(body.get("untick", []))
+            return json_resp(200, {"untick": sorted(box.untick)})
+        return json_resp(404, {"error": "unknown mailbox endpoint"})
+
+
+# ---------------------------------------------------------------- server
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "msemu/1.0"
+    sys_version = ""
+    emu = None
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_message(self, fmt, *args):
+        if self.emu.args.verbose:
+            sys.stderr.write("msemu: %s\n" % (fmt % args))
+
+    def _do(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks = []
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+        else:
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+        path, _, rawq = self.path.partition("?")
+        if path.startswith("http://") or path.startswith("https://"):
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        host = headers.get("host") or "127.0.0.1:%d" % self.server.server_address[1]
+        req = Req(self.command, urllib.parse.unquote(path), rawq, headers, body,
+                  "http://" + host)
+        resp = self.emu.handle(req)
+        if resp.action == "drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        out = ["HTTP/1.1 %d %s" % (resp.status, REASONS.get(resp.status, "Unknown")),
+               "Date: " + email.utils.formatdate(usegmt=True),
+               "Server: msemu"]
+        for k, v in resp.headers:
+            out.append("%s: %s" % (k, v))
+        out.append("Content-Length: %d" % len(resp.body))
+        if self.close_connection or resp.action == "truncate":
+            out.append("Connection: close")
+        data = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1", "replace")
+        if self.command == "HEAD":
+            self.wfile.write(data)
+            return
+        if resp.action == "truncate":
+            self.wfile.write(data + resp.body[:len(resp.body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.wfile.write(data + resp.body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _do
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Gmail/Graph/OAuth emulator for mailsync tests")
+    ap.add_argument("--data", help="JSON data file (apps, mailboxes, messages)")
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free)")
+    ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--generate", help="gmail:N,outlook:M[,messages:K]")
+    ap.add_argument("--gen-end", default="2026-11-20T00:00:00Z",
+                    help="date of the newest generated message (ISO, or 'now')")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--log", help="append the request log here as JSON Lines")
+    ap.add_argument("--token-lifetime", type=int, default=None,
+                    help="access token lifetime in seconds (default 3600)")
+    ap.add_argument("--time-scale", type=float, default=None,
+                    help="divide quota windows by this factor")
+    ap.add_argument("--idle-timeout", "--once-idle-timeout", type=float, default=0,
+                    dest="idle_timeout", help="exit after this many seconds without requests")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    args.port_actual = None
+    t0 = time.time()
+    emu = Emu(args)
+    Handler.emu = emu
+    srv = Server(("127.0.0.1", args.port), Handler)
+    port = srv.server_address[1]
+    args.port_actual = port
+    if args.verbose:
+        sys.stderr.write("msemu: loaded %d mailboxes in %.2fs\n" % (len(emu.mailboxes), time.time() - t0))
+    stop = threading.Event()
+
+    def shutdown(*_):
+        if not stop.is_set():
+            stop.set()
+            threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    if args.idle_timeout:
+        def watchdog():
+            while not stop.wait(0.5):
+                if now() - emu.last_request > args.idle_timeout:
+                    sys.stderr.write("msemu: idle for %.0fs, exiting\n" % args.idle_timeout)
+                    shutdown()
+        threading.Thread(target=watchdog, daemon=True).start()
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+    print("msemu listening on http://127.0.0.1:%d" % port, flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    finally:
+        srv.server_close()
+        if emu.log_file:
+            emu.log_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
