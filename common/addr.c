@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "rfc2047.h"
+#include "text.h"
 #include "util.h"
 
 #define NONE SIZE_MAX
-#define SNIP 64 /* bytes of input quoted in messages */
 #define MAX_DOMAIN 253
 #define MAX_LABEL 63
 
@@ -148,26 +148,6 @@ add_inner(struct ms_buf *b, const char *s, size_t start, size_t end, int open)
 	}
 }
 
-/* A printable, bounded quote of s[a..b) for error messages. */
-static void
-snip(const char *s, size_t a, size_t b, char *dst, size_t size)
-{
-	size_t n = 0;
-
-	while (a < b && is_wsp(s[a]))
-		a++;
-	for (; a < b && n + 4 < size && n < SNIP; a++) {
-		unsigned char c = (unsigned char)s[a];
-
-		dst[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	if (a < b && n + 4 < size) {
-		memcpy(dst + n, "...", 3);
-		n += 3;
-	}
-	dst[n] = '\0';
-}
-
 static char *
 trim_dup(const char *s)
 {
@@ -274,7 +254,7 @@ build_spec(const char *s, size_t a, size_t b, int route, char **comment,
 static void
 skip_entry(struct parser *p, size_t a, size_t b, const char *why)
 {
-	char q[SNIP + 8];
+	char q[MS_TEXT_QUOTE_MAX + 8];
 
 	if (p->skipped++ > 0)
 		return;
@@ -282,7 +262,7 @@ skip_entry(struct parser *p, size_t a, size_t b, const char *why)
 		strlcpy(p->first, ms_errstr(), sizeof(p->first));
 		return;
 	}
-	snip(p->s, a, b, q, sizeof(q));
+	ms_text_quote(p->s + a, b - a, q, sizeof(q));
 	snprintf(p->first, sizeof(p->first), "bad address \"%s\": %s", q, why);
 }
 
@@ -453,9 +433,9 @@ ms_addrlist_finish(struct ms_addrlist *l)
 static int
 bad_addr(const char *email, const char *why)
 {
-	char q[SNIP + 8];
+	char q[MS_TEXT_QUOTE_MAX + 8];
 
-	snip(email, 0, strlen(email), q, sizeof(q));
+	ms_text_quote(email, strlen(email), q, sizeof(q));
 	return ms_err("invalid address \"%s\": %s", q, why);
 }
 

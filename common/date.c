@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
 #include "util.h"
 
 static const char *const months[] = {
@@ -61,30 +62,6 @@ static int
 is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* Skip white space and (nested) comments. */
-static const char *
-skip_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
 }
 
 /* Read 1..maxd digits into *v; returns the end or NULL. */
@@ -187,7 +164,7 @@ parse_zone(const char *p, int *zone_min)
 static int
 parse5322(const char *s, time_t *t)
 {
-	const char *p = skip_cfws(s);
+	const char *p = ms_text_skip_cfws(s);
 	int day, mon, year, nd, h, mi, sec = 0, zone;
 	size_t n;
 
@@ -195,13 +172,13 @@ parse5322(const char *s, time_t *t)
 	if (n > 0) {
 		if (lookup3(p, n, days, 7) == -1)
 			return -1;
-		p = skip_cfws(p + n);
+		p = ms_text_skip_cfws(p + n);
 		if (*p == ',')
-			p = skip_cfws(p + 1);
+			p = ms_text_skip_cfws(p + 1);
 	}
 	if ((p = get_num(p, 2, &day, NULL)) == NULL)
 		return -1;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if (*p == '-') /* "21-Nov-97" from old agents */
 		p++;
 	n = word_len(p);
@@ -210,28 +187,28 @@ parse5322(const char *s, time_t *t)
 	p += n;
 	if (*p == '-')
 		p++;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if ((p = get_num(p, 4, &year, &nd)) == NULL || nd < 2)
 		return -1;
 	if (nd == 2)
 		year += year < 50 ? 2000 : 1900;
 	else if (nd == 3)
 		year += 1900;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if ((p = get_num(p, 2, &h, NULL)) == NULL)
 		return -1;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if (*p++ != ':')
 		return -1;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if ((p = get_num(p, 2, &mi, NULL)) == NULL)
 		return -1;
-	p = skip_cfws(p);
+	p = ms_text_skip_cfws(p);
 	if (*p == ':') {
-		p = skip_cfws(p + 1);
+		p = ms_text_skip_cfws(p + 1);
 		if ((p = get_num(p, 2, &sec, NULL)) == NULL)
 			return -1;
-		p = skip_cfws(p);
+		p = ms_text_skip_cfws(p);
 	}
 	if (parse_zone(p, &zone) == -1)
 		return -1;

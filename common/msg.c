@@ -11,10 +11,10 @@
 
 #include "date.h"
 #include "rfc2047.h"
+#include "text.h"
 #include "util.h"
 
 #define REPL "\xef\xbf\xbd" /* U+FFFD */
-#define SNIP 60
 #define MAX_BOUNDARY 200
 
 /* Where the text body is collected while walking the MIME tree. */
@@ -48,24 +48,6 @@ static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* A printable, bounded copy of s[0..n) for messages. */
-static void
-snip(const char *s, size_t n, char *dst, size_t size)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n && k + 4 < size && k < SNIP; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[k++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	if (i < n && k + 4 < size) {
-		memcpy(dst + k, "...", 3);
-		k += 3;
-	}
-	dst[k] = '\0';
 }
 
 /*
@@ -269,30 +251,6 @@ ms_msg_header(const struct ms_msg *m, const char *name)
  * MIME header values
  */
 
-/* Skip white space and comments. */
-static const char *
-skip_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (is_wsp(*p) || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-}
-
 static int
 is_tspecial(char c)
 {
@@ -323,13 +281,13 @@ content_type(const char *v, char *type, size_t tsize, char *sub, size_t ssize)
 	type[0] = sub[0] = '\0';
 	if (v == NULL)
 		return;
-	p = get_token(skip_cfws(v), type, tsize);
-	p = skip_cfws(p);
+	p = get_token(ms_text_skip_cfws(v), type, tsize);
+	p = ms_text_skip_cfws(p);
 	if (*p != '/') {
 		type[0] = '\0';
 		return;
 	}
-	get_token(skip_cfws(p + 1), sub, ssize);
+	get_token(ms_text_skip_cfws(p + 1), sub, ssize);
 }
 
 /*
@@ -357,9 +315,9 @@ get_param(const char *v, const char *name, int *present)
 				if (*p == '\\' && p[1] != '\0')
 					p++;
 	while (*p == ';') {
-		p = skip_cfws(p + 1);
+		p = ms_text_skip_cfws(p + 1);
 		p = get_token(p, attr, sizeof(attr));
-		p = skip_cfws(p);
+		p = ms_text_skip_cfws(p);
 		match = ms_ascii_ncasecmp(attr, name, nlen) == 0 &&
 		    attr[nlen] == '\0';
 		if (present != NULL &&
@@ -368,7 +326,7 @@ get_param(const char *v, const char *name, int *present)
 			*present = 1;
 		b.len = 0;
 		if (*p == '=') {
-			p = skip_cfws(p + 1);
+			p = ms_text_skip_cfws(p + 1);
 			if (*p == '"') {
 				for (p++; *p != '\0' && *p != '"'; p++) {
 					if (*p == '\\' && p[1] != '\0')
@@ -401,18 +359,6 @@ get_param(const char *v, const char *name, int *present)
  * Transfer decoding
  */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Quoted-printable; invalid '=' sequences are kept as they are. */
 static void
 decode_qp(const char *s, size_t n, struct ms_buf *out)
@@ -434,8 +380,8 @@ decode_qp(const char *s, size_t n, struct ms_buf *out)
 				i = s[j] == '\r' ? j + 1 : j;
 				continue;
 			}
-			if (i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-			    (lo = hexval(s[i + 2])) >= 0) {
+			if (i + 2 < n && (hi = ms_text_hexval(s[i + 1])) >= 0 &&
+			    (lo = ms_text_hexval(s[i + 2])) >= 0) {
 				ms_buf_addc(out, (char)(hi << 4 | lo));
 				i += 2;
 				continue;
@@ -461,22 +407,6 @@ decode_qp(const char *s, size_t n, struct ms_buf *out)
 	}
 }
 
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Lenient base64: white space ignored, other bad characters skipped. */
 static size_t
 decode_b64(const char *s, size_t n, struct ms_buf *out)
@@ -499,7 +429,7 @@ decode_b64(const char *s, size_t n, struct ms_buf *out)
 			k = 0;
 			continue;
 		}
-		if ((v = b64val(s[i])) < 0) {
+		if ((v = ms_text_b64val(s[i])) < 0) {
 			if (!is_wsp(s[i]) && s[i] != '\r' && s[i] != '\n')
 				bad++;
 			continue;
@@ -571,7 +501,7 @@ entity(const char *s, struct ms_buf *b)
 			return 0;
 		for (i = hex ? 2 : 1; i < n; i++) {
 			d = hex
-			    ? hexval(s[i])
+			    ? ms_text_hexval(s[i])
 			    : (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1);
 			if (d < 0)
 				return 0;
@@ -717,7 +647,7 @@ decode_text(struct ms_msg *m, const struct ms_hdr *h, size_t nh,
 
 	enc[0] = '\0';
 	if (cte != NULL)
-		get_token(skip_cfws(cte), enc, sizeof(enc));
+		get_token(ms_text_skip_cfws(cte), enc, sizeof(enc));
 	if (strcmp(enc, "quoted-printable") == 0)
 		decode_qp(body, len, &raw);
 	else if (strcmp(enc, "base64") == 0) {
@@ -863,7 +793,7 @@ walk_part(struct walk *w, const struct ms_hdr *h, size_t nh, const char *s,
 	}
 	disp[0] = '\0';
 	if (cd != NULL)
-		get_token(skip_cfws(cd), disp, sizeof(disp));
+		get_token(ms_text_skip_cfws(cd), disp, sizeof(disp));
 	free(get_param(cd, "filename", &fname));
 	free(get_param(ct, "name", &name));
 	related = (parent != NULL && strcmp(parent, "related") == 0) ||
@@ -914,7 +844,7 @@ ms_msg_parse(const char *buf, size_t len, struct ms_msg *m)
 {
 	struct walk w;
 	const char *v;
-	char q[SNIP + 8];
+	char q[MS_TEXT_QUOTE_MAX + 8];
 	size_t off;
 	int nbad = 0;
 
@@ -943,12 +873,12 @@ ms_msg_parse(const char *buf, size_t len, struct ms_msg *m)
 
 	if ((v = ms_msg_header(m, "Message-ID")) != NULL &&
 	    (m->message_id = ms_msgid_normalize(v)) == NULL) {
-		snip(v, strlen(v), q, sizeof(q));
+		ms_text_quote(v, strlen(v), q, sizeof(q));
 		warn(m, "unusable Message-ID \"%s\"", q);
 	}
 	if ((v = ms_msg_header(m, "Date")) != NULL) {
 		if (ms_date_parse_rfc5322(v, &m->date) == -1) {
-			snip(v, strlen(v), q, sizeof(q));
+			ms_text_quote(v, strlen(v), q, sizeof(q));
 			return ms_err("bad Date: \"%s\"", q);
 		}
 		m->has_date = 1;
@@ -1012,11 +942,12 @@ ms_msgid_normalize(const char *s)
 
 	if (s == NULL)
 		return NULL;
-	for (p = skip_cfws(s); *p != '\0' && id == NULL; p = skip_cfws(p)) {
+	for (p = ms_text_skip_cfws(s); *p != '\0' && id == NULL;
+	     p = ms_text_skip_cfws(p)) {
 		b.len = 0;
 		if (*p == '<') {
-			for (p = skip_cfws(p + 1); *p != '\0' && *p != '>';
-			     p = skip_cfws(p))
+			for (p = ms_text_skip_cfws(p + 1);
+			     *p != '\0' && *p != '>'; p = ms_text_skip_cfws(p))
 				ms_buf_addc(&b, *p++);
 			if (*p != '>')
 				break;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "util.h"
 
 #define REPL "\xef\xbf\xbd" /* U+FFFD */
@@ -333,18 +334,6 @@ parse_ew(const char *p, size_t n, struct ew *w)
 	return 1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static void
 decode_q(const char *s, size_t n, struct ms_buf *out)
 {
@@ -355,29 +344,13 @@ decode_q(const char *s, size_t n, struct ms_buf *out)
 		if (s[i] == '_')
 			ms_buf_addc(out, ' ');
 		else if (s[i] == '=' && i + 2 < n &&
-		    (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		    (hi = ms_text_hexval(s[i + 1])) >= 0 &&
+		    (lo = ms_text_hexval(s[i + 2])) >= 0) {
 			ms_buf_addc(out, (char)(hi << 4 | lo));
 			i += 2;
 		} else
 			ms_buf_addc(out, s[i]);
 	}
-}
-
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
 }
 
 /* Strict base64 (padding optional); -1 on a bad character or length. */
@@ -393,7 +366,7 @@ decode_b(const char *s, size_t n, struct ms_buf *out)
 			pad++;
 			continue;
 		}
-		if (pad || (v = b64val(s[i])) < 0)
+		if (pad || (v = ms_text_b64val(s[i])) < 0)
 			return -1;
 		acc = acc << 6 | (unsigned int)v;
 		if (++k == 4) {
