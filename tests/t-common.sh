@@ -69,4 +69,26 @@ run mailsync-clients --db "$T" list
 expect_rc "a directory as database" 73
 one_line_err "in one line"
 
+# Concurrency: a reader never waits for a writer (WAL), and a writer
+# waits for another writer (busy timeout) instead of failing.
+mailsync-clients -q --db "$T/busy.db" import "$T/one.jsonl"
+python3 - "$T/busy.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time, pathlib
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute("UPDATE clients SET name = 'held' WHERE crm_id = 'x1'")
+pathlib.Path(sys.argv[2]).touch()
+time.sleep(1.5)
+con.execute("COMMIT")
+PY
+holder=$!
+for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+run mailsync-clients --db "$T/busy.db" list --json
+expect_rc "a reader is not blocked by a writer holding the lock" 0
+run mailsync-match --db "$T/busy.db"
+expect_rc "a writer waits for the other writer, then succeeds" 0
+wait $holder
+check "the other writer's change is there" \
+	test "$(sqlite3 "$T/busy.db" "SELECT name FROM clients")" = held
+
 done_testing
