@@ -1,5 +1,10 @@
 #include "account.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "addr.h"
 #include "util.h"
 
 int
@@ -35,4 +40,97 @@ ms_account_each(
 	}
 	sqlite3_reset(st);
 	return rc == -1 ? -1 : 0;
+}
+
+int
+ms_account_upsert(struct ms_db *db, const char *provider, const char *address,
+    const char *member, int64_t *id, int *existed)
+{
+	static const char *sql =
+	    "INSERT INTO accounts (provider, address, "
+	    "member, created) VALUES (?1, ?2, ?3, unixepoch()) "
+	    "ON CONFLICT (provider, address) DO UPDATE SET "
+	    "member = excluded.member, status = 'active', last_error = NULL "
+	    "RETURNING id";
+	static const char *find = "SELECT id FROM accounts "
+				  "WHERE provider = ?1 AND address = ?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, find)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	rc = ms_db_step(db, st);
+	sqlite3_reset(st);
+	if (rc == -1)
+		return -1;
+	*existed = rc == SQLITE_ROW;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, member, -1, SQLITE_STATIC);
+	if (ms_db_step(db, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+ms_account_find(struct ms_db *db, const char *provider, const char *address,
+    int64_t *id, const char **prov)
+{
+	static const char *sql =
+	    "SELECT id, provider FROM accounts "
+	    "WHERE address = ?1 AND (?2 IS NULL OR provider = ?2) "
+	    "ORDER BY provider";
+	sqlite3_stmt *st;
+	char *norm;
+	int rc, n = 0;
+
+	if ((norm = ms_addr_normalize(address)) == NULL)
+		return 1;
+	if ((st = ms_db_stmt(db, sql)) == NULL) {
+		free(norm);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+	ms_db_bind_text(st, 2, provider);
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		if (n++ > 0)
+			continue;
+		*id = sqlite3_column_int64(st, 0);
+		*prov = strcmp(ms_db_col_text(st, 1), "gmail") == 0 ? "gmail"
+								    : "outlook";
+	}
+	sqlite3_reset(st);
+	if (rc != -1 && n > 1)
+		rc = ms_errc(EX_USAGE,
+		    "%s is connected with both gmail and "
+		    "outlook: name one with --provider",
+		    norm);
+	free(norm);
+	if (rc == -1)
+		return -1;
+	return n == 0;
+}
+
+int
+ms_account_set_status(
+    struct ms_db *db, int64_t id, const char *status, const char *last_error)
+{
+	static const char *sql = "UPDATE accounts SET status = ?2, "
+				 "last_error = ?3 WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	ms_db_bind_text(st, 3, last_error);
+	return ms_db_run(db, st);
 }

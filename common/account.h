@@ -25,4 +25,25 @@ struct ms_account {
 int ms_account_each(
     struct ms_db *, int (*fn)(const struct ms_account *, void *), void *arg);
 
+/*
+ * Add the account provider/address for member, or, when it exists,
+ * re-activate it for member keeping its id and sync state. *existed says
+ * which. Inside the caller's transaction.
+ */
+int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
+    const char *member, int64_t *id, int *existed);
+
+/*
+ * Find an account by address (normalised here), of provider when not
+ * NULL: 0 with *id and *prov (a static "gmail"/"outlook") set, 1 when
+ * unknown, -1 (EX_USAGE when the address is connected with both
+ * providers and none was named).
+ */
+int ms_account_find(struct ms_db *, const char *provider, const char *address,
+    int64_t *id, const char **prov);
+
+/* Set status and last error (NULL clears it). */
+int ms_account_set_status(
+    struct ms_db *, int64_t id, const char *status, const char *last_error);
+
 #endif

@@ -1,0 +1,413 @@
+/*
+ * mailsync-connect: store a provider's OAuth app credentials; authorize
+ * one mailbox for one team member.
+ */
+#include <err.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <readpassphrase.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "addr.h"
+#include "cli.h"
+#include "log.h"
+#include "oauth.h"
+#include "util.h"
+
+#define SECRET_MAX 4096
+#define DEFAULT_TIMEOUT 300
+
+extern char **environ;
+
+enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
+
+struct opts {
+	const char *provider;
+	const char *client_id;
+	const char *secret_file;
+	int secret_stdin;
+	const char *tenant;
+	int setup;
+	const char *member;
+	const char *login_hint;
+	int no_browser;
+	enum mode mode;
+	int port;
+	int timeout;
+};
+
+static MS_DEAD void
+usage(FILE *out, int code)
+{
+	fprintf(out,
+	    "usage: %s --provider gmail|outlook [--client-id ID\n"
+	    "           [--client-secret-file FILE | --client-secret-stdin]\n"
+	    "           [--tenant TENANT]] [--setup] [--member NAME]\n"
+	    "           [--login-hint EMAIL] [--no-browser | --paste |\n"
+	    "           --device-code] [--port N] [--timeout SECONDS]\n"
+	    "\n"
+	    "Store the business's OAuth app for a provider, and authorize one\n"
+	    "mailbox for one team member.\n"
+	    "\n"
+	    "  -p, --provider P            gmail or outlook\n"
+	    "      --client-id ID          the OAuth app's client id (stored,\n"
+	    "                              replacing the provider's app)\n"
+	    "      --client-secret-file F  read the client secret from F\n"
+	    "      --client-secret-stdin   read the client secret from stdin\n"
+	    "                              (else prompted on a terminal; "
+	    "never\n"
+	    "                              from the command line)\n"
+	    "      --tenant T              Microsoft tenant (default common)\n"
+	    "      --setup                 store the app credentials and stop\n"
+	    "  -m, --member NAME           the team member (default: you)\n"
+	    "      --login-hint EMAIL      the mailbox to sign in with\n"
+	    "      --no-browser            print the URL, open no browser\n"
+	    "      --paste                 read the redirected URL (or the\n"
+	    "                              code) from stdin\n"
+	    "      --device-code           Outlook: sign in on another device\n"
+	    "      --port N                loopback listener port (default "
+	    "any)\n"
+	    "      --timeout SECONDS       give up after SECONDS (default %d)\n"
+	    "\n" MS_CLI_USAGE,
+	    getprogname(), DEFAULT_TIMEOUT);
+	exit(code);
+}
+
+static MS_DEAD void
+die(void)
+{
+	errx(ms_errcode(), "%s", ms_errstr());
+}
+
+/* The first line of buf without its line end. */
+static void
+chomp(char *s)
+{
+	s[strcspn(s, "\r\n")] = '\0';
+}
+
+static char *
+read_secret(const struct opts *o)
+{
+	char buf[SECRET_MAX], *s;
+	size_t len;
+
+	if (o->secret_file != NULL || o->secret_stdin) {
+		s = ms_read_all(
+		    o->secret_file ? o->secret_file : "-", SECRET_MAX, &len);
+		if (s == NULL)
+			errx(EX_NOINPUT, "client secret: %s", ms_errstr());
+		chomp(s);
+		if (*s == '\0')
+			errx(EX_DATAERR, "client secret: empty");
+		return s;
+	}
+	if (strcmp(o->provider, "outlook") == 0)
+		return NULL; /* a public client has none */
+	if (!isatty(STDIN_FILENO))
+		errx(EX_USAGE,
+		    "gmail needs the client secret: "
+		    "--client-secret-file FILE or --client-secret-stdin");
+	if (readpassphrase("Client secret: ", buf, sizeof(buf),
+		RPP_ECHO_OFF | RPP_REQUIRE_TTY) == NULL ||
+	    *buf == '\0')
+		errx(EX_DATAERR, "client secret: none given");
+	s = ms_xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return s;
+}
+
+static const char *
+default_member(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *u;
+
+	if (pw != NULL && pw->pw_name != NULL)
+		return pw->pw_name;
+	if ((u = getenv("USER")) != NULL && *u != '\0')
+		return u;
+	errx(EX_USAGE, "who is connecting? give --member NAME");
+}
+
+static void
+open_browser(const char *url)
+{
+	char *argv[] = {"xdg-open", (char *)url, NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(
+	    &fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(
+	    &fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ) != 0)
+		ms_log_debug("no browser opened (xdg-open not found)");
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+/* Authorization code with PKCE: over the loopback listener or pasted. */
+static int
+code_flow(const struct opts *o, const struct ms_provider *p,
+    const struct ms_app *app, struct ms_tokens *t)
+{
+	char *verifier = ms_secret_random_b64url(48);
+	char *challenge = ms_secret_s256(verifier);
+	char *state = ms_secret_random_b64url(24);
+	char *redirect, *url, *code = NULL, line[8192];
+	int fd = -1, port = o->port, rc;
+
+	if (o->mode == MODE_LOOPBACK &&
+	    (fd = ms_oauth_listen(port, &port)) == -1)
+		die();
+	redirect = port ? ms_xasprintf("http://127.0.0.1:%d/", port)
+			: ms_xstrdup("http://127.0.0.1/");
+	url = ms_oauth_auth_url(
+	    p, app, redirect, challenge, state, o->login_hint);
+	fprintf(stderr,
+	    "Open this address in a browser to authorize the "
+	    "%s mailbox%s:\n%s\n",
+	    p->label,
+	    o->mode == MODE_PASTE
+		? ", then paste the address it lands on (or its code) here"
+		: "",
+	    url);
+	if (o->mode == MODE_LOOPBACK) {
+		if (!o->no_browser && isatty(STDIN_FILENO) &&
+		    isatty(STDERR_FILENO))
+			open_browser(url);
+		rc = ms_oauth_wait_code(fd, state, o->timeout, &code);
+		close(fd);
+	} else if (fgets(line, sizeof(line), stdin) == NULL)
+		rc = ms_errc(EX_DATAERR, "nothing pasted on stdin");
+	else {
+		rc = ms_oauth_parse_paste(line, state, &code);
+		explicit_bzero(line, sizeof(line));
+	}
+	if (rc == 0)
+		rc = ms_oauth_exchange(p, app, code, verifier, redirect, t);
+	ms_secret_free(code);
+	ms_secret_free(verifier);
+	free(challenge);
+	free(state);
+	free(redirect);
+	free(url);
+	return rc;
+}
+
+/* Store what the authorization gave, all or nothing. */
+static int
+store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
+    const struct ms_app *app, const char *address, const struct ms_tokens *t)
+{
+	int64_t id;
+	int existed;
+
+	if (ms_db_begin(db) == -1)
+		return -1;
+	if ((o->client_id != NULL &&
+		ms_app_store(db, key, o->provider, app) == -1) ||
+	    ms_account_upsert(
+		db, o->provider, address, o->member, &id, &existed) == -1 ||
+	    ms_oauth_save(db, key, id, o->provider, address, t) == -1 ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		return -1;
+	}
+	if (existed)
+		ms_log_info("%s was connected already: re-authorized, its "
+			    "sync state kept",
+		    address);
+	return 0;
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
+{
+	enum {
+		OPT_ID = 256,
+		OPT_SECRET,
+		OPT_SECRET_FILE,
+		OPT_SECRET_STDIN,
+		OPT_TENANT,
+		OPT_SETUP,
+		OPT_HINT,
+		OPT_NO_BROWSER,
+		OPT_PASTE,
+		OPT_DEVICE,
+		OPT_PORT,
+		OPT_TIMEOUT,
+	};
+	static const struct option longopts[] = {
+	    MS_CLI_LONGOPTS,
+	    {"provider", required_argument, NULL, 'p'},
+	    {"client-id", required_argument, NULL, OPT_ID},
+	    {"client-secret", required_argument, NULL, OPT_SECRET},
+	    {"client-secret-file", required_argument, NULL, OPT_SECRET_FILE},
+	    {"client-secret-stdin", no_argument, NULL, OPT_SECRET_STDIN},
+	    {"tenant", required_argument, NULL, OPT_TENANT},
+	    {"setup", no_argument, NULL, OPT_SETUP},
+	    {"member", required_argument, NULL, 'm'},
+	    {"login-hint", required_argument, NULL, OPT_HINT},
+	    {"no-browser", no_argument, NULL, OPT_NO_BROWSER},
+	    {"paste", no_argument, NULL, OPT_PASTE},
+	    {"device-code", no_argument, NULL, OPT_DEVICE},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *errstr;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "p:m:", longopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); exit(0);
+		case 'p': o->provider = optarg; break;
+		case OPT_ID: o->client_id = optarg; break;
+		case OPT_SECRET:
+			errx(EX_USAGE,
+			    "secrets are never taken from the "
+			    "command line: use --client-secret-file FILE or "
+			    "--client-secret-stdin");
+		case OPT_SECRET_FILE: o->secret_file = optarg; break;
+		case OPT_SECRET_STDIN: o->secret_stdin = 1; break;
+		case OPT_TENANT: o->tenant = optarg; break;
+		case OPT_SETUP: o->setup = 1; break;
+		case 'm': o->member = optarg; break;
+		case OPT_HINT: o->login_hint = optarg; break;
+		case OPT_NO_BROWSER: o->no_browser = 1; break;
+		case OPT_PASTE: o->mode = MODE_PASTE; break;
+		case OPT_DEVICE: o->mode = MODE_DEVICE; break;
+		case OPT_PORT:
+			o->port = (int)strtonum(optarg, 1, 65535, &errstr);
+			if (errstr != NULL)
+				errx(EX_USAGE, "--port \"%s\" is %s", optarg,
+				    errstr);
+			break;
+		case OPT_TIMEOUT:
+			o->timeout = (int)strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(EX_USAGE, "--timeout \"%s\" is %s", optarg,
+				    errstr);
+			break;
+		default:
+			if (!ms_cli_option(cli, ch, optarg))
+				exit(EX_USAGE);
+		}
+	}
+	if (optind < argc)
+		errx(EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (o->provider == NULL)
+		errx(EX_USAGE, "which provider? --provider gmail|outlook");
+	if (strcmp(o->provider, "gmail") != 0 &&
+	    strcmp(o->provider, "outlook") != 0)
+		errx(EX_USAGE, "--provider \"%s\": gmail or outlook",
+		    o->provider);
+	if (o->client_id == NULL &&
+	    (o->secret_file || o->secret_stdin || o->tenant))
+		errx(EX_USAGE,
+		    "a client secret or tenant goes with "
+		    "--client-id");
+	if (o->setup && o->client_id == NULL)
+		errx(EX_USAGE, "--setup stores credentials: give --client-id");
+	if (o->secret_stdin && o->mode == MODE_PASTE)
+		errx(EX_USAGE,
+		    "--client-secret-stdin and --paste both read "
+		    "stdin: store the credentials first with --setup");
+	if (o->mode == MODE_DEVICE && strcmp(o->provider, "gmail") == 0)
+		errx(EX_USAGE,
+		    "Google does not allow Gmail scopes with the "
+		    "device flow: use the browser or --paste");
+	if (o->member == NULL)
+		o->member = default_member();
+}
+
+/* The app: given on the command line, else the stored one. */
+static void
+get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
+    struct ms_app *app)
+{
+	int rc;
+
+	if (o->client_id != NULL) {
+		app->client_id = ms_xstrdup(o->client_id);
+		app->secret = read_secret(o);
+		app->tenant = o->tenant ? ms_xstrdup(o->tenant) : NULL;
+		return;
+	}
+	if ((rc = ms_app_load(db, key, o->provider, app)) == -1)
+		die();
+	if (rc == 1)
+		errx(EX_CONFIG,
+		    "no %s app credentials stored: run "
+		    "mailsync-connect --provider %s --setup --client-id ID "
+		    "first",
+		    o->provider, o->provider);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = {.timeout = DEFAULT_TIMEOUT};
+	struct ms_cli cli = {0};
+	struct ms_secret_key *key;
+	struct ms_provider *p;
+	struct ms_tokens t = {0};
+	struct ms_app app;
+	struct ms_db *db;
+	char *raw, *address;
+	int rc;
+
+	parse_args(argc, argv, &o, &cli);
+	if ((db = ms_cli_open(&cli)) == NULL ||
+	    (key = ms_secret_key_load(ms_db_path(db), 1)) == NULL)
+		die();
+	get_app(db, key, &o, &app);
+	if (o.setup) {
+		if (ms_db_begin(db) == -1 ||
+		    ms_app_store(db, key, o.provider, &app) == -1 ||
+		    ms_db_commit(db) == -1)
+			die();
+		ms_log_info("stored the %s app credentials", o.provider);
+		return 0;
+	}
+	if ((p = ms_provider_create(o.provider, app.tenant)) == NULL)
+		die();
+	rc = o.mode == MODE_DEVICE ? ms_oauth_device(p, &app, o.timeout, &t)
+				   : code_flow(&o, p, &app, &t);
+	if (rc == -1)
+		die();
+	if (t.scope && *t.scope &&
+	    !ms_provider_scope_has(t.scope, p->needed_scope))
+		errx(EX_NOPERM,
+		    "the grant lacks %s (was its box unticked?): "
+		    "nothing stored; connect again and allow reading mail",
+		    p->needed_scope);
+	if ((raw = p->address(p, t.access)) == NULL)
+		die();
+	if ((address = ms_addr_normalize(raw)) == NULL)
+		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
+		    ms_errstr());
+	if (store(db, key, &o, &app, address, &t) == -1)
+		die();
+	printf("connected %s %s member=%s\n", o.provider, address, o.member);
+	free(raw);
+	free(address);
+	ms_tokens_finish(&t);
+	ms_app_finish(&app);
+	ms_provider_destroy(p);
+	ms_secret_key_destroy(key);
+	ms_db_close(db);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * mailsync-disconnect: stop syncing one account, keep what was synced.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "account.h"
+#include "cli.h"
+#include "log.h"
+#include "oauth.h"
+#include "util.h"
+
+static MS_DEAD void
+usage(FILE *out, int code)
+{
+	fprintf(out,
+	    "usage: %s [--provider gmail|outlook] ADDRESS\n"
+	    "\n"
+	    "Disconnect a mailbox: revoke the grant where the provider allows\n"
+	    "it (Google), delete the stored tokens and mark the account\n"
+	    "disconnected. Its emails stay on the client profiles.\n"
+	    "\n"
+	    "  -p, --provider P  gmail or outlook, when the address is both\n"
+	    "\n" MS_CLI_USAGE,
+	    getprogname());
+	exit(code);
+}
+
+static MS_DEAD void
+die(void)
+{
+	errx(ms_errcode(), "%s", ms_errstr());
+}
+
+/*
+ * Revoke at the provider what can be revoked. Every failure here is a
+ * warning: the local disconnect happens anyway.
+ */
+static void
+revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
+    const char *provider, const char *address)
+{
+	struct ms_provider *p = ms_provider_create(provider, NULL);
+	struct ms_tokens t;
+
+	if (p->revoke_url == NULL) {
+		ms_log_info(
+		    "%s has no revocation endpoint: to remove "
+		    "mailsync's consent too, see https://myapps.microsoft.com "
+		    "(work accounts) or "
+		    "https://account.live.com/consent/Manage "
+		    "(personal ones)",
+		    p->label);
+	} else if (ms_oauth_load(db, key, id, provider, address, &t) == -1) {
+		ms_log_warn("warning: no usable tokens to revoke (%s); "
+			    "disconnecting locally",
+		    ms_errstr());
+	} else {
+		/* Revoking the refresh token ends the whole grant. */
+		if (ms_oauth_revoke(p, t.refresh) == -1)
+			ms_log_warn("warning: revocation at %s failed (%s); "
+				    "disconnected locally all the same",
+			    p->label, ms_errstr());
+		ms_tokens_finish(&t);
+	}
+	ms_provider_destroy(p);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    MS_CLI_LONGOPTS,
+	    {"provider", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct ms_secret_key *key;
+	struct ms_cli cli = {0};
+	struct ms_db *db;
+	const char *provider = NULL, *prov;
+	int64_t id;
+	int ch, rc;
+
+	while ((ch = getopt_long(
+		    argc, argv, MS_CLI_SHORTOPTS "p:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); return 0;
+		case 'p':
+			if (strcmp(optarg, "gmail") != 0 &&
+			    strcmp(optarg, "outlook") != 0)
+				errx(EX_USAGE,
+				    "--provider \"%s\": gmail or "
+				    "outlook",
+				    optarg);
+			provider = optarg;
+			break;
+		default:
+			if (!ms_cli_option(&cli, ch, optarg))
+				exit(EX_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		errx(EX_USAGE,
+		    argc ? "one address at a time" : "missing ADDRESS");
+
+	if ((db = ms_cli_open(&cli)) == NULL)
+		die();
+	if ((rc = ms_account_find(db, provider, argv[0], &id, &prov)) == -1)
+		die();
+	if (rc == 1)
+		errx(EX_NOINPUT, "no %s%saccount %s", provider ? provider : "",
+		    provider ? " " : "", argv[0]);
+	if ((key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
+		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
+	else
+		revoke_grant(db, key, id, prov, argv[0]);
+	if (ms_db_begin(db) == -1 || ms_oauth_forget(db, id) == -1 ||
+	    ms_account_set_status(db, id, "disconnected", NULL) == -1 ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		die();
+	}
+	printf("disconnected %s %s\n", prov, argv[0]);
+	ms_secret_key_destroy(key);
+	ms_db_close(db);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return 0;
+}
