@@ -386,8 +386,7 @@ main(int argc, char *argv[])
 				   : code_flow(&o, p, &app, &t);
 	if (rc == -1)
 		die();
-	if (t.scope && *t.scope &&
-	    !ms_provider_scope_has(t.scope, p->needed_scope))
+	if (t.scope != NULL && !ms_provider_scope_has(t.scope, p->needed_scope))
 		errx(EX_NOPERM,
 		    "the grant lacks %s (was its box unticked?): "
 		    "nothing stored; connect again and allow reading mail",

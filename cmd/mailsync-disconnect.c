@@ -46,6 +46,10 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 	struct ms_provider *p = ms_provider_create(provider, NULL);
 	struct ms_tokens t;
 
+	if (p == NULL) {
+		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
+		return;
+	}
 	if (p->revoke_url == NULL) {
 		ms_log_info(
 		    "%s has no revocation endpoint: to remove "

@@ -406,7 +406,8 @@ token_reply(const struct ms_provider *p, const struct ms_http_resp *r,
 	t->access = ms_xstrdup(s);
 	if ((s = ms_json_str(o, "refresh_token")) != NULL)
 		t->refresh = ms_xstrdup(s);
-	t->scope = ms_xstrdup((s = ms_json_str(o, "scope")) ? s : "");
+	if ((s = ms_json_str(o, "scope")) != NULL) /* absent: as asked */
+		t->scope = ms_xstrdup(s);
 	t->expires = time(NULL) + 3600;
 	if (json_object_object_get_ex(o, "expires_in", &v))
 		t->expires = time(NULL) + json_object_get_int(v);

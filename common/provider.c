@@ -146,6 +146,15 @@ ms_provider_create(const char *name, const char *tenant)
 		p->name = "outlook";
 		outlook_init(p, tenant);
 	}
+	/* Refuse a clear-text endpoint before anything is sent to it. */
+	if (ms_http_check_url(p->auth_url) == -1 ||
+	    ms_http_check_url(p->token_url) == -1 ||
+	    (p->device_url && ms_http_check_url(p->device_url) == -1) ||
+	    (p->revoke_url && ms_http_check_url(p->revoke_url) == -1) ||
+	    ms_http_check_url(p->api_url) == -1) {
+		ms_provider_destroy(p);
+		return NULL;
+	}
 	return p;
 }
 

@@ -1,0 +1,72 @@
+# lib-emu.sh: start the provider emulator for a test and point every
+# mailsync binary at it. Source after lib.sh.
+
+EMU_DATA=${EMU_DATA:-$MS_SRC/tests/emulator/sample.json}
+GMAIL_ID=1023847561234-emusync.apps.googleusercontent.com
+GMAIL_SECRET=GOCSPX-emulated-desktop-secret
+MS_PUBLIC_ID=4f6c3c1e-0b5e-4d59-9a43-6c1f3e2a7b10
+MS_CONF_ID=8a2d9e44-7c1b-4f0e-b6d3-2e5f9a1c0d77
+MS_CONF_SECRET='emu~confidential~secret.8Q'
+
+emu_start() {
+	python3 "$MS_SRC/tests/emulator/msemu.py" --data "$EMU_DATA" \
+		--port 0 --port-file "$T/emu.port" --idle-timeout 300 \
+		--log "$T/emu.log" "$@" >"$T/emu.out" 2>&1 &
+	emu_pid=$!
+	trap 'kill $emu_pid 2>/dev/null; rm -rf "$T"' EXIT
+	for _ in $(seq 100); do
+		[ -s "$T/emu.port" ] && break
+		sleep 0.1
+	done
+	if [ ! -s "$T/emu.port" ]; then
+		echo "Bail out! the emulator did not start"
+		cat "$T/emu.out"
+		exit 1
+	fi
+	EMU="http://127.0.0.1:$(cat "$T/emu.port")"
+	export MAILSYNC_GOOGLE_AUTH_URL="$EMU/o/oauth2/v2/auth"
+	export MAILSYNC_GOOGLE_TOKEN_URL="$EMU/token"
+	export MAILSYNC_GOOGLE_REVOKE_URL="$EMU/revoke"
+	export MAILSYNC_GMAIL_API_URL="$EMU"
+	export MAILSYNC_MS_AUTHORITY_URL="$EMU"
+	export MAILSYNC_GRAPH_API_URL="$EMU"
+}
+
+# emu POST|GET|DELETE PATH [JSON]: a control request; the reply on stdout.
+emu() {
+	curl -sf -X "$1" -H 'Content-Type: application/json' \
+		${3:+--data "$3"} "$EMU$2"
+}
+
+# setup_apps: store the emulator's Gmail app and public Outlook app.
+setup_apps() {
+	printf '%s\n' "$GMAIL_SECRET" >"$T/gsecret"
+	mailsync-connect -q -p gmail --setup --client-id "$GMAIL_ID" \
+		--client-secret-file "$T/gsecret"
+	mailsync-connect -q -p outlook --setup --client-id "$MS_PUBLIC_ID"
+}
+
+# browse [SED]: play the browser for a mailsync-connect whose stderr goes
+# to $T/connect.err: follow the authorization URL to the redirect (edited
+# by the sed expression SED when given) and load it.
+browse() {
+	for _ in $(seq 100); do
+		grep -q '^http' "$T/connect.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	url=$(grep -m1 '^http' "$T/connect.err")
+	redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+	[ -n "${1:-}" ] && redirect=$(printf '%s' "$redirect" | sed "$1")
+	curl -s -o "$T/browser.html" "$redirect"
+}
+
+# connect_browser ARGS...: mailsync-connect with the loopback flow, the
+# browser played by curl; stdout in $T/out, stderr in $T/err, $rc.
+connect_browser() {
+	rc=0
+	mailsync-connect "$@" >"$T/out" 2>"$T/connect.err" &
+	cpid=$!
+	browse "${BROWSE_SED:-}"
+	wait $cpid || rc=$?
+	cp "$T/connect.err" "$T/err"
+}
