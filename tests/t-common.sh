@@ -3,7 +3,8 @@
 # location and its modes.
 . "$MS_SRC/tests/lib.sh"
 
-bins="mailsync-clients mailsync-record mailsync-match mailsync-show"
+bins="mailsync-clients mailsync-record mailsync-match mailsync-show
+	mailsync-connect mailsync-disconnect"
 
 for b in $bins; do
 	run $b --help
