@@ -117,9 +117,11 @@ main(int argc, char *argv[])
 		die();
 	if ((rc = ms_account_find(db, provider, argv[0], &id, &prov)) == -1)
 		die();
-	if (rc == 1)
+	if (rc == 1) {
+		ms_db_close(db);
 		errx(EX_NOINPUT, "no %s%saccount %s", provider ? provider : "",
 		    provider ? " " : "", argv[0]);
+	}
 	if ((key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 	else
