@@ -190,6 +190,7 @@ ms_http_resp_finish(struct ms_http_resp *resp)
 		explicit_bzero(resp->body, resp->len);
 		free(resp->body);
 	}
+	free(resp->content_type);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -21,6 +21,7 @@ struct ms_http_resp {
 	char *body; /* NUL-terminated */
 	size_t len;
 	long retry_after; /* seconds, -1 when absent */
+	char *content_type; /* the Content-Type header, or NULL */
 };
 
 /* 0 when url is https, or http to a loopback host; else -1 (EX_CONFIG). */

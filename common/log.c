@@ -81,3 +81,18 @@ ms_log_debug(const char *fmt, ...)
 	vlog(LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
+
+void
+ms_log_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < MS_LOG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	if (use_syslog && level < MS_LOG_VERBOSE)
+		vsyslog(LOG_NOTICE, fmt, ap);
+	else
+		vlog(LOG_NOTICE, fmt, ap);
+	va_end(ap);
+}

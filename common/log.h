@@ -20,5 +20,8 @@ void ms_log_err(const char *, ...) MS_ATTR_PRINTF(1, 2);
 void ms_log_warn(const char *, ...) MS_ATTR_PRINTF(1, 2);
 void ms_log_info(const char *, ...) MS_ATTR_PRINTF(1, 2);
 void ms_log_debug(const char *, ...) MS_ATTR_PRINTF(1, 2);
+/* A summary a person at a terminal wants and cron must not mail: on
+ * stderr only on a terminal (or with -v), in syslog always. */
+void ms_log_notice(const char *, ...) MS_ATTR_PRINTF(1, 2);
 
 #endif

@@ -784,14 +784,14 @@ refresh_and_save(struct ms_db *db, const struct ms_secret_key *key,
 int
 ms_oauth_access(struct ms_db *db, const struct ms_secret_key *key,
     const struct ms_provider *p, const struct ms_app *app, int64_t account,
-    const char *address, char **access)
+    const char *address, int force, char **access)
 {
 	struct ms_tokens t;
 
 	*access = NULL;
 	if (ms_oauth_load(db, key, account, p->name, address, &t) == -1)
 		return -1;
-	if (t.expires <= time(NULL) + 60 &&
+	if ((force || t.expires <= time(NULL) + 60) &&
 	    refresh_and_save(db, key, p, app, account, address, &t) == -1) {
 		ms_tokens_finish(&t);
 		return -1;

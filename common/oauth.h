@@ -97,11 +97,12 @@ int ms_oauth_forget(struct ms_db *, int64_t account);
 
 /*
  * A usable access token for an account, refreshed (and the new tokens
- * stored in their own transaction) when it expires within a minute.
- * invalid_grant marks the account needs-reauth and fails with EX_NOPERM.
+ * stored in their own transaction) when it expires within a minute or
+ * when force is set (the provider answered 401). invalid_grant marks the
+ * account needs-reauth and fails with EX_NOPERM.
  */
 int ms_oauth_access(struct ms_db *, const struct ms_secret_key *,
     const struct ms_provider *, const struct ms_app *, int64_t account,
-    const char *address, char **access);
+    const char *address, int force, char **access);
 
 #endif

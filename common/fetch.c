@@ -1,0 +1,572 @@
+#include "fetch.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#define USER_AGENT "mailsync/" MS_VERSION
+#define IDLE_WAIT_MS 1000
+
+struct req {
+	struct req *next;
+	struct ms_fetch_acct *acct;
+	char *method;
+	char *url;
+	char *content_type;
+	char *body;
+	char **headers;
+	double units;
+	double not_before;
+	int attempts;
+	int refreshed;
+	ms_fetch_cb *cb;
+	void *arg;
+	CURL *h;
+	struct curl_slist *hl;
+	struct ms_buf resp;
+};
+
+struct ms_fetch_acct {
+	struct ms_fetch *f;
+	struct ms_fetch_acct *next;
+	char *name;
+	struct ms_fetch_limits lim;
+	double tokens;
+	double refilled;
+	struct req *head;
+	int inflight;
+	long requests;
+	ms_fetch_auth *auth;
+	void *auth_arg;
+	char *token;
+	int err;
+	char errmsg[512];
+};
+
+struct ms_fetch {
+	CURLM *m;
+	struct ms_fetch_acct *accts;
+	int stopping;
+	void (*tick)(void *);
+	void *tick_arg;
+	double ticked;
+};
+
+void
+ms_fetch_set_tick(struct ms_fetch *f, void (*tick)(void *), void *arg)
+{
+	f->tick = tick;
+	f->tick_arg = arg;
+}
+
+double
+ms_fetch_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct ms_fetch *
+ms_fetch_create(void)
+{
+	struct ms_fetch *f = ms_xcalloc(1, sizeof(*f));
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((f->m = curl_multi_init()) == NULL) {
+		free(f);
+		ms_errc(EX_OSERR, "cannot start libcurl");
+		return NULL;
+	}
+	return f;
+}
+
+static void
+req_free(struct req *r)
+{
+	char **h;
+
+	if (r == NULL)
+		return;
+	free(r->method);
+	free(r->url);
+	free(r->content_type);
+	free(r->body);
+	for (h = r->headers; h != NULL && *h != NULL; h++)
+		free(*h);
+	free(r->headers);
+	ms_buf_finish(&r->resp);
+	free(r);
+}
+
+/* Hand a request back to its driver as failed, and free it. */
+static void
+req_drop(struct req *r)
+{
+	r->cb(r->acct, NULL, r->arg);
+	req_free(r);
+}
+
+static void
+drop_queue(struct ms_fetch_acct *a)
+{
+	struct req *r;
+
+	while ((r = a->head) != NULL) {
+		a->head = r->next;
+		req_drop(r);
+	}
+}
+
+void
+ms_fetch_destroy(struct ms_fetch *f)
+{
+	struct ms_fetch_acct *a, *next;
+
+	if (f == NULL)
+		return;
+	for (a = f->accts; a != NULL; a = next) {
+		next = a->next;
+		drop_queue(a);
+		ms_secret_free(a->token);
+		free(a->name);
+		free(a);
+	}
+	curl_multi_cleanup(f->m);
+	free(f);
+}
+
+struct ms_fetch_acct *
+ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
+    ms_fetch_auth *auth, void *auth_arg, const char *name)
+{
+	struct ms_fetch_acct *a = ms_xcalloc(1, sizeof(*a));
+
+	a->f = f;
+	a->lim = *lim;
+	if (a->lim.concurrency < 1)
+		a->lim.concurrency = 1;
+	a->auth = auth;
+	a->auth_arg = auth_arg;
+	a->name = ms_xstrdup(name);
+	a->refilled = ms_fetch_now();
+	a->next = f->accts;
+	f->accts = a;
+	return a;
+}
+
+void
+ms_fetch_acct_fail(struct ms_fetch_acct *a, int code, const char *msg)
+{
+	if (a->err != 0)
+		return;
+	a->err = code;
+	snprintf(a->errmsg, sizeof(a->errmsg), "%s", msg);
+	drop_queue(a);
+}
+
+int
+ms_fetch_acct_error(const struct ms_fetch_acct *a)
+{
+	return a->err;
+}
+
+const char *
+ms_fetch_acct_errmsg(const struct ms_fetch_acct *a)
+{
+	return a->errmsg;
+}
+
+long
+ms_fetch_acct_requests(const struct ms_fetch_acct *a)
+{
+	return a->requests;
+}
+
+struct ms_fetch *
+ms_fetch_acct_engine(struct ms_fetch_acct *a)
+{
+	return a->f;
+}
+
+int
+ms_fetch_stopping(const struct ms_fetch *f)
+{
+	return f->stopping;
+}
+
+static char **
+copy_headers(const char *const *h)
+{
+	char **v;
+	size_t n = 0, i;
+
+	while (h != NULL && h[n] != NULL)
+		n++;
+	v = ms_xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = ms_xstrdup(h[i]);
+	return v;
+}
+
+int
+ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
+{
+	struct req *r, **tail;
+
+	if (a->err != 0 || a->f->stopping)
+		return -1;
+	r = ms_xcalloc(1, sizeof(*r));
+	r->acct = a;
+	r->method = ms_xstrdup(s->method ? s->method : "GET");
+	r->url = ms_xstrdup(s->url);
+	r->content_type = s->content_type ? ms_xstrdup(s->content_type) : NULL;
+	r->body = s->body ? ms_xstrdup(s->body) : NULL;
+	r->headers = copy_headers(s->headers);
+	r->units = s->units;
+	r->not_before = ms_fetch_now() + s->delay;
+	r->cb = s->cb;
+	r->arg = s->arg;
+	for (tail = &a->head; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = r;
+	return 0;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct ms_buf *b = arg;
+
+	if (b->len + size * n > MS_HTTP_MAX_BODY)
+		return 0;
+	ms_buf_add(b, data, size * n);
+	return size * n;
+}
+
+static int
+on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
+{
+	const char *p = data, *end = data + n, *eol;
+	char dir = type == CURLINFO_HEADER_OUT ? '>' : '<';
+	int len;
+
+	(void)h;
+	(void)arg;
+	if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
+		return 0; /* bodies and TLS data: never */
+	while (p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		len = (int)((eol ? eol : end) - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len > 0 && ms_ascii_ncasecmp(p, "authorization:", 14) == 0)
+			ms_log_debug("%c Authorization: [redacted]", dir);
+		else if (len > 0)
+			ms_log_debug("%c %.*s", dir, len, p);
+		p = eol ? eol + 1 : end;
+	}
+	return 0;
+}
+
+static int
+start(struct ms_fetch *f, struct req *r)
+{
+	struct ms_fetch_acct *a = r->acct;
+	char **h, *line;
+
+	if (a->token == NULL && a->auth(a->auth_arg, 0, &a->token) == -1) {
+		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
+		req_drop(r);
+		return -1;
+	}
+	if (ms_http_check_url(r->url) == -1 ||
+	    (r->h = curl_easy_init()) == NULL) {
+		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
+		req_drop(r);
+		return -1;
+	}
+	line = ms_xasprintf("Authorization: Bearer %s", a->token);
+	r->hl = curl_slist_append(NULL, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	r->hl = curl_slist_append(r->hl, "Accept: application/json");
+	if (r->content_type != NULL) {
+		line = ms_xasprintf("Content-Type: %s", r->content_type);
+		r->hl = curl_slist_append(r->hl, line);
+		free(line);
+	}
+	for (h = r->headers; *h != NULL; h++)
+		r->hl = curl_slist_append(r->hl, *h);
+	ms_buf_finish(&r->resp);
+	curl_easy_setopt(r->h, CURLOPT_URL, r->url);
+	curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(r->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(r->h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(r->h, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(r->h, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hl);
+	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
+	curl_easy_setopt(r->h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
+	if (ms_log_level() >= MS_LOG_DEBUG) {
+		curl_easy_setopt(r->h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(r->h, CURLOPT_VERBOSE, 1L);
+	}
+	if (strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(r->h, CURLOPT_POST, 1L);
+		curl_easy_setopt(
+		    r->h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+	}
+	r->attempts++;
+	a->requests++;
+	a->inflight++;
+	curl_multi_add_handle(f->m, r->h);
+	return 0;
+}
+
+/* Take tokens for units; 0 when allowed, else the seconds to wait. */
+static double
+limiter(struct ms_fetch_acct *a, double units, double now)
+{
+	/* Paced at 96 % of the quota with a burst of one request, so that
+	 * no sliding quota window is ever overrun. */
+	double rate = a->lim.units_per_minute / 60.0 * 0.96;
+	double cap = units > 1 ? units : 1;
+
+	if (rate <= 0)
+		return 0;
+	a->tokens += (now - a->refilled) * rate;
+	a->refilled = now;
+	if (a->tokens > cap)
+		a->tokens = cap;
+	if (a->tokens >= units) {
+		a->tokens -= units;
+		return 0;
+	}
+	return (units - a->tokens) / rate;
+}
+
+/* Start what may start; *wake is lowered to when more could. */
+static void
+start_ready(struct ms_fetch *f, double now, double *wake)
+{
+	struct ms_fetch_acct *a;
+	struct req **pp, *r;
+	double wait;
+
+	for (a = f->accts; a != NULL; a = a->next) {
+		pp = &a->head;
+		while (a->err == 0 && a->inflight < a->lim.concurrency &&
+		    (r = *pp) != NULL) {
+			if (r->not_before > now) {
+				if (r->not_before < *wake)
+					*wake = r->not_before;
+				pp = &r->next;
+				continue;
+			}
+			if ((wait = limiter(a, r->units, now)) > 0) {
+				if (now + wait < *wake)
+					*wake = now + wait;
+				break;
+			}
+			*pp = r->next;
+			r->next = NULL;
+			start(f, r);
+		}
+	}
+}
+
+static int
+queued_or_flying(const struct ms_fetch *f)
+{
+	const struct ms_fetch_acct *a;
+
+	for (a = f->accts; a != NULL; a = a->next)
+		if (a->head != NULL || a->inflight > 0)
+			return 1;
+	return 0;
+}
+
+/* Google's 403s that mean "slow down" rather than "forbidden". */
+static int
+rate_limit_403(const char *body)
+{
+	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
+	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
+}
+
+static int
+retryable(long status, const char *body)
+{
+	return status == 408 || status == 429 || status == 500 ||
+	    status == 502 || status == 503 || status == 504 ||
+	    (status == 403 && rate_limit_403(body));
+}
+
+static double
+backoff(const struct req *r, long retry_after)
+{
+	double base;
+
+	if (retry_after >= 0)
+		return retry_after > MS_FETCH_RETRY_MAX ? MS_FETCH_RETRY_MAX
+							: (double)retry_after;
+	base = (double)(1 << (r->attempts - 1));
+	if (base > 32)
+		base = 32;
+	/* Full jitter in [base / 2, base]. */
+	return base / 2 + base / 2 * (double)arc4random_uniform(1000) / 1000;
+}
+
+/* Put r back in its queue to start again after delay seconds. */
+static void
+requeue(struct req *r, double delay)
+{
+	struct req **tail;
+
+	if (r->acct->err != 0 || r->acct->f->stopping) {
+		req_drop(r);
+		return;
+	}
+	r->not_before = ms_fetch_now() + delay;
+	for (tail = &r->acct->head; *tail != NULL; tail = &(*tail)->next)
+		;
+	r->next = NULL;
+	*tail = r;
+}
+
+static void
+finish(struct req *r, CURLcode cc)
+{
+	struct ms_fetch_acct *a = r->acct;
+	struct ms_http_resp resp = {0};
+	curl_off_t ra = -1;
+	char msg[600], *ct = NULL;
+
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &resp.status);
+	curl_easy_getinfo(r->h, CURLINFO_RETRY_AFTER, &ra);
+	resp.retry_after = ra >= 0 ? (long)ra : -1;
+	if (curl_easy_getinfo(r->h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+	    ct != NULL)
+		resp.content_type = ms_xstrdup(ct);
+	curl_multi_remove_handle(a->f->m, r->h);
+	curl_easy_cleanup(r->h);
+	r->h = NULL;
+	curl_slist_free_all(r->hl); /* holds the token: */
+	r->hl = NULL; /* curl copied nothing we keep */
+	a->inflight--;
+	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
+	resp.body = r->resp.s;
+	resp.len = r->resp.len;
+	if (a->err != 0 || (cc == CURLE_OK && resp.status == 401) ||
+	    cc != CURLE_OK || retryable(resp.status, resp.body)) {
+		free(resp.content_type); /* not passed on */
+		resp.content_type = NULL;
+	}
+	if (a->err != 0) {
+		req_drop(r);
+		return;
+	}
+	if (cc == CURLE_OK && resp.status == 401 && !r->refreshed) {
+		ms_secret_free(a->token);
+		a->token = NULL;
+		if (a->auth(a->auth_arg, 1, &a->token) == -1) {
+			ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
+			req_drop(r);
+			return;
+		}
+		r->refreshed = 1;
+		r->attempts--;
+		requeue(r, 0);
+		return;
+	}
+	if (cc != CURLE_OK || retryable(resp.status, resp.body)) {
+		if (cc != CURLE_OK)
+			snprintf(msg, sizeof(msg), "%s: %s", r->url,
+			    curl_easy_strerror(cc));
+		else
+			snprintf(msg, sizeof(msg), "%s: HTTP %ld", r->url,
+			    resp.status);
+		if (r->attempts < MS_FETCH_ATTEMPTS) {
+			ms_log_debug("%s: %s; retrying (attempt %d)", a->name,
+			    msg, r->attempts + 1);
+			requeue(r, backoff(r, resp.retry_after));
+			return;
+		}
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+		    " after %d attempts", r->attempts);
+		ms_fetch_acct_fail(a, EX_TEMPFAIL, msg);
+		req_drop(r);
+		return;
+	}
+	r->cb(a, &resp, r->arg);
+	free(resp.content_type);
+	req_free(r);
+}
+
+static void
+stop(struct ms_fetch *f)
+{
+	struct ms_fetch_acct *a;
+
+	f->stopping = 1;
+	for (a = f->accts; a != NULL; a = a->next)
+		drop_queue(a);
+}
+
+int
+ms_fetch_run(struct ms_fetch *f, double deadline)
+{
+	struct CURLMsg *msg;
+	struct req *r;
+	double now, wake;
+	int running, left, ms, done;
+
+	for (;;) {
+		now = ms_fetch_now();
+		if (deadline > 0 && now >= deadline && !f->stopping)
+			stop(f);
+		wake = now + IDLE_WAIT_MS / 1000.0;
+		if (f->tick != NULL && now - f->ticked >= 1) {
+			f->tick(f->tick_arg);
+			f->ticked = now;
+		}
+		if (!f->stopping)
+			start_ready(f, now, &wake);
+		if (!queued_or_flying(f))
+			break;
+		curl_multi_perform(f->m, &running);
+		done = 0;
+		while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(
+			    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			finish(r, msg->data.result);
+			done++;
+		}
+		if (done > 0) /* callbacks may have queued more work */
+			continue;
+		now = ms_fetch_now();
+		if (deadline > 0 && deadline < wake)
+			wake = deadline;
+		ms = (int)((wake - now) * 1000) + 1;
+		if (ms < 0)
+			ms = 0;
+		curl_multi_poll(
+		    f->m, NULL, 0, ms > IDLE_WAIT_MS ? IDLE_WAIT_MS : ms, NULL);
+	}
+	return f->stopping;
+}

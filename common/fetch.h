@@ -1,0 +1,84 @@
+/*
+ * fetch: many HTTP requests at once over one libcurl multi handle, for
+ * mailsync-pull. Each account has its own queue, a cap on requests in
+ * flight, a rate limiter in quota units per minute, its bearer token
+ * (refreshed once on a 401), and retries with exponential backoff and
+ * jitter on transport errors, 408, 429, 5xx and Google's rate-limit 403s,
+ * honouring Retry-After. A request waiting for its time is parked, never
+ * slept on.
+ */
+#ifndef MS_FETCH_H
+#define MS_FETCH_H
+
+#include "http.h"
+
+#define MS_FETCH_ATTEMPTS 5 /* per request, the first included */
+#define MS_FETCH_RETRY_MAX 60 /* seconds: the longest wait honoured */
+
+struct ms_fetch;
+struct ms_fetch_acct;
+
+/*
+ * Called once per request with its final response (any status but the
+ * retried ones), or with resp NULL when the request failed for good (the
+ * account is failed then, see ms_fetch_acct_error).
+ */
+typedef void
+ms_fetch_cb(struct ms_fetch_acct *, const struct ms_http_resp *resp, void *arg);
+
+/* Gives the account's access token; refresh asks for a new one. */
+typedef int ms_fetch_auth(void *arg, int refresh, char **token);
+
+struct ms_fetch_limits {
+	int concurrency; /* requests in flight, >= 1 */
+	double units_per_minute; /* 0: no limit */
+};
+
+struct ms_fetch_spec {
+	const char *method; /* "GET" (default) or "POST" */
+	const char *url;
+	const char *content_type;
+	const char *body; /* copied */
+	const char *const *headers; /* copied */
+	double units; /* quota cost */
+	double delay; /* seconds before it may start */
+	ms_fetch_cb *cb;
+	void *arg;
+};
+
+struct ms_fetch *ms_fetch_create(void);
+void ms_fetch_destroy(struct ms_fetch *);
+
+struct ms_fetch_acct *
+ms_fetch_acct_create(struct ms_fetch *, const struct ms_fetch_limits *,
+    ms_fetch_auth *auth, void *auth_arg, const char *name);
+
+/* Queue a request; ignored (returns -1) once the account failed or the
+ * run is stopping. */
+int ms_fetch_add(struct ms_fetch_acct *, const struct ms_fetch_spec *);
+
+/*
+ * Run until no account has work left, or until deadline (a CLOCK_MONOTONIC
+ * time in seconds, 0 for none): then queued requests are dropped, those
+ * in flight finish and their callbacks run, and ms_fetch_stopping() is
+ * true. Returns 1 when it stopped at the deadline with work left, else 0.
+ */
+int ms_fetch_run(struct ms_fetch *, double deadline);
+int ms_fetch_stopping(const struct ms_fetch *);
+
+/* Call tick(arg) about once a second while running (progress lines). */
+void ms_fetch_set_tick(struct ms_fetch *, void (*tick)(void *), void *arg);
+
+/* Fail the account: its queued requests are dropped, later adds ignored. */
+void ms_fetch_acct_fail(struct ms_fetch_acct *, int code, const char *msg);
+/* 0 while the account is fine, else the sysexits code it failed with. */
+int ms_fetch_acct_error(const struct ms_fetch_acct *);
+const char *ms_fetch_acct_errmsg(const struct ms_fetch_acct *);
+/* Requests that started, for figures. */
+long ms_fetch_acct_requests(const struct ms_fetch_acct *);
+struct ms_fetch *ms_fetch_acct_engine(struct ms_fetch_acct *);
+
+/* Now, CLOCK_MONOTONIC, in seconds. */
+double ms_fetch_now(void);
+
+#endif
