@@ -65,7 +65,8 @@ usage(FILE *out, int code)
 	    "                              from the command line)\n"
 	    "      --tenant T              Microsoft tenant (default common)\n"
 	    "      --setup                 store the app credentials and stop\n"
-	    "  -m, --member NAME           the team member (default: you)\n"
+	    "  -m, --member NAME           the team member (default: you for\n"
+	    "                              a new account, else its member)\n"
 	    "      --login-hint EMAIL      the mailbox to sign in with\n"
 	    "      --no-browser            print the URL, open no browser\n"
 	    "      --paste                 read the redirected URL (or the\n"
@@ -205,7 +206,8 @@ code_flow(const struct opts *o, const struct ms_provider *p,
 /* Store what the authorization gave, all or nothing. */
 static int
 store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
-    const struct ms_app *app, const char *address, const struct ms_tokens *t)
+    const struct ms_app *app, const char *address, const struct ms_tokens *t,
+    char **member)
 {
 	int64_t id;
 	int existed;
@@ -214,8 +216,8 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		return -1;
 	if ((o->client_id != NULL &&
 		ms_app_store(db, key, o->provider, app) == -1) ||
-	    ms_account_upsert(
-		db, o->provider, address, o->member, &id, &existed) == -1 ||
+	    ms_account_upsert(db, o->provider, address, o->member,
+		default_member(), &id, &existed, member) == -1 ||
 	    ms_oauth_save(db, key, id, o->provider, address, t) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
@@ -323,12 +325,12 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		errx(EX_USAGE,
 		    "--client-secret-stdin and --paste both read "
 		    "stdin: store the credentials first with --setup");
+	if (o->tenant != NULL && strcmp(o->provider, "gmail") == 0)
+		errx(EX_USAGE, "--tenant is Microsoft's: not for gmail");
 	if (o->mode == MODE_DEVICE && strcmp(o->provider, "gmail") == 0)
 		errx(EX_USAGE,
 		    "Google does not allow Gmail scopes with the "
 		    "device flow: use the browser or --paste");
-	if (o->member == NULL)
-		o->member = default_member();
 }
 
 /* The app: given on the command line, else the stored one. */
@@ -364,7 +366,7 @@ main(int argc, char *argv[])
 	struct ms_tokens t = {0};
 	struct ms_app app;
 	struct ms_db *db;
-	char *raw, *address;
+	char *raw, *address, *member;
 	int rc;
 
 	parse_args(argc, argv, &o, &cli);
@@ -396,9 +398,10 @@ main(int argc, char *argv[])
 	if ((address = ms_addr_normalize(raw)) == NULL)
 		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
 		    ms_errstr());
-	if (store(db, key, &o, &app, address, &t) == -1)
+	if (store(db, key, &o, &app, address, &t, &member) == -1)
 		die();
-	printf("connected %s %s member=%s\n", o.provider, address, o.member);
+	printf("connected %s %s member=%s\n", o.provider, address, member);
+	free(member);
 	free(raw);
 	free(address);
 	ms_tokens_finish(&t);

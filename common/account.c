@@ -44,14 +44,17 @@ ms_account_each(
 
 int
 ms_account_upsert(struct ms_db *db, const char *provider, const char *address,
-    const char *member, int64_t *id, int *existed)
+    const char *member, const char *default_member, int64_t *id, int *existed,
+    char **stored)
 {
+	/* An explicit member (?3) wins; else a new account gets the
+	 * default (?4) and an existing one keeps its member. */
 	static const char *sql =
-	    "INSERT INTO accounts (provider, address, "
-	    "member, created) VALUES (?1, ?2, ?3, unixepoch()) "
+	    "INSERT INTO accounts (provider, address, member, created) "
+	    "VALUES (?1, ?2, coalesce(?3, ?4), unixepoch()) "
 	    "ON CONFLICT (provider, address) DO UPDATE SET "
-	    "member = excluded.member, status = 'active', last_error = NULL "
-	    "RETURNING id";
+	    "member = coalesce(?3, member), status = 'active', "
+	    "last_error = NULL RETURNING id, member";
 	static const char *find = "SELECT id FROM accounts "
 				  "WHERE provider = ?1 AND address = ?2";
 	sqlite3_stmt *st;
@@ -70,12 +73,14 @@ ms_account_upsert(struct ms_db *db, const char *provider, const char *address,
 		return -1;
 	sqlite3_bind_text(st, 1, provider, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, member, -1, SQLITE_STATIC);
+	ms_db_bind_text(st, 3, member);
+	sqlite3_bind_text(st, 4, default_member, -1, SQLITE_STATIC);
 	if (ms_db_step(db, st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return -1;
 	}
 	*id = sqlite3_column_int64(st, 0);
+	*stored = ms_xstrdup(ms_db_col_text(st, 1));
 	sqlite3_reset(st);
 	return 0;
 }

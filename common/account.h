@@ -26,12 +26,14 @@ int ms_account_each(
     struct ms_db *, int (*fn)(const struct ms_account *, void *), void *arg);
 
 /*
- * Add the account provider/address for member, or, when it exists,
- * re-activate it for member keeping its id and sync state. *existed says
- * which. Inside the caller's transaction.
+ * Add the account provider/address, or re-activate it keeping its id and
+ * sync state; *existed says which. Its member is member when not NULL,
+ * else default_member for a new account and the old one for an existing
+ * account; *stored gets it (a new string). In the caller's transaction.
  */
 int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
-    const char *member, int64_t *id, int *existed);
+    const char *member, const char *default_member, int64_t *id, int *existed,
+    char **stored);
 
 /*
  * Find an account by address (normalised here), of provider when not

@@ -372,6 +372,12 @@ token_error(const struct ms_provider *p, const struct ms_http_resp *r)
 		strcmp(e, "interaction_required") == 0))
 		code = EX_NOPERM;
 	else if (e &&
+	    (strcmp(e, "authorization_declined") == 0 ||
+		strcmp(e, "access_denied") == 0))
+		code = EX_NOPERM;
+	else if (e && strcmp(e, "expired_token") == 0)
+		code = EX_TEMPFAIL;
+	else if (e &&
 	    (strcmp(e, "invalid_client") == 0 ||
 		strcmp(e, "unauthorized_client") == 0))
 		code = EX_CONFIG;
@@ -596,6 +602,7 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 			rc = -1;
 			break;
 		}
+		o = NULL;
 		if (r.status == 200) {
 			rc = token_reply(p, &r, t);
 		} else if ((o = ms_http_json(&r, p->label)) != NULL &&
@@ -609,7 +616,6 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 		} else
 			rc = token_error(p, &r);
 		json_object_put(o);
-		o = NULL;
 		ms_http_resp_finish(&r);
 	}
 	ms_secret_free(dc);

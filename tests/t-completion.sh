@@ -4,7 +4,8 @@
 # and every long option of every --help known to them.
 . "$MS_SRC/tests/lib.sh"
 
-bins="mailsync-clients mailsync-match mailsync-record mailsync-show"
+bins="mailsync-clients mailsync-connect mailsync-disconnect"
+bins="$bins mailsync-match mailsync-record mailsync-show"
 bash_comp=$MS_SRC/completions/bash/mailsync
 zsh_comp=$MS_SRC/completions/zsh/_mailsync
 fish_comp=$MS_SRC/completions/fish/mailsync.fish
@@ -123,6 +124,7 @@ mkdir -p "$T/files"
 : >"$T/files/renewal.eml"
 : >"$T/files/clients.jsonl"
 : >"$T/files/biz.db"
+: >"$T/files/secret.txt"
 comp mailsync-record "$T/files/ren"
 offers_only "mailsync-record FILE<TAB>" "$T/files/renewal.eml"
 comp mailsync-clients import --csv "$T/files/cl"
@@ -133,13 +135,43 @@ comp mailsync-match -d "$T/files/b"
 offers_only "mailsync-match -d FILE<TAB>" "$T/files/biz.db"
 comp mailsync-show --db = "$T/files/b"
 offers_only "mailsync-show --db=FILE<TAB>" "$T/files/biz.db"
+
+comp mailsync-connect --provider ''
+offers_only "mailsync-connect --provider <TAB>" gmail outlook
+comp mailsync-connect -p o
+offers_only "mailsync-connect -p o<TAB>" outlook
+comp mailsync-connect --provider = g
+offers_only "mailsync-connect --provider=g<TAB>" gmail
+comp mailsync-connect -p gmail --port 8765 --
+offers "mailsync-connect -p gmail --port N --<TAB>" --provider --client-id \
+    --client-secret-file --client-secret-stdin --tenant --setup --member \
+    --login-hint --no-browser --paste --device-code --port --timeout --db \
+    --help --version --verbose --quiet
+comp mailsync-connect -
+offers "mailsync-connect -<TAB>: short options" -p -m -d -h -V -v -q
+comp mailsync-connect --client-secret-file "$T/files/sec"
+offers_only "mailsync-connect --client-secret-file FILE<TAB>" \
+    "$T/files/secret.txt"
+comp mailsync-connect --db "$T/files/b"
+offers_only "mailsync-connect --db FILE<TAB>" "$T/files/biz.db"
+comp mailsync-connect --member ''
+offers_only "mailsync-connect --member <TAB>: nothing"
+comp mailsync-connect --timeout ''
+offers_only "mailsync-connect --timeout <TAB>: nothing"
+comp mailsync-disconnect --provider ''
+offers_only "mailsync-disconnect --provider <TAB>" gmail outlook
+comp mailsync-disconnect --
+offers "mailsync-disconnect --<TAB>" --provider --db --help --version \
+    --verbose --quiet
+comp mailsync-disconnect -p gmail ''
+offers_only "mailsync-disconnect -p gmail <TAB> (ADDRESS): no file names"
 check "no errors from the completion function" test ! -s "$T/comp.err"
 
 # --- zsh and fish -------------------------------------------------------
 
 if command -v zsh >/dev/null 2>&1; then
 	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
-	check "_mailsync is bound to the four commands" \
+	check "_mailsync is bound to the six commands" \
 	    grep -qx "#compdef $bins" "$zsh_comp"
 else
 	skip "zsh not installed"
@@ -161,8 +193,12 @@ if command -v fish >/dev/null 2>&1; then
 	offers "fish: mailsync-clients import --<TAB>" --csv --replace
 	fish_comp "mailsync-match --"
 	offers "fish: mailsync-match --<TAB>" --rematch
+	fish_comp "mailsync-connect --provider "
+	offers_only "fish: mailsync-connect --provider <TAB>" gmail outlook
+	fish_comp "mailsync-disconnect -p "
+	offers_only "fish: mailsync-disconnect -p <TAB>" gmail outlook
 else
-	for _ in 1 2 3 4 5; do skip "fish not installed"; done
+	for _ in 1 2 3 4 5 6 7; do skip "fish not installed"; done
 fi
 
 # --- every long option of --help is known -------------------------------

@@ -5,8 +5,8 @@
 . "$MS_SRC/tests/lib.sh"
 
 mandir=$MS_BUILD/share/man
-pages="mailsync.7 mailsync-clients.1 mailsync-match.1 mailsync-record.1
-    mailsync-show.1"
+pages="mailsync.7 mailsync-clients.1 mailsync-connect.1 mailsync-disconnect.1
+    mailsync-match.1 mailsync-record.1 mailsync-show.1"
 
 skip() {
 	ok "# SKIP $*"
@@ -84,7 +84,8 @@ for p in $pages; do
 done
 
 # Every long option in a binary's --help is documented in its page.
-for b in mailsync-clients mailsync-match mailsync-record mailsync-show; do
+for b in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
+    mailsync-record mailsync-show; do
 	if [ ! -x "$MS_BUILD/cmd/$b" ]; then
 		skip "$b not built: its options not checked"
 		continue

@@ -1,7 +1,7 @@
 # fish completion for the mailsync tools.
 #
-# One file for mailsync-clients, mailsync-match, mailsync-record and
-# mailsync-show; fish loads completions by command name, so it is installed
+# One file for mailsync-clients, mailsync-connect, mailsync-disconnect,
+# mailsync-match, mailsync-record and mailsync-show; fish loads completions by command name, so it is installed
 # once per command name. Loading it again replaces, not duplicates.
 
 # The mailsync-clients subcommand on the command line, if any. The value of
@@ -42,7 +42,8 @@ function __mailsync_clients_using
     test (__mailsync_clients_subcommand) = $argv[1] 2>/dev/null
 end
 
-for c in mailsync-clients mailsync-match mailsync-record mailsync-show
+for c in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
+    mailsync-record mailsync-show
     complete -c $c -f
     complete -c $c -s h -l help -d 'Print usage and exit'
     complete -c $c -s V -l version -d 'Print the version and exit'
@@ -86,3 +87,28 @@ complete -c mailsync-show -s S -l source -x -a 'crm gmail outlook' \
     -d 'Only emails from this source'
 complete -c mailsync-show -l view -x -d 'Print a CRM email in full'
 complete -c mailsync-show -l accounts -d 'List the connected accounts'
+
+# mailsync-connect
+complete -c mailsync-connect -s p -l provider -x -a 'gmail outlook' \
+    -d 'The provider'
+complete -c mailsync-connect -l client-id -x -d "The OAuth app's client id (stored)"
+complete -c mailsync-connect -l client-secret-file -r -F \
+    -d 'Read the client secret from FILE'
+complete -c mailsync-connect -l client-secret-stdin \
+    -d 'Read the client secret from stdin'
+complete -c mailsync-connect -l tenant -x \
+    -a 'common organizations consumers' -d 'The Microsoft tenant'
+complete -c mailsync-connect -l setup -d 'Store the app credentials and stop'
+complete -c mailsync-connect -s m -l member -x -d 'The team member (default: you)'
+complete -c mailsync-connect -l login-hint -x -d 'The mailbox to sign in with'
+complete -c mailsync-connect -l no-browser -d 'Print the URL, open no browser'
+complete -c mailsync-connect -l paste \
+    -d 'Read the redirected URL (or the code) from stdin'
+complete -c mailsync-connect -l device-code \
+    -d 'Outlook: sign in on another device'
+complete -c mailsync-connect -l port -x -d 'Loopback listener port'
+complete -c mailsync-connect -l timeout -x -d 'Give up after SECONDS (default 300)'
+
+# mailsync-disconnect [--provider gmail|outlook] ADDRESS
+complete -c mailsync-disconnect -s p -l provider -x -a 'gmail outlook' \
+    -d 'The provider, when the address is both'

@@ -11,7 +11,6 @@ import base64
 import bisect
 import collections
 import datetime
-import email.header
 import email.policy
 import email.utils
 import hashlib
@@ -24,7 +23,6 @@ import re
 import secrets
 import signal
 import socket
-import socketserver
 import sys
 import threading
 import time
@@ -37,9 +35,6 @@ GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GMAIL_MODIFY = "https://www.googleapis.com/auth/gmail.modify"
 GMAIL_FULL = "https://mail.google.com/"
 GMAIL_READ_SCOPES = {GMAIL_READONLY, GMAIL_MODIFY, GMAIL_FULL}
-GOOGLE_ID_SCOPES = {"openid", "email", "profile",
-                    "https://www.googleapis.com/auth/userinfo.email",
-                    "https://www.googleapis.com/auth/userinfo.profile"}
 
 REASONS = {200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
            401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -223,7 +218,9 @@ class Spec:
 
     def size(self):
         if self._rawsize is None:
-            self._rawsize = len(self.rfc822()) + (6000 if self.att else 0)
+            n = sum(len(k) + len(v) + 4 for k, v in self.headers())
+            n += len(self.body.encode()) + 400
+            self._rawsize = n + 8200 * len(self.att_names if self.att else [])
         return self._rawsize
 
     def graph_parsed(self):
@@ -493,8 +490,6 @@ SUBJECTS = ["Renewal for {y}", "Invoice {n} attached", "Re: Meeting on {d}",
             "Onboarding checklist", "Re: Re: Pricing {n}",
             "Payment received – thank you", "Portal access for {c}",
             "Schedule a call?", "Signed documents", "Update on ticket #{n}"]
-ENC_SUBJECTS = ["=?UTF-8?B?{b}?=", "=?UTF-8?Q?{q}?=",
-                "=?ISO-8859-1?Q?{l}?="]
 BODIES = [
     "Hi {fn},\n\nThanks for your message. Please find the details below and "
     "let me know if anything is unclear. We're happy to help.\n\nBest,\n{sn}",
@@ -873,6 +868,7 @@ class Emu:
             self.grants = {}
             self.devices = {}
             self.delta_tokens = {}
+            self.list_snaps = {}
             self.faults = []
             self.fault_seq = 0
             self.authorize_denials = []
@@ -1055,7 +1051,10 @@ class Emu:
         kind = f["kind"]
         fam = self.family(req.path)
         if kind == "latency":
-            time.sleep(f.get("latency_ms", 1000) / 1000)
+            if self.family(req.path) in ("gmail", "graph", "gbatch", "ggraphbatch"):
+                req.ctx["_delay"] = f.get("latency_ms", 1000) / 1000   # slept in flight
+            else:
+                time.sleep(f.get("latency_ms", 1000) / 1000)
             return None
         if kind == "drop":
             return Resp(200, b"", action="drop")
@@ -1142,9 +1141,6 @@ class Emu:
                 if resp is not None:
                     req.ctx["fault"] = f["kind"]
             if resp is None:
-                if self.config["latency_ms"] and not req.inner and \
-                        self.family(path) in ("gmail", "graph", "gbatch", "ggraphbatch"):
-                    time.sleep(self.config["latency_ms"] / 1000)
                 resp = self.route(req)
             if f is not None and f["kind"] in ("malformed", "truncate") and \
                     resp.action is None:
@@ -1160,6 +1156,14 @@ class Emu:
             resp = json_resp(500, {"error": {"code": 500, "message": "emulator error: %s" % e}})
         self.record(req, resp, t0)
         return resp
+
+    def delay(self, req):
+        """Emulated service time, spent while the request counts as in flight."""
+        d = req.ctx.pop("_delay", 0)
+        if not req.inner:
+            d += self.config["latency_ms"] / 1000
+        if d > 0:
+            time.sleep(d)
 
     def route(self, req):
         p, m = req.path, req.method
@@ -1834,6 +1838,7 @@ class Emu:
                                         "rateLimitExceeded", domain="usageLimits")
                 self.inflight["g:" + box.address] += 1
         try:
+            self.delay(req)
             return self.gmail_route(req, box, rest, meta)
         finally:
             if conc and not req.inner:
@@ -1900,32 +1905,42 @@ class Emu:
             return google_error(400, "Invalid query: %s" % e, "invalidArgument")
         tok = qs_first(q, "pageToken")
         start = 0
+        snap = None
         if tok:
             try:
-                start = int(base64.urlsafe_b64decode(tok + "==").decode().split(":")[0])
+                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
+                start = int(off)
             except Exception:
                 return google_error(400, "Invalid pageToken", "invalid")
-        out = []
-        total = 0
+            snap = self.list_snaps.get(sid)
+            if snap is None:
+                return google_error(400, "Invalid pageToken", "invalid")
         with box.lock:
-            for negt, mid in box.order:
-                m = box.msgs[mid]
-                ls = m.labels
-                if not inc and ("SPAM" in ls or "TRASH" in ls) and \
-                        not ("SPAM" in labels or "TRASH" in labels):
-                    continue
-                if labels and not all(l in ls for l in labels):
-                    continue
-                if pred and not pred(m):
-                    continue
-                if total >= start and len(out) < mx:
-                    out.append(m)
-                total += 1
+            if snap is None:
+                ids = []
+                for negt, mid in box.order:
+                    m = box.msgs[mid]
+                    ls = m.labels
+                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
+                            not ("SPAM" in labels or "TRASH" in labels):
+                        continue
+                    if labels and not all(l in ls for l in labels):
+                        continue
+                    if pred and not pred(m):
+                        continue
+                    ids.append((mid, m.thread))
+                sid = rand_token(9)
+                snap = self.list_snaps[sid] = ids
+                while len(self.list_snaps) > 64:
+                    self.list_snaps.pop(next(iter(self.list_snaps)))
+            # messages deleted since the first page are skipped
+            out = [x for x in snap[start:start + mx] if x[0] in box.msgs]
+        total = len(snap)
         body = {}
         if out:
-            body["messages"] = [{"id": m.id, "threadId": m.thread} for m in out]
-        if start + len(out) < total:
-            body["nextPageToken"] = b64u(("%d:%s" % (start + len(out), rand_token(6))).encode())
+            body["messages"] = [{"id": i, "threadId": t} for i, t in out]
+        if start + mx < total:
+            body["nextPageToken"] = b64u(("%s:%d" % (sid, start + mx)).encode())
         body["resultSizeEstimate"] = total
         req.ctx["count"] = len(out)
         return json_resp(200, body, pretty=True)
@@ -2022,7 +2037,8 @@ class Emu:
             d["raw"] = b64u(s.rfc822())
         d["historyId"] = str(m.hid)
         d["internalDate"] = str(m.internal)
-        body = json.dumps(d, indent=2, ensure_ascii=False).encode()
+        # compact (C encoder): the hot path; whitespace is no part of the API
+        body = json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
         if len(box.msgs) <= 60000:
             if len(m.cache) > 8:
                 m.cache.clear()
@@ -2138,6 +2154,7 @@ class Emu:
         if len(parts) > 100:
             return google_error(400, "Too many requests in batch.", "badRequest")
         outer_auth = req.headers.get("authorization")
+        self.delay(req)
         rb = "batch_" + rand_token(12)
         out = []
         bid = self.next_batch_id()
@@ -2247,6 +2264,7 @@ class Emu:
                                        headers=[("Retry-After", str(self.config["graph_retry_after"]))])
                 self.inflight[key] += 1
         try:
+            self.delay(req)
             err = self.graph_charge(req, box)
             if err:
                 return err
@@ -2704,6 +2722,7 @@ class Emu:
         responses = []
         escalate = None
         try:
+            self.delay(req)
             for r in reqs:
                 url = r.get("url", "")
                 if url.startswith("http"):

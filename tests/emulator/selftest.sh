@@ -485,10 +485,12 @@ ctl POST /_emu/quotas '{"gmail_units_per_minute":12}'
 r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/batch3" "$B/batch/gmail/v1"
 t "batch counts each inner request (5 units each)" '[int(x) for x in re.findall(r"HTTP/1.1 (\d+)", s)] == [404, 404, 403]'
 ctl POST /_emu/quotas '{"enabled":true,"gmail_units_per_minute":15000,"time_scale":1,"graph_concurrency":4,"latency_ms":600}'
+pids=
 for i in 1 2 3 4 5 6; do
-	curl -s -o "$W/par$i" -w '%{http_code}\n' -H "$MH" "$GR/me" >"$W/pc$i" &
+	curl -s -m 20 -o "$W/par$i" -w '%{http_code}\n' -H "$MH" "$GR/me" >"$W/pc$i" &
+	pids="$pids $!"
 done
-wait
+wait $pids
 c429=$(cat "$W"/pc* | grep -c 429)
 [ "$c429" -ge 1 ] && grep -q ApplicationThrottled "$W"/par* && ok "Graph: over 4 concurrent requests per mailbox -> 429 ApplicationThrottled ($c429)" || nok "graph concurrency: $(cat "$W"/pc*)"
 ctl POST /_emu/quotas '{"enabled":false,"latency_ms":0}'
