@@ -420,7 +420,8 @@ backoff(const struct req *r, long retry_after)
 {
 	double base;
 
-	if (retry_after >= 0)
+	/* curl says 0 when there was no Retry-After: back off then. */
+	if (retry_after > 0)
 		return retry_after > MS_FETCH_RETRY_MAX ? MS_FETCH_RETRY_MAX
 							: (double)retry_after;
 	base = (double)(1 << (r->attempts - 1));

@@ -512,7 +512,10 @@ fetch_want(struct gmail *g)
 		send_batch(g, ids, n, 1, 0);
 	}
 	g->want.n = 0; /* the batches own the strings now */
-	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
+	/* Nothing in flight: the unit is done, unless the run is stopping
+	 * (then the batches were never sent and nothing may be stored). */
+	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0 &&
+	    !ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
 		unit_done(g);
 }
 
