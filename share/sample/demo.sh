@@ -1,6 +1,8 @@
 #!/bin/sh
 # demo.sh BINDIR: the main job on the sample data, in a throw-away
-# database: import clients, record the CRM's emails, match, show.
+# database: import clients, record the CRM's emails, connect a Gmail and
+# an Outlook mailbox on the bundled provider emulator through the real
+# OAuth flow, pull, match, show.
 set -eu
 
 bin=$1
@@ -62,7 +64,16 @@ connect_as() {
 	wait $pid
 }
 connect_as gmail alice@firm.example alice
+connect_as gmail bob@firm.example bob
 connect_as outlook carol@firm.example carol
+
+# The main job, as cron runs it every 15 minutes.
+step mailsync-pull
+step mailsync-match
+step mailsync-show --color always c-17
+step mailsync-show --json --limit 2 jane@acme.example
+step mailsync-show --tsv c-18
+step mailsync-show --view 2
 step mailsync-show --accounts
 step mailsync-disconnect carol@firm.example
 step mailsync-show --accounts

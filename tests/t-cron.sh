@@ -1,0 +1,72 @@
+#!/bin/bash
+# The cron.d file, run as cron runs it: a minimal environment, no
+# terminal, output only when something failed, overlapping ticks silent.
+. "$MS_SRC/tests/lib.sh"
+. "$MS_SRC/tests/lib-emu.sh"
+cronfile="$MS_SRC/cron/mailsync"
+var="$T/var/lib/mailsync"
+mkdir -p "$var"
+export MAILSYNC_DB="$var/mailsync.db"
+
+job=$(grep -E '^[^#A-Z]' "$cronfile" | grep -v '^$')
+check "one job line" test "$(printf '%s\n' "$job" | wc -l)" = 1
+check "every 15 minutes, as the mailsync user" \
+	grep -qE '^\*/15 \* \* \* \* mailsync ' <<<"$job"
+check "under flock -n" grep -q ' flock -n ' <<<"$job"
+check "the file name has no dot (cron.d skips those)" \
+	bash -c "case \$(basename '$cronfile') in *.*) exit 1;; esac"
+cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
+
+# A business with clients and two mailboxes.
+emu_start
+mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
+setup_apps
+connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
+connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
+
+# tick: run the job as cron would: sh -c, a bare environment, no tty.
+tick() {
+	env -i HOME="$HOME" SHELL=/bin/sh PATH="$MS_BUILD/cmd:/usr/bin:/bin" \
+		MAILSYNC_DB="$MAILSYNC_DB" \
+		MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
+		MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
+		MAILSYNC_GOOGLE_REVOKE_URL="$MAILSYNC_GOOGLE_REVOKE_URL" \
+		MAILSYNC_GMAIL_API_URL="$MAILSYNC_GMAIL_API_URL" \
+		MAILSYNC_MS_AUTHORITY_URL="$MAILSYNC_MS_AUTHORITY_URL" \
+		MAILSYNC_GRAPH_API_URL="$MAILSYNC_GRAPH_API_URL" \
+		sh -c "$cmd" </dev/null >"$T/tick.out" 2>&1
+}
+
+rc=0; tick || rc=$?
+expect_rc "a first tick pulls and matches" 0
+check "and prints nothing (cron mails nothing)" test ! -s "$T/tick.out"
+check "emails were pulled" \
+	test "$(sqlite3 "$MAILSYNC_DB" "SELECT count(*) FROM emails")" -gt 10
+check "and matched to clients" \
+	test "$(sqlite3 "$MAILSYNC_DB" "SELECT count(*) FROM email_clients")" -gt 5
+run mailsync-show --tsv c-17
+grep_out "a client's list holds synced emails" $'\tgmail\t'
+
+rc=0; tick || rc=$?
+expect_rc "an idle tick" 0
+check "prints nothing either" test ! -s "$T/tick.out"
+
+# An overlapping tick exits at once, silently.
+flock "$var/cron.lock" sleep 3 &
+holder=$!
+sleep 0.3
+start=$(date +%s%N)
+rc=0; tick || rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "an overlapping tick exits at once ($took ms)" test "$took" -lt 1500
+check "without output" test ! -s "$T/tick.out"
+wait $holder
+
+# A failing tick speaks, so that cron mails it.
+emu POST /_emu/faults '{"kind": "status", "status": 500, "prefix": "/gmail/", "count": 50}' >/dev/null
+rc=0; tick || rc=$?
+check "a failing tick exits non-zero" test "$rc" -ne 0
+check "and says which account failed" grep -q "alice@firm.example" "$T/tick.out"
+emu DELETE /_emu/faults >/dev/null
+
+done_testing
