@@ -380,6 +380,9 @@ main(int argc, char *argv[])
 		    ms_db_commit(db) == -1)
 			die();
 		ms_log_info("stored the %s app credentials", o.provider);
+		ms_app_finish(&app);
+		ms_secret_key_destroy(key);
+		ms_db_close(db);
 		return 0;
 	}
 	if ((p = ms_provider_create(o.provider, app.tenant)) == NULL)

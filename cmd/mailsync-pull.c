@@ -39,6 +39,7 @@ struct run {
 	struct acct *v;
 	size_t n;
 	int progress; /* a progress line on the terminal */
+	int reauth; /* an account waits for re-authorization */
 };
 
 static MS_DEAD void
@@ -178,6 +179,14 @@ load_accounts(struct ms_db *db, char **names, int nnames, struct run *r)
 
 		if (!named(names, nnames, address))
 			continue;
+		if (strcmp(status, "needs-reauth") == 0) {
+			/* Still waiting for a person: say so, exit 77. */
+			ms_log_notice("%s needs re-authorization: run "
+				      "mailsync-connect --provider %s",
+			    address, ms_db_col_text(st, 1));
+			r->reauth = 1;
+			continue;
+		}
 		if (strcmp(status, "active") != 0 &&
 		    strcmp(status, "error") != 0) {
 			if (nnames > 0)
@@ -408,6 +417,8 @@ main(int argc, char *argv[])
 		else if (ms_fetch_acct_error(r.v[i].s.fa) != 0 && rc == 0)
 			rc = EX_TEMPFAIL;
 	}
+	if (r.reauth)
+		rc = EX_NOPERM;
 	for (i = 0; i < r.n; i++)
 		release(&r.v[i]);
 	ms_fetch_destroy(f);

@@ -221,7 +221,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 {
 	struct req *r, **tail;
 
-	if (a->err != 0 || a->f->stopping)
+	if (a->err != 0)
 		return -1;
 	r = ms_xcalloc(1, sizeof(*r));
 	r->acct = a;
@@ -437,7 +437,7 @@ requeue(struct req *r, double delay)
 {
 	struct req **tail;
 
-	if (r->acct->err != 0 || r->acct->f->stopping) {
+	if (r->acct->err != 0) {
 		req_drop(r);
 		return;
 	}
@@ -517,16 +517,6 @@ finish(struct req *r, CURLcode cc)
 	req_free(r);
 }
 
-static void
-stop(struct ms_fetch *f)
-{
-	struct ms_fetch_acct *a;
-
-	f->stopping = 1;
-	for (a = f->accts; a != NULL; a = a->next)
-		drop_queue(a);
-}
-
 int
 ms_fetch_run(struct ms_fetch *f, double deadline)
 {
@@ -537,15 +527,14 @@ ms_fetch_run(struct ms_fetch *f, double deadline)
 
 	for (;;) {
 		now = ms_fetch_now();
-		if (deadline > 0 && now >= deadline && !f->stopping)
-			stop(f);
+		if (deadline > 0 && now >= deadline)
+			f->stopping = 1;
 		wake = now + IDLE_WAIT_MS / 1000.0;
 		if (f->tick != NULL && now - f->ticked >= 1) {
 			f->tick(f->tick_arg);
 			f->ticked = now;
 		}
-		if (!f->stopping)
-			start_ready(f, now, &wake);
+		start_ready(f, now, &wake);
 		if (!queued_or_flying(f))
 			break;
 		curl_multi_perform(f->m, &running);
@@ -561,7 +550,7 @@ ms_fetch_run(struct ms_fetch *f, double deadline)
 		if (done > 0) /* callbacks may have queued more work */
 			continue;
 		now = ms_fetch_now();
-		if (deadline > 0 && deadline < wake)
+		if (deadline > 0 && !f->stopping && deadline < wake)
 			wake = deadline;
 		ms = (int)((wake - now) * 1000) + 1;
 		if (ms < 0)

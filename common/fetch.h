@@ -53,15 +53,15 @@ struct ms_fetch_acct *
 ms_fetch_acct_create(struct ms_fetch *, const struct ms_fetch_limits *,
     ms_fetch_auth *auth, void *auth_arg, const char *name);
 
-/* Queue a request; ignored (returns -1) once the account failed or the
- * run is stopping. */
+/* Queue a request; ignored (returns -1) once the account failed. */
 int ms_fetch_add(struct ms_fetch_acct *, const struct ms_fetch_spec *);
 
 /*
- * Run until no account has work left, or until deadline (a CLOCK_MONOTONIC
- * time in seconds, 0 for none): then queued requests are dropped, those
- * in flight finish and their callbacks run, and ms_fetch_stopping() is
- * true. Returns 1 when it stopped at the deadline with work left, else 0.
+ * Run until no account has work left. Past deadline (a CLOCK_MONOTONIC
+ * time in seconds, 0 for none) ms_fetch_stopping() turns true: drivers
+ * then start no new unit of work (a page, a round) but finish the one
+ * they are in, so that every run makes progress and none runs over by
+ * more than one unit. Returns whether the deadline passed.
  */
 int ms_fetch_run(struct ms_fetch *, double deadline);
 int ms_fetch_stopping(const struct ms_fetch *);

@@ -54,6 +54,7 @@ struct gmail {
 	char *old_history;
 	struct idset att; /* ids that have attachments */
 	struct idset want; /* ids to fetch now */
+	struct idset pending; /* incremental: ids for the later units */
 	struct ms_email *got; /* fetched, not stored yet */
 	char **got_ids;
 	size_t ngot, cgot;
@@ -94,6 +95,8 @@ idset_sort(struct idset *s)
 {
 	size_t i, k = 0;
 
+	if (s->n == 0)
+		return;
 	qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 	for (i = 0; i < s->n; i++) {
 		if (k > 0 && strcmp(s->v[k - 1], s->v[i]) == 0)
@@ -119,6 +122,14 @@ idset_clear(struct idset *s)
 	for (i = 0; i < s->n; i++)
 		free(s->v[i]);
 	s->n = 0;
+}
+
+static void
+idset_free(struct idset *s)
+{
+	idset_clear(s);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
 }
 
 static void
@@ -349,22 +360,52 @@ full_page_done(struct gmail *g)
 	free(g->page_token);
 	g->page_token = g->next_page;
 	g->next_page = NULL;
-	list_page(g);
+	if (!ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
+		list_page(g); /* else the next run goes on from this page */
+}
+
+static void fetch_want(struct gmail *);
+
+/*
+ * Incremental: the added messages go in units of a page, each stored in
+ * its own transaction, so a bounded or killed run keeps what it fetched;
+ * the historyId moves only with the last unit (a rerun lists the same
+ * history again and skips what is stored).
+ */
+static void
+next_unit(struct gmail *g)
+{
+	size_t n = g->pending.n < PAGE_SIZE ? g->pending.n : PAGE_SIZE;
+
+	g->want.n = 0;
+	while (n-- > 0) {
+		char *id = g->pending.v[--g->pending.n];
+
+		idset_add(&g->want, id);
+		free(id);
+	}
+	fetch_want(g);
 }
 
 static void
 incremental_done(struct gmail *g)
 {
 	struct ms_cursor c = {0};
+	int last = g->pending.n == 0;
 
-	c.history_id = g->new_history;
-	if (g->ngot == 0 && g->old_history != NULL && g->new_history != NULL &&
+	c.history_id = last ? g->new_history : g->old_history;
+	if (g->ngot == 0 && last && g->old_history != NULL &&
+	    g->new_history != NULL &&
 	    strcmp(g->old_history, g->new_history) == 0) {
 		g->s->done = 1; /* nothing changed: nothing to write */
 		return;
 	}
-	if (commit(g, &c) == 0)
+	if (commit(g, &c) == -1)
+		return;
+	if (last)
 		g->s->done = 1;
+	else if (!ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
+		next_unit(g);
 }
 
 /* Incremental: which of the fetched messages have attachments. */
@@ -512,10 +553,7 @@ fetch_want(struct gmail *g)
 		send_batch(g, ids, n, 1, 0);
 	}
 	g->want.n = 0; /* the batches own the strings now */
-	/* Nothing in flight: the unit is done, unless the run is stopping
-	 * (then the batches were never sent and nothing may be stored). */
-	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0 &&
-	    !ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
+	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
 		unit_done(g);
 }
 
@@ -710,8 +748,7 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	idset_clear(&retry);
 	free(retry.v);
 	batch_free(b);
-	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0 &&
-	    !ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
+	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
 		unit_done(g);
 }
 
@@ -957,8 +994,13 @@ history_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		history_page(g, next);
 	else if (drop_known(g) == -1)
 		ms_sync_fail(g->s);
-	else
-		fetch_want(g);
+	else {
+		/* All of it waits; units of a page go one at a time. */
+		idset_free(&g->pending);
+		g->pending = g->want;
+		memset(&g->want, 0, sizeof(g->want));
+		next_unit(g);
+	}
 	json_object_put(o);
 }
 
@@ -1017,6 +1059,7 @@ ms_gmail_finish(struct ms_sync *s)
 	free(g->att.v);
 	idset_clear(&g->want);
 	free(g->want.v);
+	idset_free(&g->pending);
 	free(g->start_history);
 	free(g->page_token);
 	free(g->next_page);

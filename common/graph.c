@@ -102,8 +102,8 @@ is_true(struct json_object *o, const char *key)
 
 /* 0 with e filled, 1 to skip (removed, draft, outside the window). */
 static int
-to_email(struct ms_sync *s, struct json_object *o, struct ms_email *e,
-    const char **id)
+to_email(struct ms_sync *s, int first, struct json_object *o,
+    struct ms_email *e, const char **id)
 {
 	const char *v;
 
@@ -127,7 +127,7 @@ to_email(struct ms_sync *s, struct json_object *o, struct ms_email *e,
 		if ((v = ms_json_str(o, "sentDateTime")) != NULL)
 			ms_date_parse_iso(v, &e->date);
 	e->has_attachments = is_true(o, "hasAttachments");
-	if (s->since > 0 && e->date < s->since) {
+	if (first && s->since > 0 && e->date < s->since) {
 		ms_email_finish(e);
 		return 1;
 	}
@@ -150,7 +150,8 @@ store_page(struct folder *f, struct json_object *arr, const char *next,
 		return -1;
 	for (i = 0; rc == 0 && arr && i < json_object_array_length(arr); i++) {
 		s->fetched++;
-		if (to_email(s, json_object_array_get_idx(arr, i), &e, &id))
+		if (to_email(s, f->delta_link == NULL,
+			json_object_array_get_idx(arr, i), &e, &id))
 			continue;
 		rc = ms_sync_store(s, &e, id);
 		ms_email_finish(&e);

@@ -5,7 +5,7 @@
 . "$MS_SRC/tests/lib.sh"
 
 bins="mailsync-clients mailsync-connect mailsync-disconnect"
-bins="$bins mailsync-match mailsync-record mailsync-show"
+bins="$bins mailsync-match mailsync-pull mailsync-record mailsync-show"
 bash_comp=$MS_SRC/completions/bash/mailsync
 zsh_comp=$MS_SRC/completions/zsh/_mailsync
 fish_comp=$MS_SRC/completions/fish/mailsync.fish
@@ -165,13 +165,22 @@ offers "mailsync-disconnect --<TAB>" --provider --db --help --version \
     --verbose --quiet
 comp mailsync-disconnect -p gmail ''
 offers_only "mailsync-disconnect -p gmail <TAB> (ADDRESS): no file names"
+comp mailsync-pull --
+offers "mailsync-pull --<TAB>" --account --full --since --max-time --json \
+    --db --help --version --verbose --quiet
+comp mailsync-pull -
+offers "mailsync-pull -<TAB>: short options" -a -s -t -j -d -h -V -v -q
+comp mailsync-pull --max-time ''
+offers_only "mailsync-pull --max-time <TAB>: nothing"
+comp mailsync-pull -a ''
+offers_only "mailsync-pull -a <TAB> (ADDRESS): no file names"
 check "no errors from the completion function" test ! -s "$T/comp.err"
 
 # --- zsh and fish -------------------------------------------------------
 
 if command -v zsh >/dev/null 2>&1; then
 	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
-	check "_mailsync is bound to the six commands" \
+	check "_mailsync is bound to the seven commands" \
 	    grep -qx "#compdef $bins" "$zsh_comp"
 else
 	skip "zsh not installed"

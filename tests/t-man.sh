@@ -6,7 +6,7 @@
 
 mandir=$MS_BUILD/share/man
 pages="mailsync.7 mailsync-clients.1 mailsync-connect.1 mailsync-disconnect.1
-    mailsync-match.1 mailsync-record.1 mailsync-show.1"
+    mailsync-match.1 mailsync-pull.1 mailsync-record.1 mailsync-show.1"
 
 skip() {
 	ok "# SKIP $*"
@@ -85,7 +85,7 @@ done
 
 # Every long option in a binary's --help is documented in its page.
 for b in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
-    mailsync-record mailsync-show; do
+    mailsync-pull mailsync-record mailsync-show; do
 	if [ ! -x "$MS_BUILD/cmd/$b" ]; then
 		skip "$b not built: its options not checked"
 		continue

@@ -1,8 +1,9 @@
 # fish completion for the mailsync tools.
 #
 # One file for mailsync-clients, mailsync-connect, mailsync-disconnect,
-# mailsync-match, mailsync-record and mailsync-show; fish loads completions by command name, so it is installed
-# once per command name. Loading it again replaces, not duplicates.
+# mailsync-match, mailsync-pull, mailsync-record and mailsync-show; fish
+# loads completions by command name, so it is installed once per command
+# name. Loading it again replaces, not duplicates.
 
 # The mailsync-clients subcommand on the command line, if any. The value of
 # -d/--db is not one.
@@ -43,7 +44,7 @@ function __mailsync_clients_using
 end
 
 for c in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
-    mailsync-record mailsync-show
+    mailsync-pull mailsync-record mailsync-show
     complete -c $c -f
     complete -c $c -s h -l help -d 'Print usage and exit'
     complete -c $c -s V -l version -d 'Print the version and exit'
@@ -74,6 +75,16 @@ complete -c mailsync-record -F
 
 # mailsync-match [--rematch]
 complete -c mailsync-match -s r -l rematch -d 'Re-evaluate every email'
+
+# mailsync-pull
+complete -c mailsync-pull -s a -l account -x \
+    -d 'Only this account (repeatable)'
+complete -c mailsync-pull -l full -d 'Forget the cursors: sync everything again'
+complete -c mailsync-pull -s s -l since -x \
+    -d 'A first sync keeps emails from DATE on (YYYY-MM-DD)'
+complete -c mailsync-pull -s t -l max-time -x \
+    -d 'Start no new work after SECONDS'
+complete -c mailsync-pull -s j -l json -d 'Print one JSON line per account'
 
 # mailsync-show
 complete -c mailsync-show -s j -l json -d 'Print JSON Lines'
