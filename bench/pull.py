@@ -377,8 +377,9 @@ def scenario_a(a):
     boxes = mailboxes(3, 2)
     gmail = [addr for prov, addr in boxes if prov == "gmail"]
     emu, ms = prepare(a, "A", "gmail:3,outlook:2,messages:%d" % n, boxes, {
-        "quota.gmail_units_per_minute": str(GMAIL_UNITS * scale),
-        "quota.graph_requests_per_10min": str(10000 * scale)}, scale=scale)
+        "quota.gmail_units_per_minute": str(GMAIL_UNITS),
+        "quota.graph_requests_per_10min": str(10000),
+        "quota.time_scale": str(scale)}, scale=scale)
     try:
         emu.ctl("POST", "/_emu/config", {"latency_ms": 20})
         emu.ctl("POST", "/_emu/quotas", {"enabled": True,

@@ -211,6 +211,7 @@ prepare(struct acct *a, struct ms_fetch *f, struct ms_db *db,
     const struct ms_secret_key *key, time_t since, int full)
 {
 	struct ms_fetch_limits lim = {0};
+	double scale;
 	int rc;
 
 	a->s.db = db;
@@ -219,17 +220,25 @@ prepare(struct acct *a, struct ms_fetch *f, struct ms_db *db,
 	a->s.full = full;
 	a->key = key;
 	a->drv = ms_sync_driver(a->provider);
+	/* quota.time_scale divides the windows, for tests and benchmarks
+	 * against an emulator that scales its own. */
+	scale = setting_num(db, "quota.time_scale", 1);
+	if (scale <= 0)
+		errx(EX_CONFIG, "setting quota.time_scale: must be above 0");
 	if (strcmp(a->provider, "gmail") == 0) {
 		lim.concurrency =
 		    (int)setting_num(db, "quota.gmail_concurrency", 10);
-		lim.units_per_minute =
+		lim.units =
 		    setting_num(db, "quota.gmail_units_per_minute", 15000);
+		lim.window = 60 / scale;
+		lim.burst = ms_gmail_max_request_units();
 	} else {
 		lim.concurrency =
 		    (int)setting_num(db, "quota.graph_concurrency", 4);
-		lim.units_per_minute =
-		    setting_num(db, "quota.graph_requests_per_10min", 10000) /
-		    10;
+		lim.units =
+		    setting_num(db, "quota.graph_requests_per_10min", 10000);
+		lim.window = 600 / scale;
+		lim.burst = 1;
 	}
 	a->s.fa = ms_fetch_acct_create(f, &lim, auth, a, a->address);
 	if ((rc = ms_app_load(db, key, a->provider, &a->app)) == 1)

@@ -340,13 +340,14 @@ start(struct ms_fetch *f, struct req *r)
 static double
 limiter(struct ms_fetch_acct *a, double units, double now)
 {
-	/* Paced at 96 % of the quota with a burst of one request, so that
-	 * no sliding quota window is ever overrun. */
-	double rate = a->lim.units_per_minute / 60.0 * 0.96;
-	double cap = units > 1 ? units : 1;
+	double cap = a->lim.burst > units ? a->lim.burst : units;
+	double rate;
 
-	if (rate <= 0)
+	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
+	rate = (a->lim.units - cap) / a->lim.window;
+	if (rate <= 0)
+		rate = a->lim.units / a->lim.window / 2;
 	a->tokens += (now - a->refilled) * rate;
 	a->refilled = now;
 	if (a->tokens > cap)

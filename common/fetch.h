@@ -29,9 +29,18 @@ ms_fetch_cb(struct ms_fetch_acct *, const struct ms_http_resp *resp, void *arg);
 /* Gives the account's access token; refresh asks for a new one. */
 typedef int ms_fetch_auth(void *arg, int refresh, char **token);
 
+/*
+ * The provider's quota for one mailbox: at most units in any window of
+ * window seconds (a sliding window, as Google and Microsoft count), and
+ * burst, the most one request costs. Requests are paced at
+ * (units - burst) / window per second with a bucket of burst units, so
+ * that no window is ever overrun, whatever the timing.
+ */
 struct ms_fetch_limits {
 	int concurrency; /* requests in flight, >= 1 */
-	double units_per_minute; /* 0: no limit */
+	double units; /* per window; 0: no limit */
+	double window; /* seconds */
+	double burst; /* the largest request, in units */
 };
 
 struct ms_fetch_spec {

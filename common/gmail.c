@@ -44,32 +44,51 @@ struct idset {
 	size_t n, cap;
 };
 
+/*
+ * A unit of work: a messages.list page (full sync) or up to a page of
+ * history-added ids (incremental), its messages fetched in batches and
+ * stored together in one transaction with the cursor that follows it.
+ */
+struct unit {
+	struct unit *next;
+	struct gmail *g;
+	char *token; /* full: the pageToken that lists it */
+	char *next_token; /* full: the one after it */
+	int listed; /* its ids are known */
+	int batches; /* in flight */
+	struct ms_email *got;
+	char **got_ids;
+	size_t ngot, cgot;
+	time_t oldest;
+};
+
 struct gmail {
 	struct ms_sync *s;
 	int incremental;
 	char *start_history; /* full: the profile's historyId */
-	char *page_token; /* full: the page being read */
-	char *next_page; /* full: the page after it */
+	char *resume_token; /* full: the page a resumed sync starts at */
 	char *new_history; /* incremental: where it ends */
 	char *old_history;
 	struct idset att; /* ids that have attachments */
-	struct idset want; /* ids to fetch now */
 	struct idset pending; /* incremental: ids for the later units */
-	struct ms_email *got; /* fetched, not stored yet */
-	char **got_ids;
-	size_t ngot, cgot;
-	int batches; /* in flight */
-	time_t oldest;
+	struct unit *head; /* units in order; stored from the head */
+	struct unit *tail;
+	int nunits;
 };
 
 struct batch {
 	struct gmail *g;
+	struct unit *u;
 	char **ids;
 	size_t n;
 	int attempt;
 };
 
-static void list_page(struct gmail *);
+/* Pages listed ahead of the one being stored: enough to keep the quota
+ * busy while a page is stored and the next one listed. */
+#define LOOKAHEAD 3
+
+static void list_page(struct gmail *, struct unit *);
 static void history_page(struct gmail *, const char *token);
 static void profile(struct gmail *);
 
@@ -132,16 +151,49 @@ idset_free(struct idset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static struct unit *
+unit_new(struct gmail *g, const char *token)
+{
+	struct unit *u = ms_xcalloc(1, sizeof(*u));
+
+	u->g = g;
+	u->token = token ? ms_xstrdup(token) : NULL;
+	if (g->tail != NULL)
+		g->tail->next = u;
+	else
+		g->head = u;
+	g->tail = u;
+	g->nunits++;
+	return u;
+}
+
 static void
-got_clear(struct gmail *g)
+unit_free(struct unit *u)
 {
 	size_t i;
 
-	for (i = 0; i < g->ngot; i++) {
-		ms_email_finish(&g->got[i]);
-		free(g->got_ids[i]);
+	for (i = 0; i < u->ngot; i++) {
+		ms_email_finish(&u->got[i]);
+		free(u->got_ids[i]);
 	}
-	g->ngot = 0;
+	free(u->got);
+	free(u->got_ids);
+	free(u->token);
+	free(u->next_token);
+	free(u);
+}
+
+/* Drop the head unit (stored, or abandoned). */
+static void
+unit_pop(struct gmail *g)
+{
+	struct unit *u = g->head;
+
+	g->head = u->next;
+	if (g->head == NULL)
+		g->tail = NULL;
+	g->nunits--;
+	unit_free(u);
 }
 
 /* Fail the account with a message about url's reply. */
@@ -293,18 +345,18 @@ to_email(struct gmail *g, struct json_object *msg, struct ms_email *e)
 }
 
 static void
-got_push(struct gmail *g, struct ms_email *e, const char *id)
+got_push(struct unit *u, struct ms_email *e, const char *id)
 {
-	if (g->ngot == g->cgot) {
-		g->cgot = g->cgot ? g->cgot * 2 : BATCH_SIZE * 2;
-		g->got = ms_xreallocarray(g->got, g->cgot, sizeof(*g->got));
-		g->got_ids =
-		    ms_xreallocarray(g->got_ids, g->cgot, sizeof(*g->got_ids));
+	if (u->ngot == u->cgot) {
+		u->cgot = u->cgot ? u->cgot * 2 : BATCH_SIZE * 2;
+		u->got = ms_xreallocarray(u->got, u->cgot, sizeof(*u->got));
+		u->got_ids =
+		    ms_xreallocarray(u->got_ids, u->cgot, sizeof(*u->got_ids));
 	}
-	g->got[g->ngot] = *e;
-	g->got_ids[g->ngot++] = ms_xstrdup(id);
-	if (g->oldest == 0 || (e->date != 0 && e->date < g->oldest))
-		g->oldest = e->date;
+	u->got[u->ngot] = *e;
+	u->got_ids[u->ngot++] = ms_xstrdup(id);
+	if (u->oldest == 0 || (e->date != 0 && e->date < u->oldest))
+		u->oldest = e->date;
 }
 
 /*
@@ -312,59 +364,80 @@ got_push(struct gmail *g, struct ms_email *e, const char *id)
  */
 
 static int
-store_got(struct gmail *g)
+store_got(struct gmail *g, struct unit *u)
 {
 	size_t i;
 
-	for (i = 0; i < g->ngot; i++) {
-		g->got[i].has_attachments = idset_has(&g->att, g->got_ids[i]);
-		if (ms_sync_store(g->s, &g->got[i], g->got_ids[i]) == -1)
+	for (i = 0; i < u->ngot; i++) {
+		u->got[i].has_attachments = idset_has(&g->att, u->got_ids[i]);
+		if (ms_sync_store(g->s, &u->got[i], u->got_ids[i]) == -1)
 			return -1;
 	}
 	return 0;
 }
 
-/* Store what was fetched with cursor c, in one transaction. */
+/* Store the head unit with cursor c in one transaction, and drop it. */
 static int
 commit(struct gmail *g, const struct ms_cursor *c)
 {
 	if (ms_sync_begin(g->s) == -1)
 		return -1;
-	if (store_got(g) == -1 || ms_sync_cursor_set(g->s, FOLDER, c) == -1) {
+	if (store_got(g, g->head) == -1 ||
+	    ms_sync_cursor_set(g->s, FOLDER, c) == -1) {
 		ms_sync_fail(g->s);
 		return -1;
 	}
 	if (ms_sync_commit(g->s) == -1)
 		return -1;
-	got_clear(g);
+	unit_pop(g);
 	return 0;
 }
 
+static int
+stopping(struct gmail *g)
+{
+	return ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa));
+}
+
+/* Full sync: list the next page while the earlier ones are fetched. */
 static void
-full_page_done(struct gmail *g)
+fill_lookahead(struct gmail *g)
+{
+	struct unit *t = g->tail;
+
+	if (t != NULL && t->listed && t->next_token != NULL &&
+	    g->nunits < LOOKAHEAD && !stopping(g) &&
+	    ms_fetch_acct_error(g->s->fa) == 0)
+		list_page(g, unit_new(g, t->next_token));
+}
+
+/*
+ * Full sync: store the finished pages in order, each with the token of
+ * the page after it; the last one with the historyId read at the start.
+ */
+static void
+try_commit(struct gmail *g)
 {
 	struct ms_cursor c = {0};
 
-	c.full_history_id = g->start_history;
-	c.page_token = g->next_page;
-	if (g->next_page == NULL) { /* the last page: full sync done */
-		c.history_id = g->start_history;
-		c.full_history_id = NULL;
+	while (g->head != NULL && g->head->listed && g->head->batches == 0 &&
+	    ms_fetch_acct_error(g->s->fa) == 0) {
+		int last = g->head->next_token == NULL;
+
+		c.full_history_id = last ? NULL : g->start_history;
+		c.history_id = last ? g->start_history : NULL;
+		c.page_token = g->head->next_token;
+		if (commit(g, &c) == -1)
+			return;
+		if (last) {
+			g->s->done = 1;
+			return;
+		}
 	}
-	if (commit(g, &c) == -1)
-		return;
-	if (g->next_page == NULL) {
-		g->s->done = 1;
-		return;
-	}
-	free(g->page_token);
-	g->page_token = g->next_page;
-	g->next_page = NULL;
-	if (!ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
-		list_page(g); /* else the next run goes on from this page */
+	fill_lookahead(g);
 }
 
-static void fetch_want(struct gmail *);
+static void send_want(struct gmail *, struct unit *, struct idset *);
 
 /*
  * Incremental: the added messages go in units of a page, each stored in
@@ -376,15 +449,17 @@ static void
 next_unit(struct gmail *g)
 {
 	size_t n = g->pending.n < PAGE_SIZE ? g->pending.n : PAGE_SIZE;
+	struct idset want = {0};
+	struct unit *u = unit_new(g, NULL);
 
-	g->want.n = 0;
+	u->listed = 1;
 	while (n-- > 0) {
 		char *id = g->pending.v[--g->pending.n];
 
-		idset_add(&g->want, id);
+		idset_add(&want, id);
 		free(id);
 	}
-	fetch_want(g);
+	send_want(g, u, &want);
 }
 
 static void
@@ -394,9 +469,10 @@ incremental_done(struct gmail *g)
 	int last = g->pending.n == 0;
 
 	c.history_id = last ? g->new_history : g->old_history;
-	if (g->ngot == 0 && last && g->old_history != NULL &&
+	if (g->head->ngot == 0 && last && g->old_history != NULL &&
 	    g->new_history != NULL &&
 	    strcmp(g->old_history, g->new_history) == 0) {
+		unit_pop(g);
 		g->s->done = 1; /* nothing changed: nothing to write */
 		return;
 	}
@@ -404,7 +480,7 @@ incremental_done(struct gmail *g)
 		return;
 	if (last)
 		g->s->done = 1;
-	else if (!ms_fetch_stopping(ms_fetch_acct_engine(g->s->fa)))
+	else if (!stopping(g))
 		next_unit(g);
 }
 
@@ -415,7 +491,8 @@ att_after_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg);
 static void
 att_after(struct gmail *g, const char *token)
 {
-	time_t after = g->oldest > 86400 ? g->oldest - 86400 : 0;
+	time_t oldest = g->head->oldest;
+	time_t after = oldest > 86400 ? oldest - 86400 : 0;
 	char *url;
 
 	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d"
@@ -479,12 +556,13 @@ att_after_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	json_object_put(o);
 }
 
+/* A unit's batches are all in. */
 static void
-unit_done(struct gmail *g)
+unit_fetched(struct gmail *g, struct unit *u)
 {
 	if (!g->incremental)
-		full_page_done(g);
-	else if (g->ngot > 0)
+		try_commit(g);
+	else if (u->ngot > 0)
 		att_after(g, NULL);
 	else
 		incremental_done(g);
@@ -498,7 +576,8 @@ static void
 batch_cb(struct ms_fetch_acct *, const struct ms_http_resp *, void *);
 
 static void
-send_batch(struct gmail *g, char **ids, size_t n, int attempt, double delay)
+send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
+    double delay)
 {
 	struct batch *b = ms_xcalloc(1, sizeof(*b));
 	struct ms_fetch_spec spec = {0};
@@ -507,6 +586,7 @@ send_batch(struct gmail *g, char **ids, size_t n, int attempt, double delay)
 	size_t i;
 
 	b->g = g;
+	b->u = u;
 	b->ids = ids;
 	b->n = n;
 	b->attempt = attempt;
@@ -528,9 +608,9 @@ send_batch(struct gmail *g, char **ids, size_t n, int attempt, double delay)
 	spec.delay = delay;
 	spec.cb = batch_cb;
 	spec.arg = b;
-	g->batches++;
+	u->batches++;
 	if (ms_fetch_add(g->s->fa, &spec) == -1) {
-		g->batches--;
+		u->batches--;
 		for (i = 0; i < n; i++)
 			free(ids[i]);
 		free(ids);
@@ -540,21 +620,23 @@ send_batch(struct gmail *g, char **ids, size_t n, int attempt, double delay)
 	ms_buf_finish(&body);
 }
 
+/* Fetch a unit's ids (the batches take them over from want). */
 static void
-fetch_want(struct gmail *g)
+send_want(struct gmail *g, struct unit *u, struct idset *want)
 {
 	size_t i, n;
 	char **ids;
 
-	for (i = 0; i < g->want.n; i += n) {
-		n = g->want.n - i < BATCH_SIZE ? g->want.n - i : BATCH_SIZE;
+	for (i = 0; i < want->n; i += n) {
+		n = want->n - i < BATCH_SIZE ? want->n - i : BATCH_SIZE;
 		ids = ms_xreallocarray(NULL, n, sizeof(*ids));
-		memcpy(ids, g->want.v + i, n * sizeof(*ids));
-		send_batch(g, ids, n, 1, 0);
+		memcpy(ids, want->v + i, n * sizeof(*ids));
+		send_batch(g, u, ids, n, 1, 0);
 	}
-	g->want.n = 0; /* the batches own the strings now */
-	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
-		unit_done(g);
+	free(want->v);
+	memset(want, 0, sizeof(*want));
+	if (u->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
+		unit_fetched(g, u);
 }
 
 /* The boundary of a multipart Content-Type, or NULL. */
@@ -650,7 +732,7 @@ batch_part(struct gmail *g, struct batch *b, long idx, const char *inner,
 	rc = to_email(g, o, &e);
 	json_object_put(o);
 	if (rc == 0)
-		got_push(g, &e, b->ids[idx]);
+		got_push(b->u, &e, b->ids[idx]);
 	return rc == -1 ? -1 : 0;
 }
 
@@ -720,10 +802,11 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct batch *b = arg;
 	struct gmail *g = b->g;
+	struct unit *u = b->u;
 	struct idset retry = {0};
 
 	(void)fa;
-	g->batches--;
+	u->batches--;
 	if (r == NULL) {
 		batch_free(b);
 		return;
@@ -741,15 +824,15 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	} else if (retry.n > 0) {
 		/* Retry the failed parts alone, after a pause; the new
 		 * batch owns the ids. */
-		send_batch(g, retry.v, retry.n, b->attempt + 1,
+		send_batch(g, u, retry.v, retry.n, b->attempt + 1,
 		    (double)(1 << (b->attempt - 1)));
 		memset(&retry, 0, sizeof(retry));
 	}
 	idset_clear(&retry);
 	free(retry.v);
 	batch_free(b);
-	if (g->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
-		unit_done(g);
+	if (u->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
+		unit_fetched(g, u);
 }
 
 /*
@@ -759,8 +842,9 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 static void
 list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
-	struct gmail *g = arg;
-	struct idset ids = {0};
+	struct unit *u = arg;
+	struct gmail *g = u->g;
+	struct idset ids = {0}, want = {0};
 	struct json_object *o;
 	const char *next;
 	size_t i;
@@ -779,32 +863,36 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		ms_sync_fail(g->s);
 		goto out;
 	}
-	free(g->next_page);
-	g->next_page = next ? ms_xstrdup(next) : NULL;
+	u->next_token = next ? ms_xstrdup(next) : NULL;
+	u->listed = 1;
 	for (i = 0; i < ids.n; i++) {
 		if ((known = ms_sync_known(g->s, ids.v[i])) == -1) {
 			ms_sync_fail(g->s);
 			goto out;
 		}
 		if (!known)
-			idset_add(&g->want, ids.v[i]);
+			idset_add(&want, ids.v[i]);
 	}
-	fetch_want(g);
+	fill_lookahead(g);
+	send_want(g, u, &want);
 out:
-	idset_clear(&ids);
-	free(ids.v);
+	idset_free(&want);
+	idset_free(&ids);
 	json_object_put(o);
 }
 
 static void
-list_page(struct gmail *g)
+list_page(struct gmail *g, struct unit *u)
 {
 	char *q = since_q(g, "&q="), *url;
+	struct ms_fetch_spec spec = {
+	    .units = COST_LIST, .cb = list_cb, .arg = u};
 
 	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d%s%s%s",
-	    api(g), PAGE_SIZE, q, g->page_token ? "&pageToken=" : "",
-	    g->page_token ? g->page_token : "");
-	get(g, url, COST_LIST, list_cb, NULL);
+	    api(g), PAGE_SIZE, q, u->token ? "&pageToken=" : "",
+	    u->token ? u->token : "");
+	spec.url = url;
+	ms_fetch_add(g->s->fa, &spec);
 	free(url);
 	free(q);
 }
@@ -847,7 +935,7 @@ att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		att_page(g, next);
 	else {
 		idset_sort(&g->att);
-		list_page(g);
+		list_page(g, unit_new(g, g->resume_token));
 	}
 	json_object_put(o);
 }
@@ -924,28 +1012,29 @@ history_added(struct gmail *g, struct json_object *o)
 			    (id = ms_json_str(m, "id")) == NULL ||
 			    has_label(m, skipped_labels))
 				continue;
-			idset_add(&g->want, id);
+			idset_add(&g->pending, id);
 		}
 	}
 }
 
-/* Keep only the wanted ids this account does not have yet. */
+/* Keep only the added ids this account does not have yet. */
 static int
 drop_known(struct gmail *g)
 {
+	struct idset *p = &g->pending;
 	size_t i, k = 0;
 	int known;
 
-	idset_sort(&g->want);
-	for (i = 0; i < g->want.n; i++) {
-		if ((known = ms_sync_known(g->s, g->want.v[i])) == -1)
+	idset_sort(p);
+	for (i = 0; i < p->n; i++) {
+		if ((known = ms_sync_known(g->s, p->v[i])) == -1)
 			return -1;
 		if (known)
-			free(g->want.v[i]);
+			free(p->v[i]);
 		else
-			g->want.v[k++] = g->want.v[i];
+			p->v[k++] = p->v[i];
 	}
-	g->want.n = k;
+	p->n = k;
 	return 0;
 }
 
@@ -954,7 +1043,7 @@ restart_full(struct gmail *g)
 {
 	ms_log_info(
 	    "%s: the history is too old (404): full sync again", g->s->address);
-	idset_clear(&g->want);
+	idset_clear(&g->pending);
 	if (ms_sync_begin(g->s) == -1)
 		return;
 	if (ms_sync_cursor_clear(g->s) == -1) {
@@ -994,13 +1083,8 @@ history_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		history_page(g, next);
 	else if (drop_known(g) == -1)
 		ms_sync_fail(g->s);
-	else {
-		/* All of it waits; units of a page go one at a time. */
-		idset_free(&g->pending);
-		g->pending = g->want;
-		memset(&g->want, 0, sizeof(g->want));
-		next_unit(g);
-	}
+	else
+		next_unit(g); /* units of a page, one at a time */
 	json_object_put(o);
 }
 
@@ -1015,6 +1099,12 @@ history_page(struct gmail *g, const char *token)
 	    token ? token : "");
 	get(g, url, COST_HISTORY, history_cb, NULL);
 	free(url);
+}
+
+double
+ms_gmail_max_request_units(void)
+{
+	return (double)BATCH_SIZE * COST_GET;
 }
 
 int
@@ -1036,7 +1126,7 @@ ms_gmail_start(struct ms_sync *s)
 	} else if (!s->full && c.full_history_id != NULL) {
 		/* Resume the unfinished full sync where it stopped. */
 		g->start_history = c.full_history_id;
-		g->page_token = c.page_token;
+		g->resume_token = c.page_token;
 		c.full_history_id = c.page_token = NULL;
 		att_page(g, NULL);
 	} else
@@ -1052,17 +1142,12 @@ ms_gmail_finish(struct ms_sync *s)
 
 	if (g == NULL)
 		return;
-	got_clear(g);
-	free(g->got);
-	free(g->got_ids);
-	idset_clear(&g->att);
-	free(g->att.v);
-	idset_clear(&g->want);
-	free(g->want.v);
+	while (g->head != NULL)
+		unit_pop(g);
+	idset_free(&g->att);
 	idset_free(&g->pending);
 	free(g->start_history);
-	free(g->page_token);
-	free(g->next_page);
+	free(g->resume_token);
 	free(g->new_history);
 	free(g->old_history);
 	free(g);

@@ -53,6 +53,8 @@ const struct ms_driver *ms_sync_driver(const char *provider);
 
 /* The drivers (gmail.c, graph.c). */
 int ms_gmail_start(struct ms_sync *);
+/* The quota units of Gmail's most expensive request (a full batch). */
+double ms_gmail_max_request_units(void);
 void ms_gmail_finish(struct ms_sync *);
 int ms_graph_start(struct ms_sync *);
 void ms_graph_finish(struct ms_sync *);
