@@ -72,6 +72,8 @@ struct gmail {
 	struct idset att; /* ids that have attachments */
 	struct idset pending; /* incremental: ids for the later units */
 	struct unit *head; /* units in order; stored from the head */
+	time_t att_after; /* the has:attachment listing's bound */
+	void (*att_then)(struct gmail *); /* what follows that listing */
 	struct unit *tail;
 	int nunits;
 };
@@ -484,25 +486,6 @@ incremental_done(struct gmail *g)
 		next_unit(g);
 }
 
-/* Incremental: which of the fetched messages have attachments. */
-static void
-att_after_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg);
-
-static void
-att_after(struct gmail *g, const char *token)
-{
-	time_t oldest = g->head->oldest;
-	time_t after = oldest > 86400 ? oldest - 86400 : 0;
-	char *url;
-
-	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d"
-			   "&q=has%%3Aattachment%%20after%%3A%lld%s%s",
-	    api(g), PAGE_SIZE, (long long)after, token ? "&pageToken=" : "",
-	    token ? token : "");
-	get(g, url, COST_LIST, att_after_cb, NULL);
-	free(url);
-}
-
 /* Add the ids of a messages.list reply to set; its next page token. */
 static int
 list_ids(struct json_object *o, struct idset *set, const char **next)
@@ -526,8 +509,32 @@ list_ids(struct json_object *o, struct idset *set, const char **next)
 	return 0;
 }
 
+/*
+ * Which messages have attachments: Gmail's own has:attachment search,
+ * which the gmail.readonly scope allows, over the window of the work at
+ * hand: the first-sync window for a full sync, from a day before the
+ * oldest fetched message for an incremental unit. Then g->att_then.
+ */
+static void att_cb(struct ms_fetch_acct *, const struct ms_http_resp *, void *);
+
 static void
-att_after_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
+att_list(struct gmail *g, time_t after, const char *token)
+{
+	char bound[48] = "", *url;
+
+	if (after > 0)
+		snprintf(bound, sizeof(bound), "%%20after%%3A%lld",
+		    (long long)after);
+	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d"
+			   "&q=has%%3Aattachment%s%s%s",
+	    api(g), PAGE_SIZE, bound, token ? "&pageToken=" : "",
+	    token ? token : "");
+	get(g, url, COST_LIST, att_cb, NULL);
+	free(url);
+}
+
+static void
+att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct gmail *g = arg;
 	struct json_object *o;
@@ -537,23 +544,34 @@ att_after_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if (r == NULL)
 		return;
 	if (r->status != 200) {
-		fail_reply(g, "messages.list", r);
+		fail_reply(g, "messages.list (has:attachment)", r);
 		return;
 	}
 	if ((o = reply_json(g, "messages.list", r)) == NULL)
 		return;
-	if (list_ids(o, &g->att, &next) == -1) {
-		json_object_put(o);
+	if (list_ids(o, &g->att, &next) == -1)
 		ms_sync_fail(g->s);
-		return;
-	}
-	if (next != NULL)
-		att_after(g, next);
+	else if (next != NULL)
+		att_list(g, g->att_after, next);
 	else {
 		idset_sort(&g->att);
-		incremental_done(g);
+		g->att_then(g);
 	}
 	json_object_put(o);
+}
+
+static void
+att_start(struct gmail *g, time_t after, void (*then)(struct gmail *))
+{
+	g->att_after = after;
+	g->att_then = then;
+	att_list(g, after, NULL);
+}
+
+static void
+list_first(struct gmail *g)
+{
+	list_page(g, unit_new(g, g->resume_token));
 }
 
 /* A unit's batches are all in. */
@@ -563,7 +581,8 @@ unit_fetched(struct gmail *g, struct unit *u)
 	if (!g->incremental)
 		try_commit(g);
 	else if (u->ngot > 0)
-		att_after(g, NULL);
+		att_start(g, u->oldest > 86400 ? u->oldest - 86400 : 0,
+		    incremental_done);
 	else
 		incremental_done(g);
 }
@@ -897,49 +916,6 @@ list_page(struct gmail *g, struct unit *u)
 	free(q);
 }
 
-static void att_cb(struct ms_fetch_acct *, const struct ms_http_resp *, void *);
-
-static void
-att_page(struct gmail *g, const char *token)
-{
-	char *q = since_q(g, "%20"), *url;
-
-	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d"
-			   "&q=has%%3Aattachment%s%s%s",
-	    api(g), PAGE_SIZE, q, token ? "&pageToken=" : "",
-	    token ? token : "");
-	get(g, url, COST_LIST, att_cb, NULL);
-	free(url);
-	free(q);
-}
-
-static void
-att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
-{
-	struct gmail *g = arg;
-	struct json_object *o;
-	const char *next;
-
-	(void)fa;
-	if (r == NULL)
-		return;
-	if (r->status != 200) {
-		fail_reply(g, "messages.list (has:attachment)", r);
-		return;
-	}
-	if ((o = reply_json(g, "messages.list", r)) == NULL)
-		return;
-	if (list_ids(o, &g->att, &next) == -1)
-		ms_sync_fail(g->s);
-	else if (next != NULL)
-		att_page(g, next);
-	else {
-		idset_sort(&g->att);
-		list_page(g, unit_new(g, g->resume_token));
-	}
-	json_object_put(o);
-}
-
 static void
 profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
@@ -974,7 +950,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		return;
 	}
 	if (ms_sync_commit(g->s) == 0)
-		att_page(g, NULL);
+		att_start(g, g->s->since, list_first);
 }
 
 static void
@@ -1128,7 +1104,7 @@ ms_gmail_start(struct ms_sync *s)
 		g->start_history = c.full_history_id;
 		g->resume_token = c.page_token;
 		c.full_history_id = c.page_token = NULL;
-		att_page(g, NULL);
+		att_start(g, g->s->since, list_first);
 	} else
 		profile(g);
 	ms_cursor_finish(&c);
