@@ -252,31 +252,6 @@ on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 static int
-on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
-{
-	const char *p = data, *end = data + n, *eol;
-	char dir = type == CURLINFO_HEADER_OUT ? '>' : '<';
-	int len;
-
-	(void)h;
-	(void)arg;
-	if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
-		return 0; /* bodies and TLS data: never */
-	while (p < end) {
-		eol = memchr(p, '\n', (size_t)(end - p));
-		len = (int)((eol ? eol : end) - p);
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
-		if (len > 0 && ms_ascii_ncasecmp(p, "authorization:", 14) == 0)
-			ms_log_debug("%c Authorization: [redacted]", dir);
-		else if (len > 0)
-			ms_log_debug("%c %.*s", dir, len, p);
-		p = eol ? eol + 1 : end;
-	}
-	return 0;
-}
-
-static int
 start(struct ms_fetch *f, struct req *r)
 {
 	struct ms_fetch_acct *a = r->acct;
@@ -321,7 +296,7 @@ start(struct ms_fetch *f, struct req *r)
 	curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
 	if (ms_log_level() >= MS_LOG_DEBUG) {
-		curl_easy_setopt(r->h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(r->h, CURLOPT_DEBUGFUNCTION, ms_http_trace);
 		curl_easy_setopt(r->h, CURLOPT_VERBOSE, 1L);
 	}
 	if (strcmp(r->method, "POST") == 0) {

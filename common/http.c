@@ -72,8 +72,8 @@ trace_headers(const char *dir, const char *data, size_t n)
 	}
 }
 
-static int
-on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
+int
+ms_http_trace(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
 {
 	(void)h;
 	(void)arg;
@@ -156,7 +156,7 @@ ms_http_request(const char *method, const char *url, const char *bearer,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	if (ms_log_level() >= MS_LOG_DEBUG) {
-		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, ms_http_trace);
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	}
 	if (strcmp(method, "POST") == 0) {

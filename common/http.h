@@ -9,6 +9,7 @@
 #ifndef MS_HTTP_H
 #define MS_HTTP_H
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stddef.h>
 
@@ -23,6 +24,10 @@ struct ms_http_resp {
 	long retry_after; /* seconds, -1 when absent */
 	char *content_type; /* the Content-Type header, or NULL */
 };
+
+/* A CURLOPT_DEBUGFUNCTION for -vv: header lines only, Authorization
+ * redacted, never a body (token requests carry secrets in theirs). */
+int ms_http_trace(CURL *, curl_infotype, char *data, size_t n, void *arg);
 
 /* 0 when url is https, or http to a loopback host; else -1 (EX_CONFIG). */
 int ms_http_check_url(const char *url);
