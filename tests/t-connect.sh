@@ -54,6 +54,14 @@ expect_out "a personal Outlook account: the address is the userPrincipalName" <<
 check "four accounts for three members" test "$(accounts)" = \
 	"gmail alice@firm.example alice active;gmail bob@firm.example bob active;outlook carol@firm.example carol active;outlook dave@outlook.example alice active;"
 
+# -vv shows the HTTP headers, never a secret or a body.
+connect_browser -vv -p gmail --login-hint alice@firm.example --member alice --timeout 30
+expect_rc "connect with -vv" 0
+grep_err "-vv traces the requests' headers" "^mailsync-connect: > GET /gmail/v1/users/me/profile"
+grep_err "with Authorization redacted" "Authorization: \[redacted\]"
+check "no bearer token, client secret or token body in the trace" \
+	bash -c "! grep -qiE 'Bearer [A-Za-z0-9]|$GMAIL_SECRET|ya29\.|1//0|refresh_token|code_verifier' '$T/err'"
+
 # Reconnecting an address re-authorizes it: same account, state kept.
 id=$(q "SELECT id FROM accounts WHERE address = 'alice@firm.example'")
 q "UPDATE accounts SET last_sync = 1794992000 WHERE id = $id"
