@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cli.h"
 #include "client.h"
@@ -24,7 +25,7 @@ usage(FILE *out, int code)
 	    "usage: %s [--json | --tsv | --html] [--color WHEN] [-n N]\n"
 	    "           [--since DATE] [--source SOURCE] CLIENT\n"
 	    "       %s --view EMAIL_ID\n"
-	    "       %s --accounts [--json | --tsv]\n"
+	    "       %s --accounts [--json | --tsv | --check]\n"
 	    "\n"
 	    "Print a client's Emails list, newest first. CLIENT is the\n"
 	    "client's CRM id or any email address on its record.\n"
@@ -42,6 +43,10 @@ usage(FILE *out, int code)
 	    "  -S, --source SRC    crm, gmail or outlook only\n"
 	    "      --view ID       print CRM email ID in full\n"
 	    "      --accounts      list the connected accounts\n"
+	    "      --check         with --accounts: print nothing and exit 0\n"
+	    "                      when every account is healthy, else a line\n"
+	    "                      per unhealthy one (needs-reauth, failing,\n"
+	    "                      no sync for an hour) and exit 1\n"
 	    "\n" MS_CLI_USAGE,
 	    getprogname(), getprogname(), getprogname());
 	exit(code);
@@ -72,6 +77,32 @@ static int
 print_account(const struct ms_account *a, void *arg)
 {
 	return ms_print_account(arg, a);
+}
+
+/* One line per unhealthy account on stdout, for monitoring. */
+static int
+check_one(const struct ms_account *a, void *arg)
+{
+	int *bad = arg;
+	char why[600];
+
+	if (ms_account_problem(a, time(NULL), why, sizeof(why)) != NULL) {
+		printf("%s %s: %s\n", a->provider, a->address, why);
+		*bad = 1;
+	}
+	return 0;
+}
+
+static int
+check_accounts(struct ms_db *db)
+{
+	int bad = 0;
+
+	if (ms_account_each(db, check_one, &bad) == -1)
+		die();
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return bad;
 }
 
 static void
@@ -129,7 +160,7 @@ show_view(struct ms_db *db, const char *idstr)
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_HTML = 256, OPT_COLOR, OPT_VIEW, OPT_ACCOUNTS };
+	enum { OPT_HTML = 256, OPT_COLOR, OPT_VIEW, OPT_ACCOUNTS, OPT_CHECK };
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"json", no_argument, NULL, 'j'},
@@ -141,6 +172,7 @@ main(int argc, char *argv[])
 	    {"source", required_argument, NULL, 'S'},
 	    {"view", required_argument, NULL, OPT_VIEW},
 	    {"accounts", no_argument, NULL, OPT_ACCOUNTS},
+	    {"check", no_argument, NULL, OPT_CHECK},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ms_email_query q = {0};
@@ -149,7 +181,7 @@ main(int argc, char *argv[])
 	struct ms_db *db;
 	enum ms_format fmt = MS_FMT_TABLE;
 	const char *color = "auto", *view = NULL, *errstr;
-	int ch, accounts = 0, usecolor, rc;
+	int ch, accounts = 0, check = 0, usecolor, rc;
 
 	while ((ch = getopt_long(argc, argv,
 		    MS_CLI_SHORTOPTS "jtn:s:S:", longopts, NULL)) != -1) {
@@ -182,6 +214,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VIEW: view = optarg; break;
 		case OPT_ACCOUNTS: accounts = 1; break;
+		case OPT_CHECK: check = 1; break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -200,6 +233,8 @@ main(int argc, char *argv[])
 		    argv[argc - 1]);
 	if (view != NULL && accounts)
 		errx(EX_USAGE, "--view and --accounts exclude each other");
+	if (check && !accounts)
+		errx(EX_USAGE, "--check goes with --accounts");
 
 	utf8_locale();
 	if ((db = ms_cli_open(&cli)) == NULL)
@@ -208,6 +243,9 @@ main(int argc, char *argv[])
 	if (view != NULL) {
 		ms_printer_destroy(p);
 		rc = show_view(db, view);
+	} else if (check) {
+		ms_printer_destroy(p);
+		rc = check_accounts(db);
 	} else if (accounts) {
 		if (ms_account_each(db, print_account, p) == -1)
 			die();

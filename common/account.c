@@ -1,5 +1,6 @@
 #include "account.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -14,14 +15,23 @@ ms_account_each(
 	static const char *sql =
 	    "SELECT a.id, a.provider, a.address, "
 	    "a.member, a.status, a.last_sync, a.last_error, "
-	    "(SELECT count(*) FROM email_accounts x WHERE x.account_id = a.id) "
+	    "(SELECT count(*) FROM email_accounts x WHERE x.account_id = "
+	    "a.id), "
+	    "a.status = 'active' AND coalesce(a.last_sync, a.created) < ?1 "
 	    "FROM accounts a ORDER BY a.provider, a.address";
 	struct ms_account a;
 	sqlite3_stmt *st;
+	double minutes;
+	char *v;
 	int rc;
 
+	if (ms_db_setting_get(db, "health.stale_minutes", &v) == -1)
+		return -1;
+	minutes = v ? strtod(v, NULL) : MS_ACCOUNT_STALE_MINUTES;
+	free(v);
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(time(NULL) - minutes * 60));
 	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
 		a.id = sqlite3_column_int64(st, 0);
 		a.provider = ms_db_col_text(st, 1);
@@ -33,6 +43,7 @@ ms_account_each(
 		    ? NULL
 		    : ms_db_col_text(st, 6);
 		a.emails = sqlite3_column_int64(st, 7);
+		a.stale = sqlite3_column_int(st, 8);
 		if (fn(&a, arg) == -1) {
 			rc = -1;
 			break;
@@ -138,4 +149,29 @@ ms_account_set_status(
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 	ms_db_bind_text(st, 3, last_error);
 	return ms_db_run(db, st);
+}
+
+const char *
+ms_account_problem(
+    const struct ms_account *a, time_t now, char *buf, size_t len)
+{
+	const char *err = a->last_error ? a->last_error : "no error recorded";
+	long h;
+
+	if (strcmp(a->status, "needs-reauth") == 0)
+		snprintf(buf, len,
+		    "needs re-authorization (mailsync-connect): "
+		    "%s",
+		    err);
+	else if (strcmp(a->status, "error") == 0)
+		snprintf(buf, len, "failing: %s", err);
+	else if (a->stale && a->last_sync == 0)
+		snprintf(buf, len, "never synced since it was connected");
+	else if (a->stale) {
+		h = (long)((now - a->last_sync) / 60);
+		snprintf(buf, len, "no successful sync for %ldh%02ldm", h / 60,
+		    h % 60);
+	} else
+		return NULL;
+	return buf;
 }

@@ -18,7 +18,17 @@ struct ms_account {
 	time_t last_sync; /* 0: never */
 	const char *last_error; /* NULL: none */
 	int64_t emails; /* emails synced from it */
+	int stale; /* active, but no successful sync for too long */
 };
+
+/* How long an active account may go without a successful sync before
+ * it is stale: the setting health.stale_minutes, default 60. */
+#define MS_ACCOUNT_STALE_MINUTES 60
+
+/* Why the account is unhealthy, into buf; NULL when it is healthy (a
+ * disconnected account is neither). */
+const char *ms_account_problem(
+    const struct ms_account *, time_t now, char *buf, size_t len);
 
 /* Call fn for every account (strings borrowed for the call), ordered by
  * provider and address. */

@@ -394,26 +394,28 @@ ms_print_email(struct ms_printer *p, const struct ms_email *e)
 static void
 account_row(struct ms_printer *p, const struct ms_account *a)
 {
-	char when[32] = "never";
+	char when[32] = "never", status[48];
 	struct json_object *o;
 
 	if (a->last_sync != 0)
 		ms_date_format_iso(a->last_sync, when, sizeof(when));
+	snprintf(status, sizeof(status), "%s%s", a->status,
+	    a->stale ? " (stale)" : "");
 	switch (p->fmt) {
 	case MS_FMT_TABLE:
 		if (p->rows == 0)
 			fprintf(p->out,
-			    "%-8s %-32s %-12s %-13s %-20s %6s  %s\n",
+			    "%-8s %-32s %-12s %-15s %-20s %6s  %s\n",
 			    "PROVIDER", "ADDRESS", "MEMBER", "STATUS",
 			    "LAST SYNC", "EMAILS", "LAST ERROR");
-		fprintf(p->out, "%-8s %-32s %-12s %-13s %-20s %6lld  %s\n",
-		    a->provider, a->address, a->member, a->status, when,
+		fprintf(p->out, "%-8s %-32s %-12s %-15s %-20s %6lld  %s\n",
+		    a->provider, a->address, a->member, status, when,
 		    (long long)a->emails, a->last_error ? a->last_error : "-");
 		break;
 	case MS_FMT_TSV:
-		fprintf(p->out, "%s\t%s\t%s\t%s\t%s\t%lld\t", a->provider,
+		fprintf(p->out, "%s\t%s\t%s\t%s\t%s\t%lld\t%d\t", a->provider,
 		    a->address, a->member, a->status, when,
-		    (long long)a->emails);
+		    (long long)a->emails, a->stale);
 		tsv_field(p->out, a->last_error ? a->last_error : "", 1);
 		break;
 	case MS_FMT_JSON:
@@ -434,6 +436,8 @@ account_row(struct ms_printer *p, const struct ms_account *a)
 				  : NULL);
 		json_object_object_add(
 		    o, "emails", json_object_new_int64(a->emails));
+		json_object_object_add(
+		    o, "stale", json_object_new_boolean(a->stale));
 		json_print(p, o);
 		break;
 	}

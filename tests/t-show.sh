@@ -160,13 +160,38 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert rows == [
  {"provider": "gmail", "address": "alice@firm.example", "member": "alice",
   "status": "active", "last_sync": "2026-11-18T08:53:20Z",
-  "last_error": None, "emails": 1},
+  "last_error": None, "emails": 1, "stale": True},
  {"provider": "outlook", "address": "bob@firm.example", "member": "bob",
-  "status": "active", "last_sync": None, "last_error": None, "emails": 2}], rows
+  "status": "active", "last_sync": None, "last_error": None, "emails": 2,
+  "stale": True}], rows
 PY
 run mailsync-show --accounts
 grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +LAST ERROR"
-grep_out "and a row per account" "^outlook +bob@firm.example +bob +active +never +2 +-$"
+grep_out "and a row per account, stale when it has not synced for long" "^outlook +bob@firm.example +bob +active \(stale\) +never +2 +-$"
+
+# --accounts --check: for monitoring.
+run mailsync-show --accounts --check
+expect_rc "--check with stale accounts" 1
+check "one line per unhealthy account" test "$(wc -l <"$T/out")" = 2
+grep_out "says how long since the last sync" "^gmail alice@firm.example: no successful sync for [0-9]+h[0-9]{2}m$"
+grep_out "and when an account never synced" "^outlook bob@firm.example: never synced since it was connected$"
+q "UPDATE accounts SET last_sync = unixepoch()"
+run mailsync-show --accounts --check
+expect_rc "--check with every account healthy" 0
+check "prints nothing" test ! -s "$T/out"
+q "UPDATE accounts SET status = 'needs-reauth', last_error = 'Gmail token endpoint: HTTP 400 invalid_grant' WHERE id = 1"
+run mailsync-show --accounts --check
+expect_rc "--check with an account that needs re-authorization" 1
+expect_out "names it and why" <<<"gmail alice@firm.example: needs re-authorization (mailsync-connect): Gmail token endpoint: HTTP 400 invalid_grant"
+q "UPDATE accounts SET status = 'disconnected' WHERE id = 1"
+run mailsync-show --accounts --check
+expect_rc "a disconnected account is not checked" 0
+q "UPDATE accounts SET last_sync = unixepoch() - 1800 WHERE id = 2"
+q "INSERT INTO settings VALUES ('health.stale_minutes', '20')"
+run mailsync-show --accounts --check
+expect_rc "health.stale_minutes sets the threshold" 1
+run mailsync-show --check c-17
+expect_rc "--check without --accounts" 64
 run env MAILSYNC_DB="$T/empty.db" mailsync-show --accounts
 expect_rc "--accounts with no accounts" 0
 check "prints nothing" test ! -s "$T/out"

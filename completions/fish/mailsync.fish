@@ -98,6 +98,7 @@ complete -c mailsync-show -s S -l source -x -a 'crm gmail outlook' \
     -d 'Only emails from this source'
 complete -c mailsync-show -l view -x -d 'Print a CRM email in full'
 complete -c mailsync-show -l accounts -d 'List the connected accounts'
+complete -c mailsync-show -l check -d 'With --accounts: exit 1 when an account is unhealthy'
 
 # mailsync-connect
 complete -c mailsync-connect -s p -l provider -x -a 'gmail outlook' \

@@ -90,6 +90,13 @@ def fingerprint(tok):
 
 
 def iso_ms(ms):
+    if type(ms) is int:
+        # datetime.strftime is time.strftime over the same UTC time tuple;
+        # an integral ms count needs no sub-second rounding.
+        try:
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+        except (OverflowError, OSError, ValueError):
+            pass
     return datetime.datetime.fromtimestamp(
         ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -104,7 +111,21 @@ def parse_iso(s):
     return int(d.timestamp() * 1000)
 
 
+_WDAY = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MON = (None, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+        "Oct", "Nov", "Dec")
+
+
 def rfc2822(ms):
+    if type(ms) is int:
+        # what email.utils.format_datetime prints for a UTC datetime
+        try:
+            t = time.gmtime(ms // 1000)
+            return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (
+                _WDAY[t.tm_wday], t.tm_mday, _MON[t.tm_mon], t.tm_year,
+                t.tm_hour, t.tm_min, t.tm_sec)
+        except (OverflowError, OSError, ValueError):
+            pass
     return email.utils.format_datetime(datetime.datetime.fromtimestamp(
         ms / 1000, datetime.timezone.utc))
 
@@ -709,6 +730,44 @@ def spec_of(m):
 
 # ---------------------------------------------------------------- HTTP glue
 
+_QS_CACHE = {}
+
+
+def parse_query(rawq):
+    """parse_qs, memoised: a batch repeats one query string per part.  The
+    result is shared, so nothing may modify it (nothing does)."""
+    q = _QS_CACHE.get(rawq)
+    if q is None:
+        q = urllib.parse.parse_qs(rawq, keep_blank_values=True)
+        if len(_QS_CACHE) >= 2048:
+            _QS_CACHE.clear()
+        _QS_CACHE[rawq] = q
+    return q
+
+
+_jenc_ascii = json.encoder.encode_basestring_ascii   # json.dumps' default
+_jenc = json.encoder.encode_basestring               # ensure_ascii=False
+
+
+def _jval(v):
+    """json.dumps(v) for the scalars of a log entry (the C encoder's own
+    string and number forms); anything else goes through json.dumps."""
+    c = v.__class__
+    if c is str:
+        return _jenc_ascii(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if c is int:
+        return int.__repr__(v)
+    if c is float and v == v and v not in (math.inf, -math.inf):
+        return float.__repr__(v)
+    return json.dumps(v)
+
+
 class Req:
     __slots__ = ("method", "path", "query", "rawq", "headers", "body", "base",
                  "inner", "parent", "ctx")
@@ -718,7 +777,7 @@ class Req:
         self.method = method
         self.path = path
         self.rawq = rawq
-        self.query = urllib.parse.parse_qs(rawq, keep_blank_values=True)
+        self.query = parse_query(rawq)
         self.headers = headers          # dict lower-name -> value
         self.body = body
         self.base = base
@@ -846,7 +905,8 @@ class Emu:
         self.log_lock = threading.Lock()
         self.log = []
         self.log_seq = 0
-        self.log_file = open(args.log, "a", buffering=1) if args.log else None
+        self.log_file = open(args.log, "a") if args.log else None
+        self.log_pending = []
         self.last_request = now()
         self.reset()
 
@@ -873,6 +933,7 @@ class Emu:
             self.fault_seq = 0
             self.authorize_denials = []
             self.gmail_usage = collections.defaultdict(collections.deque)
+            self.gmail_used = collections.Counter()    # running sums of gmail_usage
             self.graph_usage = collections.defaultdict(collections.deque)
             self.inflight = collections.Counter()
             self.stats = collections.Counter()
@@ -986,11 +1047,15 @@ class Emu:
 
     # ------------------------------------------------------------ logging
     def record(self, req, resp, t0, **kw):
+        q, qj = self.safe_query_json(req)
         e = {"time": round(t0, 3), "method": req.method, "path": req.path,
-             "query": self.safe_query(req), "status": resp.status,
+             "query": q, "status": resp.status,
              "ms": round((now() - t0) * 1000, 2)}
-        e.update({k: v for k, v in req.ctx.items() if not k.startswith("_")})
-        e.update(kw)
+        for k, v in req.ctx.items():
+            if k[0] != "_":
+                e[k] = v
+        if kw:
+            e.update(kw)
         with self.log_lock:
             self.log_seq += 1
             e["seq"] = self.log_seq
@@ -1000,8 +1065,34 @@ class Emu:
             if len(self.log) > 200000:
                 del self.log[:50000]
             if self.log_file:
-                self.log_file.write(json.dumps(e) + "\n")
+                # The line json.dumps(e) would write, the query's part made
+                # once per query string.  The lines of a batch's parts are
+                # written with the batch's own line, in one write, before
+                # the batch's answer goes out (and in seq order).
+                self.log_pending.append("{" + ", ".join(
+                    _jenc_ascii(k) + ": " + (qj if k == "query" else _jval(v))
+                    for k, v in e.items()) + "}\n")
+                if not req.inner:
+                    self.log_file.write("".join(self.log_pending))
+                    self.log_file.flush()
+                    self.log_pending = []
         return e["seq"]
+
+    _SQ_CACHE = {}
+
+    def safe_query_json(self, req):
+        """(safe_query(req), json.dumps of it); memoised per query string
+        (the dict is shared by the log entries and never modified)."""
+        if req.path.startswith("/_emu/"):
+            return {}, "{}"
+        r = self._SQ_CACHE.get(req.rawq)
+        if r is None:
+            q = self.safe_query(req)
+            r = (q, json.dumps(q))
+            if len(self._SQ_CACHE) >= 2048:
+                self._SQ_CACHE.clear()
+            self._SQ_CACHE[req.rawq] = r
+        return r
 
     def next_batch_id(self):
         with self.log_lock:
@@ -1022,6 +1113,8 @@ class Emu:
 
     # ------------------------------------------------------------ faults
     def take_fault(self, req, kinds=None):
+        if not self.faults:
+            return None
         with self.lock:
             for f in self.faults:
                 if f["remaining"] == 0:
@@ -1774,10 +1867,13 @@ class Emu:
         win = self.window(60.0)
         t = now()
         with self.lock:
-            dq = self.gmail_usage[box.address]
-            while dq and dq[0][0] < t - win:
-                dq.popleft()
-            used = sum(u for _, u in dq)
+            addr = box.address
+            dq = self.gmail_usage[addr]
+            used = self.gmail_used[addr]
+            cut = t - win
+            while dq and dq[0][0] < cut:
+                used -= dq.popleft()[1]
+            self.gmail_used[addr] = used
             if used + units > self.config["gmail_units_per_minute"]:
                 req.ctx["quota"] = "exceeded"
                 req.ctx["units"] = 0
@@ -1789,6 +1885,7 @@ class Emu:
                                     "exceed configured project quota.", "userRateLimitExceeded",
                                     domain="usageLimits")
             dq.append((t, units))
+            self.gmail_used[addr] = used + units
         return None
 
     def graph_charge(self, req, box):
@@ -2798,6 +2895,7 @@ class Emu:
                         self.config[key] = v
                     if body.get("reset_usage", True):
                         self.gmail_usage.clear()
+                        self.gmail_used.clear()
                         self.graph_usage.clear()
             return json_resp(200, {k: self.config[k] for k in (
                 "quotas", "gmail_units_per_minute", "gmail_quota_status", "gmail_concurrency",
