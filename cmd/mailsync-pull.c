@@ -428,9 +428,10 @@ main(int argc, char *argv[])
 	}
 	if (r.reauth)
 		rc = EX_NOPERM;
+	/* The engine first: anything left in it calls back into drivers. */
+	ms_fetch_destroy(f);
 	for (i = 0; i < r.n; i++)
 		release(&r.v[i]);
-	ms_fetch_destroy(f);
 	free(r.v);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
