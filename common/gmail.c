@@ -66,7 +66,7 @@ struct gmail {
 	struct ms_sync *s;
 	int incremental;
 	char *start_history; /* full: the profile's historyId */
-	char *resume_token; /* full: the page a resumed sync starts at */
+	char *resume_token; /* full: where listing goes on (NULL: start) */
 	char *new_history; /* incremental: where it ends */
 	char *old_history;
 	struct idset att; /* ids that have attachments */
@@ -406,11 +406,14 @@ static void
 fill_lookahead(struct gmail *g)
 {
 	struct unit *t = g->tail;
+	const char *token;
 
-	if (t != NULL && t->listed && t->next_token != NULL &&
-	    g->nunits < LOOKAHEAD && !stopping(g) &&
-	    ms_fetch_acct_error(g->s->fa) == 0)
-		list_page(g, unit_new(g, t->next_token));
+	if (g->s->done || stopping(g) || ms_fetch_acct_error(g->s->fa) != 0)
+		return;
+	/* With every unit stored, go on from the last one's next page. */
+	token = t == NULL ? g->resume_token : t->listed ? t->next_token : NULL;
+	if (token != NULL && g->nunits < LOOKAHEAD)
+		list_page(g, unit_new(g, token));
 }
 
 /*
@@ -429,6 +432,10 @@ try_commit(struct gmail *g)
 		c.full_history_id = last ? NULL : g->start_history;
 		c.history_id = last ? g->start_history : NULL;
 		c.page_token = g->head->next_token;
+		if (!last) { /* where to go on should the queue drain */
+			free(g->resume_token);
+			g->resume_token = ms_xstrdup(c.page_token);
+		}
 		if (commit(g, &c) == -1)
 			return;
 		if (last) {

@@ -415,6 +415,19 @@ check "--since: nothing older stored" \
 	test "$(q "SELECT count(*) FROM emails WHERE date < CAST(strftime('%s', '2026-10-20') AS INTEGER)")/$(q "SELECT count(*) FROM emails")" = "0/$(ACCTS="$A $C" pc since_distinct 2026-10-20)"
 run mailsync-pull --since yesterday
 expect_rc "a bad --since" 64
+
+# A full sync of many pages, fast: pages are listed ahead and stored in
+# order; the listing must go on when every listed page is stored.
+export MAILSYNC_DB="$T/big/mailsync.db"
+emu POST /_emu/mailboxes '{"provider": "gmail", "address": "big@firm.example"}' >/dev/null
+emu POST /_emu/mailboxes/big@firm.example/messages '{"generate": 2600, "seed": 11}' >/dev/null
+setup_apps
+connect_browser -p gmail --login-hint big@firm.example --member big --timeout 30
+run mailsync-pull --json
+expect_rc "a first sync of 2600 messages, 6 pages" 0
+js "every page is fetched and the sync is complete" \
+	'J["big@firm.example"]["status"] == "ok" and J["big@firm.example"]["new"] == 2600'
+check "and stored" test "$(q "SELECT count(*) FROM emails")" = 2600
 export MAILSYNC_DB="$T/data/mailsync.db"
 
 # The whole run, as the emulator saw it.

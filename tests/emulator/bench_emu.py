@@ -2,12 +2,18 @@
 """bench_emu.py: measure how fast msemu serves messages.
 
 Starts msemu with generated mailboxes, authorises through the emulated OAuth
-flows, then fetches every message of one Gmail mailbox with batched
-format=metadata requests (100 per batch, keep-alive) and pages one Outlook
-folder with delta (odata.maxpagesize=1000).  Prints messages per second for
-a cold pass (serialising) and a warm pass (cached).
+flows, then has every mailbox fetched at once, one keep-alive connection
+each, with mailsync-pull's own request shapes (bench/pull.py replays the
+same): Gmail lists pages of 500 ids and fetches them in POST /batch/gmail/v1
+of 50 format=metadata gets with 9 metadataHeaders; Outlook pages the delta
+of inbox and sentitems, 200 a page, with the client's $select.  A cold pass
+(nothing serialised yet) and a warm pass (served from the cache) each print
+messages per second and the emulator's CPU seconds.
 
-    python3 tests/emulator/bench_emu.py [--messages 10000] [--clients 1]
+    python3 tests/emulator/bench_emu.py [--messages 10000] [--gmail 3]
+        [--outlook 2] [--batch 50] [--page 200] [--log] [--passes cold,warm]
+
+--gmail 1 --outlook 0 --messages 200000 measures the big mailbox.
 """
 
 import argparse
@@ -17,6 +23,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +32,13 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HDRS = ["From", "To", "Cc", "Subject", "Date", "Message-ID", "List-Unsubscribe"]
+# mailsync-pull's shapes (common/gmail.c, common/graph.c)
+HDRS = ["From", "To", "Cc", "Subject", "Date", "Message-ID", "List-Unsubscribe",
+        "Precedence", "Auto-Submitted"]
+GRAPH_SELECT = ("subject,from,toRecipients,ccRecipients,receivedDateTime,"
+                "sentDateTime,bodyPreview,hasAttachments,internetMessageId,"
+                "conversationId,isDraft,parentFolderId")
+GRAPH_FOLDERS = ("inbox", "sentitems")
 
 
 def pkce():
@@ -81,102 +94,123 @@ def ms_token(c, hint):
     return json.loads(b)["access_token"]
 
 
-def gmail_ids(c, at):
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def peak_rss(pid):
+    """VmHWM of a process in KiB (0 if unknown)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def gmail_fetch(port, at, batch):
+    """List every id (pages of 500), then fetch them in batches: the count
+    of 200 parts."""
+    c = Client(port)
+    auth = {"Authorization": "Bearer " + at}
     ids, tok = [], None
     while True:
-        p = "/gmail/v1/users/me/messages?maxResults=500&includeSpamTrash=true"
-        if tok:
-            p += "&pageToken=" + tok
-        st, h, b = c.req("GET", p, headers={"Authorization": "Bearer " + at})
+        p = "/gmail/v1/users/me/messages?maxResults=500"
+        st, h, b = c.req("GET", p + ("&pageToken=" + tok if tok else ""), headers=auth)
         d = json.loads(b)
         ids += [m["id"] for m in d.get("messages", [])]
         tok = d.get("nextPageToken")
         if not tok:
-            return ids
-
-
-def gmail_batches(port, at, ids, clients):
-    q = "format=metadata&" + "&".join("metadataHeaders=" + h for h in HDRS)
-    chunks = [ids[i:i + 100] for i in range(0, len(ids), 100)]
-    got = [0]
-    lock = threading.Lock()
-
-    def work(my):
-        c = Client(port)
-        for ch in my:
-            body = "".join("--bb\r\nContent-Type: application/http\r\nContent-ID: <%d>\r\n\r\n"
-                           "GET /gmail/v1/users/me/messages/%s?%s\r\n\r\n" % (i, mid, q)
-                           for i, mid in enumerate(ch)) + "--bb--\r\n"
-            st, h, b = c.req("POST", "/batch/gmail/v1", body.encode(),
-                             {"Authorization": "Bearer " + at,
-                              "Content-Type": "multipart/mixed; boundary=bb"})
-            n = b.count(b"HTTP/1.1 200 OK")
-            with lock:
-                got[0] += n
-    ths = [threading.Thread(target=work, args=(chunks[k::clients],)) for k in range(clients)]
-    t0 = time.time()
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
-    return got[0], time.time() - t0
-
-
-def graph_delta(c, at, port):
-    url = "/v1.0/me/mailFolders/inbox/messages/delta?$select=subject,from,toRecipients," \
-          "ccRecipients,receivedDateTime,internetMessageId,hasAttachments,bodyPreview"
-    n = 0
-    t0 = time.time()
-    while True:
-        st, h, b = c.req("GET", url, headers={
-            "Authorization": "Bearer " + at,
-            "Prefer": 'odata.maxpagesize=1000, IdType="ImmutableId"'})
-        d = json.loads(b)
-        n += len(d["value"])
-        nxt = d.get("@odata.nextLink")
-        if not nxt:
             break
-        url = nxt.split(str(port), 1)[1]
-    return n, time.time() - t0
+    q = "format=metadata&" + "&".join("metadataHeaders=" + h for h in HDRS)
+    n = 0
+    hdrs = dict(auth, **{"Content-Type": "multipart/mixed; boundary=bb"})
+    for i in range(0, len(ids), batch):
+        body = "".join("--bb\r\nContent-Type: application/http\r\nContent-ID: <item-%d>\r\n\r\n"
+                       "GET /gmail/v1/users/me/messages/%s?%s\r\n\r\n" % (k, mid, q)
+                       for k, mid in enumerate(ids[i:i + batch])) + "--bb--\r\n"
+        st, h, b = c.req("POST", "/batch/gmail/v1", body.encode(), hdrs)
+        n += b.count(b"HTTP/1.1 200 OK")
+    return n
+
+
+def graph_fetch(port, at, page):
+    c = Client(port)
+    n = 0
+    for folder in GRAPH_FOLDERS:
+        url = "/v1.0/me/mailFolders/%s/messages/delta?$select=%s" % (folder, GRAPH_SELECT)
+        while True:
+            st, h, b = c.req("GET", url, headers={
+                "Authorization": "Bearer " + at,
+                "Prefer": 'odata.maxpagesize=%d, IdType="ImmutableId"' % page})
+            d = json.loads(b)
+            n += len(d.get("value", []))
+            nxt = d.get("@odata.nextLink")
+            if not nxt:
+                break
+            url = nxt.split(str(port), 1)[1]
+    return n
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--messages", type=int, default=10000)
-    ap.add_argument("--clients", type=int, default=1)
+    ap.add_argument("--messages", type=int, default=10000, help="per mailbox")
+    ap.add_argument("--gmail", type=int, default=3)
+    ap.add_argument("--outlook", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=50, help="gets per Gmail batch")
+    ap.add_argument("--page", type=int, default=200, help="Graph delta page size")
+    ap.add_argument("--log", action="store_true", help="run msemu with --log")
+    ap.add_argument("--passes", default="cold,warm")
+    ap.add_argument("--emu", default=os.path.join(HERE, "msemu.py"))
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     pf = os.path.join(tmp, "port")
+    cmd = [sys.executable, a.emu, "--generate",
+           "gmail:%d,outlook:%d,messages:%d" % (a.gmail, a.outlook, a.messages),
+           "--port", "0", "--port-file", pf, "--idle-timeout", "300"]
+    if a.log:
+        cmd += ["--log", os.path.join(tmp, "emu.log")]
     t0 = time.time()
-    p = subprocess.Popen([sys.executable, os.path.join(HERE, "msemu.py"), "--generate",
-                          "gmail:1,outlook:1,messages:%d" % a.messages, "--port", "0",
-                          "--port-file", pf, "--idle-timeout", "120"],
-                         stdout=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     try:
         while not os.path.exists(pf):
             if p.poll() is not None:
                 sys.exit("msemu exited")
             time.sleep(0.05)
         port = int(open(pf).read())
-        print("startup with %d messages per mailbox: %.2f s" % (a.messages, time.time() - t0))
+        print("startup: %d Gmail + %d Outlook x %d messages in %.2f s"
+              % (a.gmail, a.outlook, a.messages, time.time() - t0))
         c = Client(port)
-        at = google_token(c, "gmail1@firm.example")
-        t1 = time.time()
-        ids = gmail_ids(c, at)
-        dt = time.time() - t1
-        print("gmail list: %d ids in %.2f s (%.0f ids/s)" % (len(ids), dt, len(ids) / dt))
-        for label in ("cold", "warm"):
-            n, dt = gmail_batches(port, at, ids, a.clients)
-            print("gmail batch metadata (%s, %d client%s): %d messages in %.2f s = %.0f msg/s"
-                  % (label, a.clients, "s" if a.clients > 1 else "", n, dt, n / dt))
-        mt = ms_token(c, "outlook1@firm.example")
-        for label in ("cold", "warm"):
-            n, dt = graph_delta(c, mt, port)
-            print("graph delta inbox (%s): %d messages in %.2f s = %.0f msg/s"
-                  % (label, n, dt, n / dt))
+        jobs = []
+        for j in range(1, a.gmail + 1):
+            jobs.append((gmail_fetch, google_token(c, "gmail%d@firm.example" % j), a.batch))
+        for j in range(1, a.outlook + 1):
+            jobs.append((graph_fetch, ms_token(c, "outlook%d@firm.example" % j), a.page))
+        for label in a.passes.split(","):
+            got = []
+            ths = [threading.Thread(target=lambda f=f, at=at, x=x: got.append(f(port, at, x)))
+                   for f, at, x in jobs]
+            c0, t1 = cpu_seconds(p.pid), time.time()
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join()
+            dt, cpu = time.time() - t1, cpu_seconds(p.pid) - c0
+            n = sum(got)
+            print("%s: %d messages in %.2f s = %.0f msg/s; emulator CPU %.2f s "
+                  "(%.0f msg per CPU s)" % (label, n, dt, n / dt, cpu, n / max(cpu, 1e-9)))
+        print("emulator peak RSS: %.0f MB" % (peak_rss(p.pid) / 1024))
     finally:
         p.terminate()
         p.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
