@@ -315,12 +315,15 @@ start(struct ms_fetch *f, struct req *r)
 static double
 limiter(struct ms_fetch_acct *a, double units, double now)
 {
-	double cap = a->lim.burst > units ? a->lim.burst : units;
+	/* A bucket of two bursts: a wake-up a little late keeps its credit
+	 * instead of losing it, and any window still holds at most
+	 * cap + rate * window, 1 % under units for the clocks' skew. */
+	double cap = 2 * (a->lim.burst > units ? a->lim.burst : units);
 	double rate;
 
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
-	rate = (a->lim.units - cap) / a->lim.window;
+	rate = (a->lim.units - cap) / a->lim.window * 0.99;
 	if (rate <= 0)
 		rate = a->lim.units / a->lim.window / 2;
 	a->tokens += (now - a->refilled) * rate;

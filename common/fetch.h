@@ -32,8 +32,8 @@ typedef int ms_fetch_auth(void *arg, int refresh, char **token);
 /*
  * The provider's quota for one mailbox: at most units in any window of
  * window seconds (a sliding window, as Google and Microsoft count), and
- * burst, the most one request costs. Requests are paced at
- * (units - burst) / window per second with a bucket of burst units, so
+ * burst, the most one request costs. Requests are paced at 99 % of
+ * (units - 2 bursts) / window per second with a bucket of two bursts, so
  * that no window is ever overrun, whatever the timing.
  */
 struct ms_fetch_limits {
