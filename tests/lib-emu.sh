@@ -64,6 +64,9 @@ browse() {
 # browser played by curl; stdout in $T/out, stderr in $T/err, $rc.
 connect_browser() {
 	rc=0
+	# Empty it first: the child opens it only once it runs, and browse
+	# must not read the URL of an earlier connect.
+	: >"$T/connect.err"
 	mailsync-connect "$@" >"$T/out" 2>"$T/connect.err" &
 	cpid=$!
 	browse "${BROWSE_SED:-}"

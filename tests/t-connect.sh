@@ -77,6 +77,7 @@ check "with new tokens" test "$(q "SELECT hex(refresh) FROM tokens WHERE account
 # --paste: the redirected URL, then the bare code.
 count=$(q "SELECT count(*) FROM tokens")
 mkfifo "$T/paste"
+: >"$T/connect.err"
 mailsync-connect -p gmail --paste --login-hint bob@firm.example --member bob <"$T/paste" >"$T/out" 2>"$T/connect.err" &
 cpid=$!
 exec 3>"$T/paste"
@@ -90,6 +91,7 @@ expect_out "connects bob again" <<<"connected gmail bob@firm.example member=bob"
 check "--paste prints the URL alone on its line too" grep -q '^http://' "$T/connect.err"
 
 rm -f "$T/paste"; mkfifo "$T/paste"
+: >"$T/connect.err"
 mailsync-connect -p gmail --paste --login-hint bob@firm.example --member bob <"$T/paste" >"$T/out" 2>"$T/connect.err" &
 cpid=$!
 exec 3>"$T/paste"
@@ -157,6 +159,7 @@ connect_browser -p gmail --login-hint bob@firm.example --member bob --timeout 30
 expect_rc "the stored app still works" 0
 
 # The listener ignores stray requests.
+: >"$T/connect.err"
 mailsync-connect -p gmail --login-hint bob@firm.example --member bob --timeout 30 >"$T/out" 2>"$T/connect.err" &
 cpid=$!
 for _ in $(seq 100); do grep -q '^http' "$T/connect.err" && break; sleep 0.1; done

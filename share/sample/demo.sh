@@ -51,6 +51,7 @@ step mailsync-connect --provider outlook --setup \
 connect_as() {
 	printf '\n\033[1m$ mailsync-connect --provider %s --login-hint %s --member %s\033[0m\n' \
 		"$1" "$2" "$3" >&2
+	: >"$work/connect.err"
 	mailsync-connect --provider "$1" --login-hint "$2" --member "$3" \
 		--no-browser --timeout 30 2>"$work/connect.err" &
 	pid=$!
