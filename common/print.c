@@ -378,6 +378,14 @@ email_html(struct ms_printer *p, const struct ms_email *e)
 	    e->has_attachments ? "&#x1F4CE;" : "");
 }
 
+/* Count a record printed; -1 when the output failed. */
+static int
+row_done(struct ms_printer *p)
+{
+	p->rows++;
+	return ferror(p->out) ? ms_err("write error on output") : 0;
+}
+
 int
 ms_print_email(struct ms_printer *p, const struct ms_email *e)
 {
@@ -387,8 +395,7 @@ ms_print_email(struct ms_printer *p, const struct ms_email *e)
 	case MS_FMT_TSV: email_tsv(p, e); break;
 	case MS_FMT_HTML: email_html(p, e); break;
 	}
-	p->rows++;
-	return ferror(p->out) ? ms_err("write error on output") : 0;
+	return row_done(p);
 }
 
 static void
@@ -447,8 +454,7 @@ int
 ms_print_account(struct ms_printer *p, const struct ms_account *a)
 {
 	account_row(p, a);
-	p->rows++;
-	return ferror(p->out) ? ms_err("write error on output") : 0;
+	return row_done(p);
 }
 
 static struct json_object *
@@ -514,8 +520,7 @@ ms_print_client(struct ms_printer *p, const struct ms_client *c)
 	case MS_FMT_JSON: client_json(p, c); break;
 	case MS_FMT_TSV: client_tsv(p, c); break;
 	}
-	p->rows++;
-	return ferror(p->out) ? ms_err("write error on output") : 0;
+	return row_done(p);
 }
 
 static void
