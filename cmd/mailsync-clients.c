@@ -48,6 +48,16 @@ die(void)
 }
 
 static int
+warn_team(const char *crm_id, const char *address, void *arg)
+{
+	(void)arg;
+	ms_log_warn("warning: client %s lists %s, an address of the "
+		    "business's own: it never makes an email match",
+	    crm_id, address);
+	return 0;
+}
+
+static int
 do_import(struct ms_db *db, const char *path, int csv, int replace)
 {
 	struct ms_clientset set = {0};
@@ -62,7 +72,8 @@ do_import(struct ms_db *db, const char *path, int csv, int replace)
 		errx(EX_DATAERR, "%s:%zu: %s; nothing imported", name,
 		    set.errline, ms_errstr());
 	free(buf);
-	if (ms_client_import(db, &set, replace, &st) == -1)
+	if (ms_client_import(db, &set, replace, &st) == -1 ||
+	    ms_client_each_team_address(db, warn_team, NULL) == -1)
 		die();
 	ms_log_info("imported %zu clients (%zu added, %zu updated, "
 		    "%zu removed)",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -356,6 +357,41 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		    o->provider, o->provider);
 }
 
+/*
+ * Read the addresses the mailbox sends as: the business's own too. A
+ * failure is a warning: pull reads them again within a day.
+ */
+static void
+read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
+    const char *address)
+{
+	const char *prov;
+	char **addrs = NULL;
+	size_t n = 0;
+	int64_t id;
+
+	if (p->aliases == NULL)
+		return;
+	if (p->aliases(p, access, &addrs, &n) == -1 ||
+	    ms_account_find(db, p->name, address, &id, &prov) != 0 ||
+	    ms_db_begin(db) == -1) {
+		ms_log_warn("warning: %s: send-as addresses not read (%s); "
+			    "the next pull tries again",
+		    address, ms_errstr());
+		ms_strv_free(addrs, n);
+		return;
+	}
+	if (ms_account_aliases_set(db, id, addrs, n, time(NULL)) == -1 ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		ms_log_warn("warning: %s: send-as addresses not stored (%s)",
+		    address, ms_errstr());
+	} else if (n > 0)
+		ms_log_info("%s also sends as %zu other address%s", address, n,
+		    n == 1 ? "" : "es");
+	ms_strv_free(addrs, n);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -403,6 +439,7 @@ main(int argc, char *argv[])
 		    ms_errstr());
 	if (store(db, key, &o, &app, address, &t, &member) == -1)
 		die();
+	read_aliases(db, p, t.access, address);
 	printf("connected %s %s member=%s\n", o.provider, address, member);
 	free(member);
 	free(raw);

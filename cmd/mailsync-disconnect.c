@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "cli.h"
@@ -17,13 +18,18 @@ static MS_DEAD void
 usage(FILE *out, int code)
 {
 	fprintf(out,
-	    "usage: %s [--provider gmail|outlook] ADDRESS\n"
+	    "usage: %s [--provider gmail|outlook] [--purge [--yes]] ADDRESS\n"
 	    "\n"
 	    "Disconnect a mailbox: revoke the grant where the provider allows\n"
 	    "it (Google), delete the stored tokens and mark the account\n"
 	    "disconnected. Its emails stay on the client profiles.\n"
 	    "\n"
 	    "  -p, --provider P  gmail or outlook, when the address is both\n"
+	    "      --purge       also delete the account and the synced "
+	    "emails\n"
+	    "                    no other account shares (CRM emails stay);\n"
+	    "                    asks first on a terminal\n"
+	    "  -y, --yes         purge without asking\n"
 	    "\n" MS_CLI_USAGE,
 	    getprogname());
 	exit(code);
@@ -73,23 +79,68 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 	ms_provider_destroy(p);
 }
 
+/*
+ * Whether the user agrees to delete n emails: --yes, else a "y" typed
+ * on the terminal. Without a terminal nobody can agree.
+ */
+static int
+confirmed(const char *address, int64_t n, int yes)
+{
+	char line[16];
+	FILE *tty;
+	int ok;
+
+	if (yes)
+		return 1;
+	if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+")) == NULL)
+		errx(EX_USAGE,
+		    "--purge would delete %lld emails of %s: "
+		    "add --yes when there is no terminal to ask on",
+		    (long long)n, address);
+	fprintf(tty,
+	    "Delete the account %s and the %lld synced emails no other "
+	    "account shares? [y/N] ",
+	    address, (long long)n);
+	fflush(tty);
+	ok = fgets(line, sizeof(line), tty) != NULL &&
+	    (line[0] == 'y' || line[0] == 'Y');
+	fclose(tty);
+	return ok;
+}
+
+static void
+disconnect(struct ms_db *db, int64_t id, int purge, int64_t *deleted)
+{
+	if (ms_db_begin(db) == -1)
+		die();
+	if (ms_oauth_forget(db, id) == -1 ||
+	    ms_account_set_status(db, id, "disconnected", NULL) == -1 ||
+	    (purge && ms_account_purge(db, id, deleted) == -1) ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		die();
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"provider", required_argument, NULL, 'p'},
+	    {"purge", no_argument, NULL, 'P'},
+	    {"yes", no_argument, NULL, 'y'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ms_secret_key *key;
 	struct ms_cli cli = {0};
 	struct ms_db *db;
 	const char *provider = NULL, *prov;
-	int64_t id;
-	int ch, rc;
+	int64_t id, n = 0;
+	int ch, rc, purge = 0, yes = 0;
 
-	while ((ch = getopt_long(
-		    argc, argv, MS_CLI_SHORTOPTS "p:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "p:y", longopts,
+		    NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
 		case 'V': ms_cli_version(); return 0;
@@ -102,6 +153,8 @@ main(int argc, char *argv[])
 				    optarg);
 			provider = optarg;
 			break;
+		case 'P': purge = 1; break;
+		case 'y': yes = 1; break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -109,6 +162,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (yes && !purge)
+		errx(EX_USAGE, "--yes goes with --purge");
 	if (argc != 1)
 		errx(EX_USAGE,
 		    argc ? "one address at a time" : "missing ADDRESS");
@@ -122,17 +177,21 @@ main(int argc, char *argv[])
 		errx(EX_NOINPUT, "no %s%saccount %s", provider ? provider : "",
 		    provider ? " " : "", argv[0]);
 	}
+	if (purge && ms_account_purge_count(db, id, &n) == -1)
+		die();
+	if (purge && !confirmed(argv[0], n, yes)) {
+		ms_db_close(db);
+		errx(1, "not confirmed: nothing changed");
+	}
 	if ((key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 	else
 		revoke_grant(db, key, id, prov, argv[0]);
-	if (ms_db_begin(db) == -1 || ms_oauth_forget(db, id) == -1 ||
-	    ms_account_set_status(db, id, "disconnected", NULL) == -1 ||
-	    ms_db_commit(db) == -1) {
-		ms_db_rollback(db);
-		die();
-	}
+	disconnect(db, id, purge, &n);
 	printf("disconnected %s %s\n", prov, argv[0]);
+	if (purge)
+		printf("purged %s %s: %lld emails deleted\n", prov, argv[0],
+		    (long long)n);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
 	if (fflush(stdout) == EOF || ferror(stdout))

@@ -15,6 +15,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "config.h"
 #include "date.h"
 #include "log.h"
 #include "oauth.h"
@@ -110,19 +111,12 @@ auth(void *arg, int refresh, char **token)
 }
 
 static double
-setting_num(struct ms_db *db, const char *key, double def)
+setting_num(struct ms_db *db, const char *key)
 {
-	char *v, *end;
 	double d;
 
-	if (ms_db_setting_get(db, key, &v) == -1)
+	if (ms_config_num(db, key, &d) == -1)
 		die();
-	if (v == NULL)
-		return def;
-	d = strtod(v, &end);
-	if (*v == '\0' || *end != '\0' || d < 0)
-		errx(EX_CONFIG, "setting %s: \"%s\" is not a number", key, v);
-	free(v);
 	return d;
 }
 
@@ -132,10 +126,12 @@ since_setting(struct ms_db *db, const char *opt)
 	time_t t = 0;
 	char *v = NULL;
 
-	if (opt == NULL && ms_db_setting_get(db, "sync.since", &v) == -1)
+	if (opt == NULL && (v = ms_config_get(db, "sync.since")) == NULL)
 		die();
-	if (opt == NULL && v == NULL)
+	if (opt == NULL && *v == '\0') {
+		free(v);
 		return 0;
+	}
 	if (ms_date_parse_iso(opt ? opt : v, &t) == -1)
 		errx(opt ? EX_USAGE : EX_CONFIG, "%s \"%s\": not a date",
 		    opt ? "--since" : "setting sync.since", opt ? opt : v);
@@ -222,21 +218,17 @@ prepare(struct acct *a, struct ms_fetch *f, struct ms_db *db,
 	a->drv = ms_sync_driver(a->provider);
 	/* quota.time_scale divides the windows, for tests and benchmarks
 	 * against an emulator that scales its own. */
-	scale = setting_num(db, "quota.time_scale", 1);
-	if (scale <= 0)
-		errx(EX_CONFIG, "setting quota.time_scale: must be above 0");
+	scale = setting_num(db, "quota.time_scale");
 	if (strcmp(a->provider, "gmail") == 0) {
 		lim.concurrency =
-		    (int)setting_num(db, "quota.gmail_concurrency", 10);
-		lim.units =
-		    setting_num(db, "quota.gmail_units_per_minute", 15000);
+		    (int)setting_num(db, "quota.gmail_concurrency");
+		lim.units = setting_num(db, "quota.gmail_units_per_minute");
 		lim.window = 60 / scale;
 		lim.burst = ms_gmail_max_request_units();
 	} else {
 		lim.concurrency =
-		    (int)setting_num(db, "quota.graph_concurrency", 4);
-		lim.units =
-		    setting_num(db, "quota.graph_requests_per_10min", 10000);
+		    (int)setting_num(db, "quota.graph_concurrency");
+		lim.units = setting_num(db, "quota.graph_requests_per_10min");
 		lim.window = 600 / scale;
 		lim.burst = 1;
 	}

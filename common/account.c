@@ -6,6 +6,7 @@
 #include <sysexits.h>
 
 #include "addr.h"
+#include "config.h"
 #include "util.h"
 
 int
@@ -22,13 +23,10 @@ ms_account_each(
 	struct ms_account a;
 	sqlite3_stmt *st;
 	double minutes;
-	char *v;
 	int rc;
 
-	if (ms_db_setting_get(db, "health.stale_minutes", &v) == -1)
+	if (ms_config_num(db, "health.stale_minutes", &minutes) == -1)
 		return -1;
-	minutes = v ? strtod(v, NULL) : MS_ACCOUNT_STALE_MINUTES;
-	free(v);
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)(time(NULL) - minutes * 60));
@@ -174,4 +172,210 @@ ms_account_problem(
 	} else
 		return NULL;
 	return buf;
+}
+
+int
+ms_account_alias_add(struct ms_db *db, int64_t id, const char *address)
+{
+	static const char *sql = "INSERT OR IGNORE INTO aliases "
+				 "(address, account_id, origin) "
+				 "VALUES (?1, ?2, 'manual')";
+	sqlite3_stmt *st;
+	char *norm;
+	int rc;
+
+	if ((norm = ms_addr_normalize(address)) == NULL)
+		return ms_errc(EX_DATAERR, "\"%s\": not an address", address);
+	if ((st = ms_db_stmt(db, sql)) == NULL) {
+		free(norm);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = ms_db_run(db, st);
+	free(norm);
+	if (rc == -1)
+		return -1;
+	return sqlite3_changes(ms_db_handle(db)) == 0;
+}
+
+int
+ms_account_alias_remove(struct ms_db *db, int64_t id, const char *address)
+{
+	static const char *sql = "DELETE FROM aliases WHERE address = ?1 "
+				 "AND account_id = ?2 AND origin = 'manual'";
+	sqlite3_stmt *st;
+	char *norm;
+	int rc;
+
+	if ((norm = ms_addr_normalize(address)) == NULL)
+		return 1;
+	if ((st = ms_db_stmt(db, sql)) == NULL) {
+		free(norm);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = ms_db_run(db, st);
+	free(norm);
+	if (rc == -1)
+		return -1;
+	return sqlite3_changes(ms_db_handle(db)) == 0;
+}
+
+static int
+alias_put(struct ms_db *db, int64_t id, const char *address)
+{
+	static const char *sql = "INSERT OR IGNORE INTO aliases "
+				 "(address, account_id, origin) "
+				 "VALUES (?1, ?2, 'provider')";
+	sqlite3_stmt *st;
+	char *norm;
+	int rc;
+
+	if ((norm = ms_addr_normalize(address)) == NULL)
+		return 0; /* a provider's odd entry is not our failure */
+	if ((st = ms_db_stmt(db, sql)) == NULL) {
+		free(norm);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = ms_db_run(db, st);
+	free(norm);
+	return rc;
+}
+
+int
+ms_account_aliases_set(
+    struct ms_db *db, int64_t id, char *const *addrs, size_t n, time_t now)
+{
+	static const char *del =
+	    "DELETE FROM aliases "
+	    "WHERE account_id = ?1 AND origin = 'provider'";
+	static const char *stamp =
+	    "UPDATE accounts SET aliases_read = ?2 WHERE id = ?1";
+	sqlite3_stmt *st;
+	size_t i;
+
+	if ((st = ms_db_stmt(db, del)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (ms_db_run(db, st) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (alias_put(db, id, addrs[i]) == -1)
+			return -1;
+	if ((st = ms_db_stmt(db, stamp)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	return ms_db_run(db, st);
+}
+
+int
+ms_account_aliases_due(struct ms_db *db, int64_t id, time_t max_age)
+{
+	static const char *sql =
+	    "SELECT coalesce(aliases_read, 0) FROM accounts WHERE id = ?1";
+	sqlite3_stmt *st;
+	time_t read = 0;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = ms_db_step(db, st)) == SQLITE_ROW)
+		read = (time_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == -1)
+		return -1;
+	return time(NULL) - read >= max_age;
+}
+
+int
+ms_account_each_alias(
+    struct ms_db *db, int (*fn)(const struct ms_alias *, void *), void *arg)
+{
+	static const char *sql =
+	    "SELECT al.address, ac.address, ac.provider, al.origin "
+	    "FROM aliases al JOIN accounts ac ON ac.id = al.account_id "
+	    "ORDER BY al.address, ac.provider, ac.address";
+	struct ms_alias a;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		a.address = ms_db_col_text(st, 0);
+		a.account = ms_db_col_text(st, 1);
+		a.provider = ms_db_col_text(st, 2);
+		a.origin = ms_db_col_text(st, 3);
+		if (fn(&a, arg) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+ms_account_is_business(struct ms_db *db, const char *address)
+{
+	static const char *sql =
+	    "SELECT 1 FROM accounts WHERE lower(address) = ?1 "
+	    "UNION ALL SELECT 1 FROM aliases WHERE address = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	rc = ms_db_step(db, st);
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : rc == SQLITE_ROW;
+}
+
+/* The emails only account ?1 synced, but CRM ones. */
+#define ONLY_THIS_ACCOUNT                                                      \
+	"FROM emails WHERE source <> 'crm' AND id IN "                         \
+	"(SELECT email_id FROM email_accounts WHERE account_id = ?1) "         \
+	"AND NOT EXISTS (SELECT 1 FROM email_accounts x "                      \
+	"WHERE x.email_id = emails.id AND x.account_id <> ?1)"
+
+int
+ms_account_purge_count(struct ms_db *db, int64_t id, int64_t *n)
+{
+	static const char *sql = "SELECT count(*) " ONLY_THIS_ACCOUNT;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = ms_db_step(db, st)) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+ms_account_purge(struct ms_db *db, int64_t id, int64_t *deleted)
+{
+	static const char *emails = "DELETE " ONLY_THIS_ACCOUNT;
+	static const char *account = "DELETE FROM accounts WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, emails)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (ms_db_run(db, st) == -1)
+		return -1;
+	*deleted = sqlite3_changes64(ms_db_handle(db));
+	if ((st = ms_db_stmt(db, account)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return ms_db_run(db, st);
 }

@@ -21,10 +21,6 @@ struct ms_account {
 	int stale; /* active, but no successful sync for too long */
 };
 
-/* How long an active account may go without a successful sync before
- * it is stale: the setting health.stale_minutes, default 60. */
-#define MS_ACCOUNT_STALE_MINUTES 60
-
 /* Why the account is unhealthy, into buf; NULL when it is healthy (a
  * disconnected account is neither). */
 const char *ms_account_problem(
@@ -53,6 +49,52 @@ int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
  */
 int ms_account_find(struct ms_db *, const char *provider, const char *address,
     int64_t *id, const char **prov);
+
+/*
+ * Aliases: the account's other addresses, read from the provider
+ * (origin "provider") or added by hand ("manual").
+ */
+struct ms_alias {
+	const char *address;
+	const char *account; /* the account's address */
+	const char *provider;
+	const char *origin;
+};
+
+/* Add a manual alias (normalised here): 0, 1 when it was there already,
+ * -1 (EX_DATAERR for a bad address). */
+int ms_account_alias_add(struct ms_db *, int64_t id, const char *address);
+
+/* Remove a manual alias: 0, 1 when the account has no such manual
+ * alias, -1. */
+int ms_account_alias_remove(struct ms_db *, int64_t id, const char *address);
+
+/* Make the provider aliases of account id exactly addrs (normalised
+ * here, bad ones skipped) and note when they were read. In the caller's
+ * transaction. */
+int ms_account_aliases_set(
+    struct ms_db *, int64_t id, char *const *addrs, size_t n, time_t now);
+
+/* Whether the provider aliases of account id are older than max_age
+ * seconds (or were never read): 1, 0, -1. */
+int ms_account_aliases_due(struct ms_db *, int64_t id, time_t max_age);
+
+/* Call fn for every alias, ordered by address. */
+int ms_account_each_alias(
+    struct ms_db *, int (*fn)(const struct ms_alias *, void *), void *arg);
+
+/* Whether address (normalised) is the business's: an account or an
+ * alias. 1, 0, -1. */
+int ms_account_is_business(struct ms_db *, const char *address);
+
+/*
+ * Erasure: the synced emails of account id that no other account
+ * synced (CRM emails stay, whoever synced them), counted by
+ * purge_count; purge deletes them and the account itself with its
+ * tokens, cursors and aliases, in the caller's transaction.
+ */
+int ms_account_purge_count(struct ms_db *, int64_t id, int64_t *n);
+int ms_account_purge(struct ms_db *, int64_t id, int64_t *deleted);
 
 /* Set status and last error (NULL clears it). */
 int ms_account_set_status(

@@ -617,3 +617,67 @@ ms_addr_normalize(const char *email)
 	}
 	return ret;
 }
+
+static int
+gmail_domain(const char *d)
+{
+	return strcmp(d, "gmail.com") == 0 || strcmp(d, "googlemail.com") == 0;
+}
+
+char *
+ms_addr_match_key(const char *email, int folds)
+{
+	const char *at = strrchr(email, '@'), *plus, *p;
+	struct ms_buf b = {0};
+	size_t local;
+
+	if (at == NULL || at == email)
+		return ms_xstrdup(email);
+	local = (size_t)(at - email);
+	if ((folds & MS_ADDR_PLUS) &&
+	    (plus = memchr(email, '+', local)) != NULL && plus > email)
+		local = (size_t)(plus - email);
+	if ((folds & MS_ADDR_DOTS) && gmail_domain(at + 1)) {
+		for (p = email; p < email + local; p++)
+			if (*p != '.')
+				ms_buf_addc(&b, *p);
+		if (b.len == 0) /* all dots: keep it as it was */
+			ms_buf_add(&b, email, local);
+		ms_buf_adds(&b, "@gmail.com");
+	} else {
+		ms_buf_add(&b, email, local);
+		ms_buf_adds(&b, at);
+	}
+	return ms_buf_steal(&b);
+}
+
+int
+ms_addr_in_domain(const char *email, const char *domain)
+{
+	const char *at = strrchr(email, '@'), *d;
+	size_t n = strlen(domain), m;
+
+	if (at == NULL || n == 0)
+		return 0;
+	d = at + 1;
+	m = strlen(d);
+	if (m == n)
+		return strcmp(d, domain) == 0;
+	return m > n && d[m - n - 1] == '.' && strcmp(d + m - n, domain) == 0;
+}
+
+int
+ms_addr_public_domain(const char *domain)
+{
+	static const char *const pub[] = {"gmail.com", "googlemail.com",
+	    "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+	    "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com",
+	    "proton.me", "protonmail.com", "gmx.com", "gmx.net", "gmx.de",
+	    "web.de", "mail.com", "yandex.com", "zoho.com", "fastmail.com"};
+	size_t i;
+
+	for (i = 0; i < sizeof(pub) / sizeof(*pub); i++)
+		if (strcmp(domain, pub[i]) == 0)
+			return 1;
+	return 0;
+}

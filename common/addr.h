@@ -47,4 +47,22 @@ void ms_addrlist_finish(struct ms_addrlist *);
  */
 char *ms_addr_normalize(const char *email);
 
+/* How ms_addr_match_key folds addresses. */
+#define MS_ADDR_PLUS 1 /* "user+tag@d" matches "user@d" */
+#define MS_ADDR_DOTS 2 /* gmail.com/googlemail.com names ignore dots */
+
+/*
+ * The form a normalised address matches as under the MS_ADDR_* folds:
+ * a new string, email itself copied when nothing folds it. Gmail
+ * addresses also become @gmail.com under MS_ADDR_DOTS.
+ */
+char *ms_addr_match_key(const char *email, int folds);
+
+/* Whether the normalised email is at domain or one of its subdomains. */
+int ms_addr_in_domain(const char *email, const char *domain);
+
+/* Whether domain is a public mailbox provider's (gmail.com, outlook.com,
+ * ...): sharing one says nothing about being colleagues. */
+int ms_addr_public_domain(const char *domain);
+
 #endif

@@ -692,6 +692,32 @@ fail:
 }
 
 int
+ms_client_each_team_address(struct ms_db *db,
+    int (*fn)(const char *crm_id, const char *address, void *), void *arg)
+{
+	static const char *sql =
+	    "SELECT DISTINCT c.crm_id, a.email FROM clients c "
+	    "JOIN client_addrs ca ON ca.client_id = c.id "
+	    "JOIN addresses a ON a.id = ca.address_id "
+	    "WHERE c.dirty = 1 AND a.email IN "
+	    "(SELECT lower(address) FROM accounts "
+	    "UNION SELECT address FROM aliases) ORDER BY 1, 2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW)
+		if (fn(ms_db_col_text(st, 0), ms_db_col_text(st, 1), arg) ==
+		    -1) {
+			rc = -1;
+			break;
+		}
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : 0;
+}
+
+int
 ms_client_remove(struct ms_db *db, const char *crm_id)
 {
 	static const char *sql = "DELETE FROM clients WHERE crm_id = ?1";

@@ -53,6 +53,14 @@ struct ms_import_stats {
 int ms_client_import(struct ms_db *, const struct ms_clientset *, int replace,
     struct ms_import_stats *);
 
+/*
+ * Call fn for each address of a client changed since the last match
+ * that is the business's own (an account or alias), which never makes
+ * an email match: a team address on a client record is a mistake.
+ */
+int ms_client_each_team_address(struct ms_db *,
+    int (*fn)(const char *crm_id, const char *address, void *), void *arg);
+
 /* Remove a client by CRM id: 0, 1 when there is no such client, -1. */
 int ms_client_remove(struct ms_db *, const char *crm_id);
 

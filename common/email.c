@@ -130,6 +130,31 @@ store_addrs(struct ms_db *db, int64_t id, int role, const struct ms_addrlist *l)
 	return 0;
 }
 
+/* The first word of a header value, up to a ";" or a space. */
+static int
+word_is(const char *v, const char *w)
+{
+	size_t n = strlen(w);
+
+	v += strspn(v, " \t");
+	return ms_ascii_ncasecmp(v, w, n) == 0 &&
+	    (v[n] == '\0' || v[n] == ';' || v[n] == ' ' || v[n] == '\t');
+}
+
+int
+ms_email_bulk_header(const char *name, const char *value)
+{
+	if (ms_ascii_casecmp(name, "List-Unsubscribe") == 0)
+		return 1;
+	if (ms_ascii_casecmp(name, "Precedence") == 0)
+		return word_is(value, "bulk") || word_is(value, "list") ||
+		    word_is(value, "junk");
+	if (ms_ascii_casecmp(name, "Auto-Submitted") == 0)
+		return value[strspn(value, " \t")] != '\0' &&
+		    !word_is(value, "no");
+	return 0;
+}
+
 /*
  * The CRM recorded an email a mailbox had synced already: it becomes the
  * CRM email (full body, outbound), keeping the accounts it came from.
@@ -160,7 +185,8 @@ ms_email_store(struct ms_db *db, struct ms_email *e, int *created)
 	static const char *sql =
 	    "INSERT INTO emails (message_id, source, "
 	    "direction, date, subject, snippet, body, has_attachments, "
-	    "thread_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+	    "thread_id, bulk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10) "
 	    "RETURNING id";
 	sqlite3_stmt *st;
 	int rc;
@@ -184,6 +210,7 @@ ms_email_store(struct ms_db *db, struct ms_email *e, int *created)
 	ms_db_bind_text(st, 7, e->body);
 	sqlite3_bind_int(st, 8, e->has_attachments != 0);
 	ms_db_bind_text(st, 9, e->thread_id);
+	sqlite3_bind_int(st, 10, e->bulk != 0);
 	if (ms_db_step(db, st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return -1;

@@ -25,6 +25,7 @@ struct ms_email {
 	char *body; /* CRM emails only, else NULL */
 	char *thread_id;
 	int has_attachments;
+	int bulk; /* a newsletter or automated mail (ms_email_bulk_header) */
 	struct ms_addrlist from, to, cc;
 	char **accounts; /* addresses it was synced from */
 	size_t naccounts;
@@ -35,6 +36,13 @@ void ms_email_finish(struct ms_email *);
 /* The source and direction strings as stored (static), or NULL. */
 const char *ms_email_source(const char *);
 const char *ms_email_direction(const char *);
+
+/*
+ * Whether a header marks bulk or automated mail: List-Unsubscribe,
+ * Precedence bulk, list or junk, Auto-Submitted other than "no"
+ * (RFC 2369, RFC 3834).
+ */
+int ms_email_bulk_header(const char *name, const char *value);
 
 /*
  * A synthetic Message-ID for an email that has none, stable for the same

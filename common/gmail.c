@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
+#include "account.h"
 #include "date.h"
 #include "log.h"
 #include "msg.h"
@@ -31,6 +33,9 @@
 #define COST_LIST 5
 #define COST_HISTORY 2
 #define COST_PROFILE 1
+#define COST_SENDAS 1
+/* Send-as aliases are read again once a day. */
+#define ALIASES_MAX_AGE (24 * 60 * 60)
 #define BOUNDARY "mailsync_batch_b7e1"
 
 #define META_PARAMS                                                            \
@@ -305,6 +310,8 @@ apply_header(struct ms_email *e, const char *name, const char *value)
 		e->message_id = ms_msgid_normalize(value);
 	else if (ms_ascii_casecmp(name, "Date") == 0 && e->date == 0)
 		ms_date_parse_rfc5322(value, &e->date);
+	else if (ms_email_bulk_header(name, value))
+		e->bulk = 1;
 }
 
 /* 0 with e filled, 1 when it is to be skipped, -1 when malformed. */
@@ -1084,6 +1091,48 @@ history_page(struct gmail *g, const char *token)
 	free(url);
 }
 
+/*
+ * Send-as aliases, read again when a day old. A failure is logged and
+ * leaves the old ones: the mail sync does not depend on them.
+ */
+static void
+sendas_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
+{
+	struct gmail *g = arg;
+	struct json_object *o = NULL;
+	char **addrs = NULL;
+	size_t n = 0;
+
+	(void)fa;
+	if (r == NULL)
+		return;
+	if (r->status != 200 || (o = ms_http_json(r, "Gmail sendAs")) == NULL ||
+	    ms_provider_sendas_parse(o, &addrs, &n) == -1) {
+		if (r->status != 200)
+			ms_errc(EX_UNAVAILABLE, "HTTP %ld", r->status);
+		ms_log_warn("%s: send-as addresses not read: %s", g->s->address,
+		    ms_errstr());
+	} else if (ms_db_begin(g->s->db) == -1 ||
+	    ms_account_aliases_set(
+		g->s->db, g->s->account, addrs, n, time(NULL)) == -1 ||
+	    ms_db_commit(g->s->db) == -1) {
+		ms_db_rollback(g->s->db);
+		ms_log_warn("%s: send-as addresses not stored: %s",
+		    g->s->address, ms_errstr());
+	}
+	json_object_put(o);
+	ms_strv_free(addrs, n);
+}
+
+static void
+aliases(struct gmail *g)
+{
+	if (ms_account_aliases_due(g->s->db, g->s->account, ALIASES_MAX_AGE) !=
+	    1)
+		return;
+	get(g, g->s->p->aliases_url, COST_SENDAS, sendas_cb, NULL);
+}
+
 double
 ms_gmail_max_request_units(void)
 {
@@ -1098,6 +1147,7 @@ ms_gmail_start(struct ms_sync *s)
 
 	g->s = s;
 	s->drv = g;
+	aliases(g);
 	if (ms_sync_cursor_get(s, FOLDER, &c) == -1)
 		return -1;
 	if (!s->full && c.history_id != NULL) {

@@ -25,7 +25,7 @@
 #define SELECT                                                                 \
 	"subject,from,toRecipients,ccRecipients,receivedDateTime,"             \
 	"sentDateTime,bodyPreview,hasAttachments,internetMessageId,"           \
-	"conversationId,isDraft,parentFolderId"
+	"conversationId,isDraft,parentFolderId,internetMessageHeaders"
 
 static const char *const folders[] = {"inbox", "sentitems"};
 #define NFOLDERS (sizeof(folders) / sizeof(*folders))
@@ -100,6 +100,27 @@ is_true(struct json_object *o, const char *key)
 	    json_object_get_boolean(v);
 }
 
+/* Whether internetMessageHeaders mark the message bulk or automated. */
+static int
+bulk_headers(struct json_object *o)
+{
+	struct json_object *arr, *h;
+	const char *name, *value;
+	size_t i;
+
+	if (!json_object_object_get_ex(o, "internetMessageHeaders", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return 0;
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		h = json_object_array_get_idx(arr, i);
+		if ((name = ms_json_str(h, "name")) != NULL &&
+		    (value = ms_json_str(h, "value")) != NULL &&
+		    ms_email_bulk_header(name, value))
+			return 1;
+	}
+	return 0;
+}
+
 /* 0 with e filled, 1 to skip (removed, draft, outside the window). */
 static int
 to_email(struct ms_sync *s, int first, struct json_object *o,
@@ -127,6 +148,7 @@ to_email(struct ms_sync *s, int first, struct json_object *o,
 		if ((v = ms_json_str(o, "sentDateTime")) != NULL)
 			ms_date_parse_iso(v, &e->date);
 	e->has_attachments = is_true(o, "hasAttachments");
+	e->bulk = bulk_headers(o);
 	if (first && s->since > 0 && e->date < s->since) {
 		ms_email_finish(e);
 		return 1;

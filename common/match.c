@@ -3,22 +3,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "rules.h"
 #include "util.h"
 
 /* The id of the last email a run evaluated: every id above it is new. */
 #define MARK_KEY "state.match.last_email_id"
 
 /*
+ * The rules, on top of the address comparison (a: the client-side
+ * address, classified by rules.c): business and blocked addresses never
+ * match; with exclude.bulk (?1) bulk mail never does; with
+ * exclude.internal (?2) an address at the business's own domain only
+ * matches an email that has a participant from outside.
+ */
+#define RULES(a)                                                               \
+	" AND " a ".flags & 3 = 0 AND (?1 = 0 OR e.bulk = 0) "                 \
+	"AND (?2 = 0 OR " a ".flags & 4 = 0 OR EXISTS "                        \
+	"(SELECT 1 FROM email_addrs o CROSS JOIN addresses oa "                \
+	"ON oa.id = o.address_id WHERE o.email_id = e.id "                     \
+	"AND oa.flags & 4 = 0)) "
+
+/*
  * The links an email-client pair set should have, computed from the
  * client side: client_addrs is small next to email_addrs, whose
- * (address_id, email_id) index finds each address's emails in one range.
+ * (address_id, email_id) index finds each address's emails in one range,
+ * through the addresses sharing the client address's match key.
  * CROSS JOIN keeps that order whatever the statistics say.
  */
 #define LINKS_FROM_CLIENTS                                                     \
 	"SELECT ca.client_id, e.date, e.id FROM client_addrs ca "              \
-	"CROSS JOIN email_addrs ea ON ea.address_id = ca.address_id "          \
-	"CROSS JOIN emails e ON e.id = ea.email_id "
+	"CROSS JOIN addresses ka ON ka.id = ca.address_id "                    \
+	"CROSS JOIN addresses xa ON xa.key_id = ka.key_id "                    \
+	"CROSS JOIN email_addrs ea ON ea.address_id = xa.id "                  \
+	"CROSS JOIN emails e ON e.id = ea.email_id WHERE 1" RULES("ka")
 
 static int
 count(struct ms_db *db, const char *sql, int64_t *n)
@@ -48,13 +67,26 @@ changes(struct ms_db *db)
  * nothing changed rewrites nothing.
  */
 static int
-sync_links(struct ms_db *db, int dirty_only, struct ms_match_stats *s)
+want(struct ms_db *db, const struct ms_rules *r, int dirty_only)
 {
 	static const char *want_all =
 	    "INSERT OR IGNORE INTO temp.want " LINKS_FROM_CLIENTS;
 	static const char *want_dirty =
 	    "INSERT OR IGNORE INTO temp.want " LINKS_FROM_CLIENTS
-	    "WHERE ca." DIRTY;
+	    "AND ca." DIRTY;
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, dirty_only ? want_dirty : want_all)) == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, r->bulk);
+	sqlite3_bind_int(st, 2, r->internal);
+	return ms_db_run(db, st);
+}
+
+static int
+sync_links(struct ms_db *db, const struct ms_rules *r, int dirty_only,
+    struct ms_match_stats *s)
+{
 	static const char *drop_all =
 	    "DELETE FROM email_clients WHERE "
 	    "(client_id, date, email_id) NOT IN (SELECT * FROM temp.want)";
@@ -68,7 +100,7 @@ sync_links(struct ms_db *db, int dirty_only, struct ms_match_stats *s)
 		"(client_id, date, email_id, "
 		"PRIMARY KEY (client_id, date, email_id)) WITHOUT ROWID;"
 		"DELETE FROM temp.want") == -1 ||
-	    ms_db_exec(db, dirty_only ? want_dirty : want_all) == -1 ||
+	    want(db, r, dirty_only) == -1 ||
 	    ms_db_exec(db, dirty_only ? drop_dirty : drop_all) == -1 ||
 	    ms_db_exec(db,
 		"INSERT OR IGNORE INTO email_clients "
@@ -106,15 +138,18 @@ set_mark(struct ms_db *db)
 }
 
 static int
-match_new_emails(struct ms_db *db, int64_t mark, struct ms_match_stats *s)
+match_new_emails(struct ms_db *db, const struct ms_rules *r, int64_t mark,
+    struct ms_match_stats *s)
 {
 	static const char *sql =
 	    "INSERT OR IGNORE INTO email_clients "
 	    "(client_id, date, email_id) "
 	    "SELECT ca.client_id, e.date, e.id FROM emails e "
 	    "CROSS JOIN email_addrs ea ON ea.email_id = e.id "
-	    "CROSS JOIN client_addrs ca ON ca.address_id = ea.address_id "
-	    "WHERE e.id > ?1";
+	    "CROSS JOIN addresses xa ON xa.id = ea.address_id "
+	    "CROSS JOIN addresses ka ON ka.key_id = xa.key_id "
+	    "CROSS JOIN client_addrs ca ON ca.address_id = ka.id "
+	    "WHERE e.id > ?3" RULES("xa");
 	static const char *cnt = "SELECT count(*) FROM emails WHERE id > ?1";
 	sqlite3_stmt *st;
 
@@ -131,22 +166,48 @@ match_new_emails(struct ms_db *db, int64_t mark, struct ms_match_stats *s)
 		return 0;
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, mark);
+	sqlite3_bind_int(st, 1, r->bulk);
+	sqlite3_bind_int(st, 2, r->internal);
+	sqlite3_bind_int64(st, 3, mark);
 	if (ms_db_run(db, st) == -1)
 		return -1;
 	s->links += changes(db);
 	return 0;
 }
 
+/* Synced emails on no profile, older than retention.unmatched_days. */
 static int
-run(struct ms_db *db, int rematch, struct ms_match_stats *s)
+expire(struct ms_db *db, const struct ms_rules *r, struct ms_match_stats *s)
+{
+	static const char *sql =
+	    "DELETE FROM emails WHERE source <> 'crm' AND date < ?1 "
+	    "AND id NOT IN (SELECT email_id FROM email_clients)";
+	sqlite3_stmt *st;
+
+	if (r->retention_days <= 0)
+		return 0;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(
+	    st, 1, (sqlite3_int64)time(NULL) - r->retention_days * 86400LL);
+	if (ms_db_run(db, st) == -1)
+		return -1;
+	s->expired = changes(db);
+	return 0;
+}
+
+static int
+run(struct ms_db *db, const struct ms_rules *r, int rematch,
+    struct ms_match_stats *s)
 {
 	int64_t mark;
 
-	if (rematch) {
+	if (ms_rules_classify(db, r, s->rules_changed) == -1)
+		return -1;
+	if (rematch || s->rules_changed) {
 		if (count(db, "SELECT count(*) FROM emails", &s->emails) ||
 		    count(db, "SELECT count(*) FROM clients", &s->clients) ||
-		    sync_links(db, 0, s) == -1)
+		    sync_links(db, r, 0, s) == -1)
 			return -1;
 	} else {
 		if (get_mark(db, &mark) == -1 ||
@@ -154,12 +215,13 @@ run(struct ms_db *db, int rematch, struct ms_match_stats *s)
 			&s->clients) == -1)
 			return -1;
 		/* Dirty clients first: their full history, new emails too. */
-		if (s->clients > 0 && sync_links(db, 1, s) == -1)
+		if (s->clients > 0 && sync_links(db, r, 1, s) == -1)
 			return -1;
-		if (match_new_emails(db, mark, s) == -1)
+		if (match_new_emails(db, r, mark, s) == -1)
 			return -1;
 	}
-	if (ms_db_exec(db, "UPDATE clients SET dirty = 0 WHERE dirty = 1"))
+	if (ms_db_exec(db, "UPDATE clients SET dirty = 0 WHERE dirty = 1") ||
+	    expire(db, r, s) == -1 || ms_rules_applied(db, r) == -1)
 		return -1;
 	return set_mark(db);
 }
@@ -167,11 +229,18 @@ run(struct ms_db *db, int rematch, struct ms_match_stats *s)
 int
 ms_match_run(struct ms_db *db, int rematch, struct ms_match_stats *s)
 {
+	struct ms_rules r;
+	int rc = -1;
+
 	memset(s, 0, sizeof(*s));
 	if (ms_db_bulk(db) == -1 || ms_db_begin(db) == -1)
 		return -1;
-	if (run(db, rematch, s) == 0 && ms_db_commit(db) == 0)
-		return 0;
-	ms_db_rollback(db);
-	return -1;
+	if (ms_rules_load(db, &r) == 0 &&
+	    (s->rules_changed = ms_rules_changed(db, &r)) != -1 &&
+	    run(db, &r, rematch, s) == 0 && ms_db_commit(db) == 0)
+		rc = 0;
+	else
+		ms_db_rollback(db);
+	ms_rules_finish(&r);
+	return rc;
 }

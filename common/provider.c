@@ -57,6 +57,46 @@ gmail_address(const struct ms_provider *p, const char *access)
 	return addr;
 }
 
+int
+ms_provider_sendas_parse(struct json_object *o, char ***addrs, size_t *n)
+{
+	struct json_object *arr, *sa, *v;
+	const char *email, *status;
+	size_t i;
+
+	*addrs = NULL;
+	*n = 0;
+	if (!json_object_object_get_ex(o, "sendAs", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return ms_errc(EX_PROTOCOL, "Gmail sendAs: no sendAs list");
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		sa = json_object_array_get_idx(arr, i);
+		if ((email = ms_json_str(sa, "sendAsEmail")) == NULL ||
+		    (json_object_object_get_ex(sa, "isPrimary", &v) &&
+			json_object_get_boolean(v)))
+			continue;
+		status = ms_json_str(sa, "verificationStatus");
+		if (status != NULL && strcmp(status, "accepted") != 0)
+			continue;
+		ms_strv_add(addrs, n, ms_xstrdup(email));
+	}
+	return 0;
+}
+
+static int
+gmail_aliases(
+    const struct ms_provider *p, const char *access, char ***addrs, size_t *n)
+{
+	struct json_object *o;
+	int rc;
+
+	if ((o = get_json(p->aliases_url, access, "Gmail sendAs")) == NULL)
+		return -1;
+	rc = ms_provider_sendas_parse(o, addrs, n);
+	json_object_put(o);
+	return rc;
+}
+
 /* Graph /me: mail, or userPrincipalName when mail is null (personal
  * accounts). */
 static char *
@@ -100,6 +140,9 @@ gmail_init(struct ms_provider *p)
 	p->needed_scope = GMAIL_SCOPE;
 	p->secret_required = 1;
 	p->address = gmail_address;
+	p->aliases = gmail_aliases;
+	p->aliases_url =
+	    ms_xasprintf("%s/gmail/v1/users/me/settings/sendAs", p->api_url);
 	/* offline + consent: a refresh token on every authorization. */
 	p->extra_auth = "access_type=offline&prompt=consent";
 }
@@ -168,6 +211,7 @@ ms_provider_destroy(struct ms_provider *p)
 	free(p->device_url);
 	free(p->revoke_url);
 	free(p->api_url);
+	free(p->aliases_url);
 	free(p);
 }
 

@@ -6,6 +6,9 @@
 #ifndef MS_PROVIDER_H
 #define MS_PROVIDER_H
 
+#include <json-c/json.h>
+#include <stddef.h>
+
 struct ms_provider {
 	const char *name; /* "gmail", "outlook" */
 	const char *label; /* "Gmail", "Outlook" */
@@ -21,6 +24,12 @@ struct ms_provider {
 
 	/* The mailbox address of the token's owner: a new string. */
 	char *(*address)(const struct ms_provider *, const char *access);
+	/* The owner's other addresses it sends as (NULL: the provider has
+	 * none to tell); *addrs a new vector. 0 or -1. */
+	int (*aliases)(const struct ms_provider *, const char *access,
+	    char ***addrs, size_t *n);
+	/* Its URL, for callers that fetch it themselves (NULL: none). */
+	char *aliases_url;
 	/* Authorization parameters only this provider takes. */
 	const char *extra_auth;
 };
@@ -33,6 +42,13 @@ struct ms_provider {
  */
 struct ms_provider *ms_provider_create(const char *name, const char *tenant);
 void ms_provider_destroy(struct ms_provider *);
+
+/*
+ * The addresses of a Gmail settings.sendAs.list reply other than the
+ * primary one, verified (verificationStatus "accepted", or none given):
+ * a new vector of new strings in *addrs. 0, or -1 when o is not one.
+ */
+int ms_provider_sendas_parse(struct json_object *o, char ***addrs, size_t *n);
 
 /* Whether the space-separated scope list granted holds want (either as
  * given or as a URL ending in "/" want). */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "account.h"
 #include "util.h"
 
 static const struct ms_driver drivers[] = {
@@ -118,22 +119,6 @@ ms_sync_known(struct ms_sync *s, const char *provider_id)
 	return rc == -1 ? -1 : rc == SQLITE_ROW;
 }
 
-/* Whether address is one of the business's connected accounts. */
-static int
-is_business(struct ms_db *db, const char *address)
-{
-	static const char *sql = "SELECT 1 FROM accounts WHERE address = ?1";
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
-	rc = ms_db_step(db, st);
-	sqlite3_reset(st);
-	return rc == -1 ? -1 : rc == SQLITE_ROW;
-}
-
 static int
 link_account(struct ms_sync *s, int64_t email, const char *provider_id)
 {
@@ -161,7 +146,7 @@ ms_sync_store(struct ms_sync *s, struct ms_email *e, const char *provider_id)
 
 	e->source = s->p->name;
 	if (e->from.n > 0 &&
-	    (out = is_business(s->db, e->from.v[0].email)) == -1)
+	    (out = ms_account_is_business(s->db, e->from.v[0].email)) == -1)
 		return -1;
 	e->direction = out ? "out" : "in";
 	free(e->body); /* never kept for a synced email */

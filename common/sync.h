@@ -74,7 +74,7 @@ int ms_sync_known(struct ms_sync *, const char *provider_id);
  * Store a synced email (body never) and link it to the account with its
  * provider id, inside the caller's transaction: an email with the same
  * Message-ID (from another account, or recorded by the CRM) gets the link
- * only. Sets direction (out when the sender is a connected account) and
+ * only. Sets direction (out when the sender is an account or alias) and
  * a synthetic Message-ID when it has none. Counts it in s->added when
  * the link is new.
  */

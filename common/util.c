@@ -342,3 +342,18 @@ fail:
 	ms_buf_finish(&b);
 	return NULL;
 }
+
+void
+ms_strv_add(char ***v, size_t *n, char *s)
+{
+	*v = ms_xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+void
+ms_strv_free(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}

@@ -61,6 +61,10 @@ int ms_utf8_valid(const char *s, size_t len);
 
 /* Read a whole file (or stdin when path is NULL or "-") into memory, up to
  * max bytes. Returns the data (NUL-terminated, *lenp set) or NULL. */
+/* A vector of n owned strings: append s (taken), free all. */
+void ms_strv_add(char ***v, size_t *n, char *s);
+void ms_strv_free(char **v, size_t n);
+
 char *ms_read_all(const char *path, size_t max, size_t *lenp);
 
 #endif

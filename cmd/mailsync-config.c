@@ -1,0 +1,353 @@
+/*
+ * mailsync-config: business-wide settings, the blocklist and aliases.
+ */
+#include <err.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "account.h"
+#include "cli.h"
+#include "config.h"
+#include "date.h"
+#include "log.h"
+#include "rules.h"
+#include "util.h"
+
+static MS_DEAD void
+usage(FILE *out, int code)
+{
+	fprintf(out,
+	    "usage: %s list [--json]\n"
+	    "       %s get KEY\n"
+	    "       %s set KEY VALUE\n"
+	    "       %s unset KEY\n"
+	    "       %s block ADDRESS|@DOMAIN...\n"
+	    "       %s unblock ADDRESS|@DOMAIN...\n"
+	    "       %s blocklist [--json]\n"
+	    "       %s alias [--provider P] ACCOUNT ADDRESS\n"
+	    "       %s unalias [--provider P] ACCOUNT ADDRESS\n"
+	    "       %s aliases [--json]\n"
+	    "\n"
+	    "Business-wide settings, checked when set; rule changes apply\n"
+	    "to every email at the next mailsync-match. A blocked address\n"
+	    "or @domain (subdomains too) makes no email match a client.\n"
+	    "Aliases are a team member's other addresses: mail from them\n"
+	    "is outbound and they never match a client.\n"
+	    "\n"
+	    "  -j, --json        JSON Lines\n"
+	    "  -p, --provider P  gmail or outlook, for an ACCOUNT that is "
+	    "both\n"
+	    "\n" MS_CLI_USAGE,
+	    getprogname(), getprogname(), getprogname(), getprogname(),
+	    getprogname(), getprogname(), getprogname(), getprogname(),
+	    getprogname(), getprogname());
+	exit(code);
+}
+
+static MS_DEAD void
+die(void)
+{
+	errx(ms_errcode(), "%s", ms_errstr());
+}
+
+struct opts {
+	struct ms_cli cli;
+	int json;
+	const char *provider;
+};
+
+static void
+print_json(struct json_object *o)
+{
+	printf("%s\n",
+	    json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* The commands, with their number of arguments (max -1: any). */
+static const struct command {
+	const char *name;
+	int min, max, json;
+	const char *args;
+} commands[] = {
+    {"list", 0, 0, 1, ""},
+    {"get", 1, 1, 0, "KEY"},
+    {"set", 2, 2, 0, "KEY VALUE"},
+    {"unset", 1, 1, 0, "KEY"},
+    {"block", 1, -1, 0, "ADDRESS|@DOMAIN..."},
+    {"unblock", 1, -1, 0, "ADDRESS|@DOMAIN..."},
+    {"blocklist", 0, 0, 1, ""},
+    {"alias", 2, 2, 0, "ACCOUNT ADDRESS"},
+    {"unalias", 2, 2, 0, "ACCOUNT ADDRESS"},
+    {"aliases", 0, 0, 1, ""},
+};
+
+/* The command argv names, checked before anything is opened. */
+static const struct command *
+command(int argc, char **argv, const struct opts *o)
+{
+	const struct command *c;
+	size_t i;
+
+	if (argc == 0)
+		errx(EX_USAGE, "missing command (see --help)");
+	for (i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		if (strcmp(commands[i].name, argv[0]) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(*commands))
+		errx(EX_USAGE, "unknown command \"%s\" (see --help)", argv[0]);
+	c = &commands[i];
+	argc--;
+	if (argc < c->min || (c->max >= 0 && argc > c->max))
+		errx(EX_USAGE, "%s takes %s%s", c->name,
+		    *c->args ? c->args : "no arguments",
+		    argc < c->min ? "" : " only");
+	if (o->json && !c->json)
+		errx(EX_USAGE, "--json goes with list, blocklist or aliases");
+	return c;
+}
+
+/*
+ * Settings
+ */
+
+static int
+list(struct ms_db *db, const struct opts *o)
+{
+	const struct ms_config_key *k;
+	struct json_object *j;
+	size_t i, n;
+	char *v;
+
+	k = ms_config_keys(&n);
+	for (i = 0; i < n; i++) {
+		if ((v = ms_config_get(db, k[i].key)) == NULL)
+			return -1;
+		if (o->json) {
+			j = json_object_new_object();
+			json_object_object_add(
+			    j, "key", json_object_new_string(k[i].key));
+			json_object_object_add(
+			    j, "value", json_object_new_string(v));
+			json_object_object_add(
+			    j, "default", json_object_new_string(k[i].def));
+			json_object_object_add(
+			    j, "doc", json_object_new_string(k[i].doc));
+			print_json(j);
+		} else
+			printf("%s=%s\n", k[i].key, v);
+		free(v);
+	}
+	return 0;
+}
+
+static int
+get(struct ms_db *db, const char *key)
+{
+	char *v;
+
+	if ((v = ms_config_get(db, key)) == NULL)
+		return -1;
+	printf("%s\n", v);
+	free(v);
+	return 0;
+}
+
+/* Write in a transaction: all of it or nothing. */
+static void
+begin(struct ms_db *db)
+{
+	if (ms_db_begin(db) == -1)
+		die();
+}
+
+static void
+commit(struct ms_db *db, int rc)
+{
+	if (rc == -1 || ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		die();
+	}
+}
+
+/*
+ * The blocklist
+ */
+
+static int
+block(struct ms_db *db, int on, int argc, char **argv)
+{
+	char *norm;
+	int i, rc = 0;
+
+	begin(db);
+	for (i = 0; i < argc && rc != -1; i++) {
+		rc = on ? ms_rules_block(db, argv[i], &norm)
+			: ms_rules_unblock(db, argv[i], &norm);
+		if (rc == 1 && on)
+			ms_log_info("%s was blocked already", norm);
+		else if (rc == 1)
+			rc = ms_errc(EX_NOINPUT, "%s is not blocked", norm);
+		free(norm);
+	}
+	commit(db, rc == -1 ? -1 : 0);
+	return 0;
+}
+
+static int
+blocked_line(const char *pattern, long long created, void *arg)
+{
+	const struct opts *o = arg;
+	struct json_object *j;
+	char date[32];
+
+	if (!o->json) {
+		printf("%s\n", pattern);
+		return 0;
+	}
+	ms_date_format_iso((time_t)created, date, sizeof(date));
+	j = json_object_new_object();
+	json_object_object_add(j, "pattern", json_object_new_string(pattern));
+	json_object_object_add(j, "created", json_object_new_string(date));
+	print_json(j);
+	return 0;
+}
+
+/*
+ * Aliases
+ */
+
+static int
+alias(struct ms_db *db, const struct opts *o, int on, char **argv)
+{
+	const char *prov;
+	int64_t id;
+	int rc;
+
+	if ((rc = ms_account_find(db, o->provider, argv[0], &id, &prov)) == -1)
+		return -1;
+	if (rc == 1)
+		return ms_errc(EX_NOINPUT, "no %s%saccount %s",
+		    o->provider ? o->provider : "", o->provider ? " " : "",
+		    argv[0]);
+	begin(db);
+	if ((rc = on ? ms_account_alias_add(db, id, argv[1])
+		     : ms_account_alias_remove(db, id, argv[1])) == 1 &&
+	    on)
+		ms_log_info("%s is an alias of %s already", argv[1], argv[0]);
+	else if (rc == 1)
+		rc = ms_errc(EX_NOINPUT,
+		    "%s has no alias %s added by hand (aliases read "
+		    "from the provider go when removed there)",
+		    argv[0], argv[1]);
+	commit(db, rc == -1 ? -1 : 0);
+	return 0;
+}
+
+static int
+alias_line(const struct ms_alias *a, void *arg)
+{
+	const struct opts *o = arg;
+	struct json_object *j;
+
+	if (!o->json) {
+		printf("%s\t%s\t%s\t%s\n", a->address, a->provider, a->account,
+		    a->origin);
+		return 0;
+	}
+	j = json_object_new_object();
+	json_object_object_add(j, "alias", json_object_new_string(a->address));
+	json_object_object_add(
+	    j, "provider", json_object_new_string(a->provider));
+	json_object_object_add(
+	    j, "account", json_object_new_string(a->account));
+	json_object_object_add(j, "origin", json_object_new_string(a->origin));
+	print_json(j);
+	return 0;
+}
+
+static void
+parse_options(int argc, char *argv[], struct opts *o)
+{
+	static const struct option longopts[] = {
+	    MS_CLI_LONGOPTS,
+	    {"json", no_argument, NULL, 'j'},
+	    {"provider", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "jp:", longopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'h': usage(stdout, 0);
+		case 'V': ms_cli_version(); exit(0);
+		case 'j': o->json = 1; break;
+		case 'p':
+			if (strcmp(optarg, "gmail") != 0 &&
+			    strcmp(optarg, "outlook") != 0)
+				errx(EX_USAGE,
+				    "--provider \"%s\": gmail or outlook",
+				    optarg);
+			o->provider = optarg;
+			break;
+		default:
+			if (!ms_cli_option(&o->cli, ch, optarg))
+				exit(EX_USAGE);
+		}
+	}
+}
+
+static int
+setting(struct ms_db *db, int set, char **argv)
+{
+	begin(db);
+	commit(db,
+	    set ? ms_config_set(db, argv[0], argv[1])
+		: ms_config_unset(db, argv[0]));
+	return 0;
+}
+
+static int
+run(struct ms_db *db, const struct opts *o, const char *cmd, int argc,
+    char **argv)
+{
+	if (strcmp(cmd, "list") == 0)
+		return list(db, o);
+	if (strcmp(cmd, "get") == 0)
+		return get(db, argv[0]);
+	if (strcmp(cmd, "set") == 0 || strcmp(cmd, "unset") == 0)
+		return setting(db, cmd[0] == 's', argv);
+	if (strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0)
+		return block(db, cmd[0] == 'b', argc, argv);
+	if (strcmp(cmd, "blocklist") == 0)
+		return ms_rules_each_blocked(db, blocked_line, (void *)o);
+	if (strcmp(cmd, "alias") == 0 || strcmp(cmd, "unalias") == 0)
+		return alias(db, o, cmd[0] == 'a', argv);
+	return ms_account_each_alias(db, alias_line, (void *)o);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = {0};
+	struct ms_db *db;
+	const char *cmd;
+
+	parse_options(argc, argv, &o);
+	argc -= optind;
+	argv += optind;
+	cmd = command(argc, argv, &o)->name;
+	if ((db = ms_cli_open(&o.cli)) == NULL)
+		die();
+	if (run(db, &o, cmd, argc - 1, argv + 1) == -1)
+		die();
+	ms_db_close(db);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return 0;
+}

@@ -1,0 +1,211 @@
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "date.h"
+#include "util.h"
+
+/*
+ * The settings. Adding one: a row here, its paragraph in
+ * share/man/mailsync-config.1.scd, and the code that reads it.
+ */
+static const struct ms_config_key keys[] = {
+    {"sync.since", MS_CONFIG_DATE, "", 0, 0,
+	"first sync of a new account starts at this date (empty: all "
+	"history)"},
+    {"retention.unmatched_days", MS_CONFIG_INT, "0", 0, 36500,
+	"delete synced emails matched to no client after this many days "
+	"(0: keep)"},
+    {"match.plus_addressing", MS_CONFIG_BOOL, "off", 0, 0,
+	"user+tag@domain matches user@domain"},
+    {"match.gmail_dots", MS_CONFIG_BOOL, "off", 0, 0,
+	"dots in gmail.com and googlemail.com names do not count"},
+    {"exclude.internal", MS_CONFIG_BOOL, "on", 0, 0,
+	"mail among the team and the business's own domains is on no "
+	"profile"},
+    {"exclude.bulk", MS_CONFIG_BOOL, "off", 0, 0,
+	"newsletters and automated mail are on no profile"},
+    {"health.stale_minutes", MS_CONFIG_INT, "60", 1, 525600,
+	"an active account not synced for this long is stale"},
+    {"quota.gmail_units_per_minute", MS_CONFIG_NUM, "15000", 0, 1e9,
+	"Gmail quota units per mailbox per minute (0: no limiter)"},
+    {"quota.gmail_concurrency", MS_CONFIG_INT, "10", 1, 100,
+	"Gmail requests in flight per mailbox"},
+    {"quota.graph_requests_per_10min", MS_CONFIG_NUM, "10000", 0, 1e9,
+	"Graph requests per mailbox per 10 minutes (0: no limiter)"},
+    {"quota.graph_concurrency", MS_CONFIG_INT, "4", 1, 100,
+	"Graph requests in flight per mailbox"},
+    {"quota.time_scale", MS_CONFIG_NUM, "1", 0.001, 1000,
+	"quota windows divided by this (only for emulated providers)"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(*keys))
+
+const struct ms_config_key *
+ms_config_keys(size_t *n)
+{
+	*n = NKEYS;
+	return keys;
+}
+
+const struct ms_config_key *
+ms_config_find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].key, key) == 0)
+			return &keys[i];
+	ms_errc(EX_USAGE, "no setting \"%s\" (mailsync-config list shows them)",
+	    key);
+	return NULL;
+}
+
+static const char *
+parse_bool(const char *v)
+{
+	static const char *const on[] = {"on", "true", "yes", "1"};
+	static const char *const off[] = {"off", "false", "no", "0"};
+	size_t i;
+
+	for (i = 0; i < sizeof(on) / sizeof(*on); i++) {
+		if (ms_ascii_casecmp(v, on[i]) == 0)
+			return "on";
+		if (ms_ascii_casecmp(v, off[i]) == 0)
+			return "off";
+	}
+	return NULL;
+}
+
+static char *
+check_number(const struct ms_config_key *k, const char *v)
+{
+	char *end;
+	double d;
+
+	d = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || !isfinite(d) ||
+	    (k->type == MS_CONFIG_INT && d != (double)(long long)d)) {
+		ms_errc(EX_DATAERR, "%s: \"%s\" is not %s", k->key, v,
+		    k->type == MS_CONFIG_INT ? "a whole number" : "a number");
+		return NULL;
+	}
+	if (d < k->min || d > k->max) {
+		ms_errc(EX_DATAERR, "%s: %s is out of range (%g to %g)", k->key,
+		    v, k->min, k->max);
+		return NULL;
+	}
+	return k->type == MS_CONFIG_INT ? ms_xasprintf("%.0f", d)
+					: ms_xstrdup(v);
+}
+
+char *
+ms_config_check(const struct ms_config_key *k, const char *v)
+{
+	const char *b;
+	time_t t;
+
+	switch (k->type) {
+	case MS_CONFIG_BOOL:
+		if ((b = parse_bool(v)) != NULL)
+			return ms_xstrdup(b);
+		ms_errc(EX_DATAERR, "%s: \"%s\" is not on or off", k->key, v);
+		return NULL;
+	case MS_CONFIG_DATE:
+		if (*v == '\0' || ms_date_parse_iso(v, &t) == 0)
+			return ms_xstrdup(v);
+		ms_errc(EX_DATAERR,
+		    "%s: \"%s\" is not a date (YYYY-MM-DD, or empty for none)",
+		    k->key, v);
+		return NULL;
+	default: return check_number(k, v);
+	}
+}
+
+char *
+ms_config_get(struct ms_db *db, const char *key)
+{
+	const struct ms_config_key *k;
+	char *v;
+
+	if ((k = ms_config_find(key)) == NULL ||
+	    ms_db_setting_get(db, key, &v) == -1)
+		return NULL;
+	return v != NULL ? v : ms_xstrdup(k->def);
+}
+
+int
+ms_config_set(struct ms_db *db, const char *key, const char *value)
+{
+	const struct ms_config_key *k;
+	char *v;
+	int rc;
+
+	if ((k = ms_config_find(key)) == NULL ||
+	    (v = ms_config_check(k, value)) == NULL)
+		return -1;
+	rc = ms_db_setting_set(db, key, v);
+	free(v);
+	return rc;
+}
+
+int
+ms_config_unset(struct ms_db *db, const char *key)
+{
+	static const char *sql = "DELETE FROM settings WHERE key = ?1";
+	sqlite3_stmt *st;
+
+	if (ms_config_find(key) == NULL || (st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return ms_db_run(db, st);
+}
+
+/* The value of key as checked now: a stored value edited by hand into
+ * something invalid stops the reader with a clear message. */
+static char *
+get_checked(struct ms_db *db, const char *key)
+{
+	const struct ms_config_key *k;
+	char *v, *c;
+
+	if ((k = ms_config_find(key)) == NULL ||
+	    (v = ms_config_get(db, key)) == NULL)
+		return NULL;
+	if ((c = ms_config_check(k, v)) == NULL) {
+		char *why = ms_xstrdup(ms_errstr());
+
+		ms_errc(EX_CONFIG, "setting %s", why);
+		free(why);
+	}
+	free(v);
+	return c;
+}
+
+int
+ms_config_bool(struct ms_db *db, const char *key, int *on)
+{
+	char *v;
+
+	if ((v = get_checked(db, key)) == NULL)
+		return -1;
+	*on = strcmp(v, "on") == 0;
+	free(v);
+	return 0;
+}
+
+int
+ms_config_num(struct ms_db *db, const char *key, double *d)
+{
+	char *v;
+
+	if ((v = get_checked(db, key)) == NULL)
+		return -1;
+	*d = strtod(v, NULL);
+	free(v);
+	return 0;
+}
