@@ -3243,6 +3243,12 @@ class Emu:
         if sub == "/consent" and m == "POST":
             box.untick = set(body.get("untick", []))
             return json_resp(200, {"untick": sorted(box.untick)})
+        if sub == "/sendas" and m == "POST" and box.provider == "gmail":
+            sa = body.get("send_as")
+            if not isinstance(sa, list):
+                return json_resp(400, {"error": "send_as must be a list of sendAs resources"})
+            box.send_as = sa
+            return json_resp(200, {"sendAs": sa})
         return json_resp(404, {"error": "unknown mailbox endpoint"})
 
 
