@@ -19,8 +19,12 @@ usage(FILE *out, int code)
 	    "\n"
 	    "Link emails to clients: an email belongs to a client when an\n"
 	    "address among its From, To and Cc is the client's main, portal\n"
-	    "or a contact email. Links new emails, and all emails of clients\n"
-	    "changed since the last run.\n"
+	    "or a contact email, under the rules of mailsync-config (the\n"
+	    "business's own and blocked addresses never match; internal and\n"
+	    "bulk mail may be excluded). Links new emails, and all emails of\n"
+	    "clients changed since the last run; every email after a rule\n"
+	    "changed. Then deletes synced emails matched to no client after\n"
+	    "retention.unmatched_days, when set.\n"
 	    "\n"
 	    "  -r, --rematch     re-evaluate every email\n" MS_CLI_USAGE,
 	    getprogname());
@@ -58,9 +62,16 @@ main(int argc, char *argv[])
 	if ((db = ms_cli_open(&cli)) == NULL ||
 	    ms_match_run(db, rematch, &st) == -1)
 		errx(ms_errcode(), "%s", ms_errstr());
+	if (st.rules_changed)
+		ms_log_info("the rules changed since the last match: every "
+			    "email evaluated again");
 	ms_log_info("matched %lld emails: %lld new links, %lld clients "
 		    "re-evaluated",
 	    (long long)st.emails, (long long)st.links, (long long)st.clients);
+	if (st.expired > 0)
+		ms_log_info("retention: deleted %lld synced emails matched to "
+			    "no client",
+		    (long long)st.expired);
 	ms_db_close(db);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +75,86 @@ die(void)
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
-/* One pull at a time per database: a lock file beside it. */
+/*
+ * One pull at a time per database: a lock file beside it, flock()ed for
+ * the whole run (the kernel lets go of it when the run dies) and holding
+ * the run's lease, "PID START BOUND": a run still holding the lock well
+ * after its bound (--max-time) is stuck, and the next run ends it.
+ */
+static void
+lease_write(int fd, long long bound)
+{
+	char buf[64];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld %lld %lld\n", (long)getpid(),
+	    (long long)time(NULL), bound);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		ms_log_warn("warning: cannot write the pull lease: %s",
+		    strerror(errno));
+}
+
+/* Past the bound, a run gets this much longer to finish its last
+ * writes: a quarter of the bound, from 3 s to a minute. */
+static long long
+lease_grace(long long bound)
+{
+	long long g = bound / 4;
+
+	return g < 3 ? 3 : g > 60 ? 60 : g;
+}
+
+/* The pid of a lease holder past its bound and grace, or 0. */
+static pid_t
+lease_expired(int fd)
+{
+	char buf[64], comm[32], *path;
+	long long pid, start, bound;
+	ssize_t n;
+	FILE *fp;
+	int ours;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld %lld", &pid, &start, &bound) != 3 ||
+	    pid <= 1 || bound <= 0 ||
+	    time(NULL) <= start + bound + lease_grace(bound))
+		return 0;
+	/* Only ever a mailsync-pull: a recycled pid is left alone. */
+	path = ms_xasprintf("/proc/%lld/comm", pid);
+	fp = fopen(path, "r");
+	free(path);
+	ours = fp != NULL && fgets(comm, sizeof(comm), fp) != NULL &&
+	    strcmp(comm, "mailsync-pull\n") == 0;
+	if (fp != NULL)
+		fclose(fp);
+	return ours ? (pid_t)pid : 0;
+}
+
+/* End the stuck run and take the lock; 0, or -1 when it stays held. */
 static int
-lock_db(const struct ms_cli *cli)
+take_over(int fd, pid_t pid, const char *db)
+{
+	int i;
+
+	ms_log_warn("warning: the mailsync-pull of pid %ld on %s is past "
+		    "its --max-time: ending it (what it committed stays)",
+	    (long)pid, db);
+	kill(pid, SIGKILL);
+	for (i = 0; i < 50; i++) { /* 5 s at most */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+static int
+lock_db(const struct ms_cli *cli, long long bound)
 {
 	char *db, *path;
+	pid_t stuck;
 	int fd;
 
 	if ((db = ms_path_db(cli->db)) == NULL)
@@ -89,13 +165,16 @@ lock_db(const struct ms_cli *cli)
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		err(EX_CANTCREAT, "%s", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
+		if (errno != EWOULDBLOCK)
+			err(EX_OSERR, "%s", path);
+		if ((stuck = lease_expired(fd)) == 0 ||
+		    take_over(fd, stuck, db) == -1)
 			errx(EX_TEMPFAIL,
 			    "another mailsync-pull is running on "
 			    "%s: not starting a second one",
 			    db);
-		err(EX_OSERR, "%s", path);
 	}
+	lease_write(fd, bound);
 	free(path);
 	free(db);
 	return fd; /* held until exit */
@@ -394,7 +473,7 @@ main(int argc, char *argv[])
 	if (maxtime > 0)
 		deadline = ms_fetch_now() + (double)maxtime;
 
-	lock_db(&cli);
+	lock_db(&cli, maxtime);
 	if ((db = ms_cli_open(&cli)) == NULL)
 		die();
 	load_accounts(db, names, nnames, &r);

@@ -13,6 +13,10 @@ check "one job line" test "$(printf '%s\n' "$job" | wc -l)" = 1
 check "every 15 minutes, as the mailsync user" \
 	grep -qE '^\*/15 \* \* \* \* mailsync ' <<<"$job"
 check "under flock -n" grep -q ' flock -n ' <<<"$job"
+bound=$(sed -nE 's/.* timeout -s KILL ([0-9]+) .*/\1/p' <<<"$job")
+maxt=$(sed -nE 's/.*--max-time ([0-9]+).*/\1/p' <<<"$job")
+check "a stuck run is killed before the next tick, after pull's own bound ($maxt < $bound < 900)" \
+	test -n "$bound" -a -n "$maxt" -a "${maxt:-0}" -lt "${bound:-0}" -a "${bound:-900}" -lt 900
 check "the file name has no dot (cron.d skips those)" \
 	bash -c "case \$(basename '$cronfile') in *.*) exit 1;; esac"
 cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
@@ -61,6 +65,26 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
 check "an overlapping tick exits at once ($took ms)" test "$took" -lt 1500
 check "without output" test ! -s "$T/tick.out"
 wait $holder
+
+# A pull stuck past its bound (stopped here) never blocks later runs:
+# its lease expires and the next run ends it.
+emu POST /_emu/faults '{"kind": "latency", "latency_ms": 1500, "prefix": "/gmail/", "probability": 1}' >/dev/null
+mailsync-pull -q --max-time 2 >/dev/null 2>&1 &
+stuck=$!
+sleep 0.5
+kill -STOP $stuck
+run mailsync-pull -q
+expect_rc "a run while the stuck one is within its bound" 75
+grep_err "says another pull runs" "another mailsync-pull is running"
+sleep 5.5	# 2 s bound + 3 s grace, from its start
+run mailsync-pull
+expect_rc "a run after the stuck one's bound and grace" 0
+grep_err "ends the stuck run and says so" "pid $stuck .* past its --max-time: ending it"
+check "the stuck run is gone" bash -c "! kill -0 $stuck 2>/dev/null"
+wait $stuck 2>/dev/null
+emu DELETE /_emu/faults >/dev/null
+run mailsync-show --accounts --check
+expect_rc "every account healthy after the take-over" 0
 
 # A failing tick speaks, so that cron mails it.
 emu POST /_emu/faults '{"kind": "status", "status": 500, "prefix": "/gmail/", "count": 50}' >/dev/null
