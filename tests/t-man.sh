@@ -5,8 +5,9 @@
 . "$MS_SRC/tests/lib.sh"
 
 mandir=$MS_BUILD/share/man
-pages="mailsync.7 mailsync-clients.1 mailsync-connect.1 mailsync-disconnect.1
-    mailsync-match.1 mailsync-pull.1 mailsync-record.1 mailsync-show.1"
+pages="mailsync.7 mailsync-clients.1 mailsync-config.1 mailsync-connect.1
+    mailsync-disconnect.1 mailsync-match.1 mailsync-pull.1 mailsync-record.1
+    mailsync-show.1"
 
 skip() {
 	ok "# SKIP $*"
@@ -86,8 +87,9 @@ for p in $pages; do
 done
 
 # Every long option in a binary's --help is documented in its page.
-for b in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
-    mailsync-pull mailsync-record mailsync-show; do
+for b in mailsync-clients mailsync-config mailsync-connect \
+    mailsync-disconnect mailsync-match mailsync-pull mailsync-record \
+    mailsync-show; do
 	if [ ! -x "$MS_BUILD/cmd/$b" ]; then
 		skip "$b not built: its options not checked"
 		continue
@@ -111,5 +113,32 @@ for b in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
 		not_ok "$b.1 lacks options of $b --help:$missing"
 	fi
 done
+
+# Every setting of mailsync-config list is in mailsync-config.1's SETTINGS,
+# its paragraph heading giving its default ("default none" when empty).
+b=$MS_BUILD/cmd/mailsync-config
+if [ ! -x "$b" ]; then
+	skip "mailsync-config not built: its settings not checked"
+elif [ ! -f "$T/mailsync-config.1.txt" ]; then
+	not_ok "mailsync-config: no page to check its settings against"
+elif ! "$b" --db "$T/config.db" list >"$T/settings" 2>"$T/settings.err" ||
+    [ ! -s "$T/settings" ]; then
+	not_ok "mailsync-config list fails"
+	sed 's/^/# /' "$T/settings.err"
+else
+	sed -n '/^SETTINGS/,/^[A-Z]/p' "$T/mailsync-config.1.txt" \
+	    >"$T/settings.txt"
+	missing=
+	while IFS='=' read -r k def; do
+		grep -F -- "$k (" "$T/settings.txt" |
+		    grep -qF -- "default ${def:-none}" ||
+		    missing="$missing $k=${def:-none}"
+	done <"$T/settings"
+	if [ -z "$missing" ]; then
+		ok "mailsync-config.1 documents every setting with its default"
+	else
+		not_ok "mailsync-config.1 lacks settings or defaults:$missing"
+	fi
+fi
 
 done_testing
