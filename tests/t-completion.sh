@@ -4,7 +4,7 @@
 # and every long option of every --help known to them.
 . "$MS_SRC/tests/lib.sh"
 
-bins="mailsync-clients mailsync-connect mailsync-disconnect"
+bins="mailsync-clients mailsync-config mailsync-connect mailsync-disconnect"
 bins="$bins mailsync-match mailsync-pull mailsync-record mailsync-show"
 bash_comp=$MS_SRC/completions/bash/mailsync
 zsh_comp=$MS_SRC/completions/zsh/_mailsync
@@ -13,6 +13,17 @@ fish_comp=$MS_SRC/completions/fish/mailsync.fish
 skip() {
 	ok "# SKIP $*"
 }
+
+# The settings of mailsync-config, from the binary itself (a database of
+# the test's own): every key, and the boolean ones (default on or off).
+config_keys=() config_bools=()
+if [ -x "$MS_BUILD/cmd/mailsync-config" ] &&
+    "$MS_BUILD/cmd/mailsync-config" --db "$T/config.db" list \
+    >"$T/settings" 2>/dev/null; then
+	mapfile -t config_keys < <(cut -d= -f1 "$T/settings")
+	mapfile -t config_bools < <(grep -E '=(on|off)$' "$T/settings" |
+	    cut -d= -f1)
+fi
 
 # comp WORD...: complete the last WORD (the cursor at its end) as bash
 # would, through the function registered for the command; the candidates
@@ -165,26 +176,96 @@ offers "mailsync-disconnect --<TAB>" --provider --db --help --version \
     --verbose --quiet
 comp mailsync-disconnect -p gmail ''
 offers_only "mailsync-disconnect -p gmail <TAB> (ADDRESS): no file names"
-comp mailsync-pull --
-offers "mailsync-pull --<TAB>" --account --full --since --max-time --json \
-    --db --help --version --verbose --quiet
-comp mailsync-pull -
-offers "mailsync-pull -<TAB>: short options" -a -s -t -j -d -h -V -v -q
-comp mailsync-pull --max-time ''
-offers_only "mailsync-pull --max-time <TAB>: nothing"
-comp mailsync-pull -a ''
-offers_only "mailsync-pull -a <TAB> (ADDRESS): no file names"
+comp mailsync-disconnect --p
+offers_only "mailsync-disconnect --p<TAB>" --provider --purge
+comp mailsync-disconnect --purge --
+offers "mailsync-disconnect --purge --<TAB>" --yes
+
+config_commands=(list get set unset block unblock blocklist alias unalias
+    aliases)
+comp mailsync-config ''
+offers_only "mailsync-config <TAB>" "${config_commands[@]}"
+comp mailsync-config -q -p gmail ''
+offers_only "mailsync-config -q -p gmail <TAB>" "${config_commands[@]}"
+comp mailsync-config --provider ''
+offers_only "mailsync-config --provider <TAB>" gmail outlook
+comp mailsync-config --
+offers "mailsync-config --<TAB>" --json --provider --db --help --version \
+    --verbose --quiet
+comp mailsync-config aliases --
+offers "mailsync-config aliases --<TAB>" --json
+comp mailsync-config unalias --
+offers "mailsync-config unalias --<TAB>" --provider
+comp mailsync-config get ex
+offers_only "mailsync-config get ex<TAB>" exclude.bulk exclude.internal
+comp mailsync-config set exclude.bulk ''
+offers_only "mailsync-config set exclude.bulk <TAB>" on off
+comp mailsync-config set -- match.gmail_dots o
+offers_only "mailsync-config set -- match.gmail_dots o<TAB>" on off
+comp mailsync-config set health.stale_minutes ''
+offers_only "mailsync-config set health.stale_minutes <TAB>: nothing"
+comp mailsync-config get exclude.bulk ''
+offers_only "mailsync-config get KEY <TAB>: nothing"
+comp mailsync-config block ''
+offers_only "mailsync-config block <TAB> (ADDRESS): no file names"
+if [ ${#config_keys[@]} -gt 0 ]; then
+	for sub in get set unset; do
+		comp mailsync-config $sub ''
+		offers_only "mailsync-config $sub <TAB>: the keys of list" \
+		    "${config_keys[@]}"
+	done
+	bad=
+	for k in "${config_keys[@]}"; do
+		comp mailsync-config set "$k" ''
+		want=
+		printf '%s\n' "${config_bools[@]}" | grep -qxF -- "$k" &&
+		    want="off
+on"
+		[ "$(cat "$T/comp")" = "$want" ] || bad="$bad $k"
+	done
+	if [ -z "$bad" ]; then
+		ok "mailsync-config set KEY <TAB>: on off for the booleans only"
+	else
+		not_ok "mailsync-config set KEY <TAB>: wrong values for$bad"
+	fi
+else
+	skip "mailsync-config not built: its keys not checked"
+	skip "mailsync-config not built: its keys not checked"
+	skip "mailsync-config not built: its keys not checked"
+	skip "mailsync-config not built: its keys not checked"
+fi
 check "no errors from the completion function" test ! -s "$T/comp.err"
 
 # --- zsh and fish -------------------------------------------------------
 
 if command -v zsh >/dev/null 2>&1; then
 	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
-	check "_mailsync is bound to the seven commands" \
+	check "_mailsync is bound to the eight commands" \
 	    grep -qx "#compdef $bins" "$zsh_comp"
 else
 	skip "zsh not installed"
 	skip "zsh not installed"
+fi
+# zsh_list NAME: the words of the array NAME=( ... ) of _mailsync, the
+# part before ":" of each, one a line, sorted.
+zsh_list() {
+	awk -v n="$1" '
+	    $0 ~ "^[ \t]*" n "=\\(" { on = 1; sub(".*" n "=\\(", "") }
+	    on { s = s " " $0 } on && /\)[ \t]*$/ { on = 0 }
+	    END { print s }' "$zsh_comp" |
+	    grep -oE "'[^']*'|[^[:space:]'()]+" | tr -d "'" | cut -d: -f1 |
+	    sort
+}
+if [ ${#config_keys[@]} -gt 0 ]; then
+	check "zsh: the settings of mailsync-config are those of list" \
+	    test "$(zsh_list keys)" = \
+	    "$(printf '%s\n' "${config_keys[@]}" | sort)"
+	check "zsh: its booleans are those of list" \
+	    test "$(zsh_list bools)" = \
+	    "$(printf '%s\n' "${config_bools[@]}" | sort)"
+else
+	skip "mailsync-config not built: its keys not checked"
+	skip "mailsync-config not built: its keys not checked"
 fi
 
 if command -v fish >/dev/null 2>&1; then
@@ -206,8 +287,39 @@ if command -v fish >/dev/null 2>&1; then
 	offers_only "fish: mailsync-connect --provider <TAB>" gmail outlook
 	fish_comp "mailsync-disconnect -p "
 	offers_only "fish: mailsync-disconnect -p <TAB>" gmail outlook
+	fish_comp "mailsync-disconnect --"
+	offers "fish: mailsync-disconnect --<TAB>" --purge --yes
+	fish_comp "mailsync-config -p gmail "
+	offers_only "fish: mailsync-config -p gmail <TAB>" \
+	    "${config_commands[@]}"
+	fish_comp "mailsync-config list --"
+	offers "fish: mailsync-config list --<TAB>" --json
+	fish_comp "mailsync-config set exclude.internal "
+	offers_only "fish: mailsync-config set exclude.internal <TAB>" on off
+	if [ ${#config_keys[@]} -gt 0 ]; then
+		fish_comp "mailsync-config get "
+		offers_only "fish: mailsync-config get <TAB>: the keys of list" \
+		    "${config_keys[@]}"
+		bad=
+		for k in "${config_keys[@]}"; do
+			fish_comp "mailsync-config set $k "
+			want=
+			printf '%s\n' "${config_bools[@]}" | grep -qxF -- "$k" &&
+			    want="off
+on"
+			[ "$(cat "$T/comp")" = "$want" ] || bad="$bad $k"
+		done
+		if [ -z "$bad" ]; then
+			ok "fish: mailsync-config set KEY <TAB>: on off for the booleans only"
+		else
+			not_ok "fish: mailsync-config set KEY <TAB>: wrong values for$bad"
+		fi
+	else
+		skip "mailsync-config not built: its keys not checked"
+		skip "mailsync-config not built: its keys not checked"
+	fi
 else
-	for _ in 1 2 3 4 5 6 7; do skip "fish not installed"; done
+	for _ in $(seq 13); do skip "fish not installed"; done
 fi
 
 # --- every long option of --help is known -------------------------------

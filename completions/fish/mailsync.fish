@@ -1,9 +1,9 @@
 # fish completion for the mailsync tools.
 #
-# One file for mailsync-clients, mailsync-connect, mailsync-disconnect,
-# mailsync-match, mailsync-pull, mailsync-record and mailsync-show; fish
-# loads completions by command name, so it is installed once per command
-# name. Loading it again replaces, not duplicates.
+# One file for mailsync-clients, mailsync-config, mailsync-connect,
+# mailsync-disconnect, mailsync-match, mailsync-pull, mailsync-record and
+# mailsync-show; fish loads completions by command name, so it is installed
+# once per command name. Loading it again replaces, not duplicates.
 
 # The mailsync-clients subcommand on the command line, if any. The value of
 # -d/--db is not one.
@@ -43,8 +43,63 @@ function __mailsync_clients_using
     test (__mailsync_clients_subcommand) = $argv[1] 2>/dev/null
 end
 
-for c in mailsync-clients mailsync-connect mailsync-disconnect mailsync-match \
-    mailsync-pull mailsync-record mailsync-show
+# The mailsync-config command and its arguments on the command line, one a
+# line. The values of -d/--db and -p/--provider are not among them.
+function __mailsync_config_args
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    set -l ddash 0
+    for t in $tokens
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        if test $ddash = 0
+            switch $t
+                case --
+                    set ddash 1
+                    continue
+                case -d --db -p --provider
+                    set skip 1
+                    continue
+                case '-*'
+                    continue
+            end
+        end
+        echo $t
+    end
+end
+
+function __mailsync_config_needs_command
+    test (count (__mailsync_config_args)) = 0
+end
+
+# __mailsync_config_using COMMAND... [-n N]: the command is one of
+# COMMANDs (and, with -n, N of its arguments are given already).
+function __mailsync_config_using
+    argparse 'n=' -- $argv
+    or return 1
+    set -l args (__mailsync_config_args)
+    test (count $args) -gt 0; or return 1
+    contains -- $args[1] $argv; or return 1
+    if set -q _flag_n
+        test (math (count $args) - 1) = $_flag_n; or return 1
+    end
+    return 0
+end
+
+# set KEY <TAB> where KEY is on or off.
+function __mailsync_config_bool_value
+    set -l args (__mailsync_config_args)
+    test (count $args) = 2; and test $args[1] = set; or return 1
+    contains -- $args[2] match.plus_addressing match.gmail_dots \
+        exclude.internal exclude.bulk
+end
+
+for c in mailsync-clients mailsync-config mailsync-connect \
+    mailsync-disconnect mailsync-match mailsync-pull mailsync-record \
+    mailsync-show
     complete -c $c -f
     complete -c $c -s h -l help -d 'Print usage and exit'
     complete -c $c -s V -l version -d 'Print the version and exit'
@@ -69,6 +124,61 @@ complete -c mailsync-clients -n '__mailsync_clients_using list' \
     -l json -d 'Print JSON Lines in the import format'
 complete -c mailsync-clients -n '__mailsync_clients_using list' \
     -l tsv -d 'Print tab-separated values'
+
+# mailsync-config COMMAND [ARGUMENT]...
+complete -c mailsync-config -n __mailsync_config_needs_command -a list \
+    -d 'Print every setting (KEY=VALUE)'
+complete -c mailsync-config -n __mailsync_config_needs_command -a get \
+    -d 'Print the value of a setting'
+complete -c mailsync-config -n __mailsync_config_needs_command -a set \
+    -d 'Check and store a setting'
+complete -c mailsync-config -n __mailsync_config_needs_command -a unset \
+    -d 'Set a setting back to its default'
+complete -c mailsync-config -n __mailsync_config_needs_command -a block \
+    -d 'Never match these addresses or @domains'
+complete -c mailsync-config -n __mailsync_config_needs_command -a unblock \
+    -d 'Take addresses or @domains off the blocklist'
+complete -c mailsync-config -n __mailsync_config_needs_command -a blocklist \
+    -d 'Print the blocklist'
+complete -c mailsync-config -n __mailsync_config_needs_command -a alias \
+    -d 'Add an address to an account by hand'
+complete -c mailsync-config -n __mailsync_config_needs_command -a unalias \
+    -d 'Remove an alias added by hand'
+complete -c mailsync-config -n __mailsync_config_needs_command -a aliases \
+    -d 'Print every alias'
+# The settings, as "mailsync-config list" prints them (a static list:
+# asking the tool would create a database where there is none).
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a sync.since -d 'First sync of a new account starts at this date'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a retention.unmatched_days -d 'Delete unmatched synced emails after N days'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a match.plus_addressing -d 'user+tag@domain matches user@domain'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a match.gmail_dots -d 'Dots in Gmail names do not count'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a exclude.internal -d 'Mail among the team is on no profile'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a exclude.bulk -d 'Newsletters and automated mail are on no profile'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a health.stale_minutes -d 'An account not synced for this long is stale'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a quota.gmail_units_per_minute -d 'Gmail quota units per mailbox per minute'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a quota.gmail_concurrency -d 'Gmail requests in flight per mailbox'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a quota.graph_requests_per_10min -d 'Graph requests per mailbox per 10 minutes'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a quota.graph_concurrency -d 'Graph requests in flight per mailbox'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a quota.time_scale -d 'Quota windows divided by this (emulators only)'
+complete -c mailsync-config -n __mailsync_config_bool_value -a 'on off'
+complete -c mailsync-config -s j -l json \
+    -n '__mailsync_config_needs_command; or __mailsync_config_using list blocklist aliases' \
+    -d 'Print JSON Lines'
+complete -c mailsync-config -s p -l provider -x -a 'gmail outlook' \
+    -n '__mailsync_config_needs_command; or __mailsync_config_using alias unalias' \
+    -d 'The provider of ACCOUNT, when it is both'
 
 # mailsync-record [FILE|-]
 complete -c mailsync-record -F
@@ -121,6 +231,9 @@ complete -c mailsync-connect -l device-code \
 complete -c mailsync-connect -l port -x -d 'Loopback listener port'
 complete -c mailsync-connect -l timeout -x -d 'Give up after SECONDS (default 300)'
 
-# mailsync-disconnect [--provider gmail|outlook] ADDRESS
+# mailsync-disconnect [--provider gmail|outlook] [--purge [--yes]] ADDRESS
 complete -c mailsync-disconnect -s p -l provider -x -a 'gmail outlook' \
     -d 'The provider, when the address is both'
+complete -c mailsync-disconnect -l purge \
+    -d 'Also delete the account and the emails only it synced'
+complete -c mailsync-disconnect -s y -l yes -d 'With --purge: do not ask'
