@@ -68,6 +68,10 @@ main(int argc, char *argv[])
 	ms_log_info("matched %lld emails: %lld new links, %lld clients "
 		    "re-evaluated",
 	    (long long)st.emails, (long long)st.links, (long long)st.clients);
+	if (st.unlinked > 0)
+		ms_log_info("removed %lld links that client records or the "
+			    "rules no longer give",
+		    (long long)st.unlinked);
 	if (st.expired > 0)
 		ms_log_info("retention: deleted %lld synced emails matched to "
 			    "no client",

@@ -296,6 +296,23 @@ fail:
 	return -1;
 }
 
+/* With -vv, every statement that took longer than 50 ms, for tuning. */
+static int
+profile(unsigned type, void *arg, void *stmt, void *ns)
+{
+	char *sql;
+
+	(void)type;
+	(void)arg;
+	if (*(sqlite3_int64 *)ns < 50000000)
+		return 0;
+	sql = sqlite3_expanded_sql(stmt);
+	ms_log_debug("%.3f s: %.200s", (double)*(sqlite3_int64 *)ns / 1e9,
+	    sql ? sql : sqlite3_sql(stmt));
+	sqlite3_free(sql);
+	return 0;
+}
+
 static int
 configure(struct ms_db *db)
 {
@@ -305,6 +322,8 @@ configure(struct ms_db *db)
 	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if (ms_log_level() >= MS_LOG_DEBUG)
+		sqlite3_trace_v2(db->h, SQLITE_TRACE_PROFILE, profile, NULL);
 	return ms_db_exec(db,
 	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"

@@ -61,6 +61,13 @@ changes(struct ms_db *db)
 
 #define DIRTY "client_id IN (SELECT id FROM clients WHERE dirty = 1)"
 
+/* Whether temp.want holds the email_clients row at hand. The typed
+ * columns of temp.want let its key be used. */
+#define WANTED                                                                 \
+	"(SELECT 1 FROM temp.want w WHERE "                                    \
+	"w.client_id = email_clients.client_id AND "                           \
+	"w.date = email_clients.date AND w.email_id = email_clients.email_id)"
+
 /*
  * Make the links of every client (or only the dirty ones) exactly the
  * wanted ones, writing only the differences: a rematch that finds
@@ -87,22 +94,24 @@ static int
 sync_links(struct ms_db *db, const struct ms_rules *r, int dirty_only,
     struct ms_match_stats *s)
 {
+	/* NOT EXISTS, not a row-value NOT IN: for each row it does not
+	 * find, NOT IN scans the whole list for NULLs. */
 	static const char *drop_all =
-	    "DELETE FROM email_clients WHERE "
-	    "(client_id, date, email_id) NOT IN (SELECT * FROM temp.want)";
+	    "DELETE FROM email_clients WHERE NOT EXISTS " WANTED;
 	static const char *drop_dirty =
-	    "DELETE FROM email_clients WHERE " DIRTY
-	    " AND (client_id, date, email_id) NOT IN "
-	    "(SELECT * FROM temp.want)";
+	    "DELETE FROM email_clients WHERE " DIRTY " AND NOT EXISTS " WANTED;
 
 	if (ms_db_exec(db,
 		"CREATE TEMP TABLE IF NOT EXISTS want "
-		"(client_id, date, email_id, "
+		"(client_id INTEGER NOT NULL, date INTEGER NOT NULL, "
+		"email_id INTEGER NOT NULL, "
 		"PRIMARY KEY (client_id, date, email_id)) WITHOUT ROWID;"
 		"DELETE FROM temp.want") == -1 ||
 	    want(db, r, dirty_only) == -1 ||
-	    ms_db_exec(db, dirty_only ? drop_dirty : drop_all) == -1 ||
-	    ms_db_exec(db,
+	    ms_db_exec(db, dirty_only ? drop_dirty : drop_all) == -1)
+		return -1;
+	s->unlinked += changes(db);
+	if (ms_db_exec(db,
 		"INSERT OR IGNORE INTO email_clients "
 		"SELECT client_id, date, email_id FROM temp.want") == -1)
 		return -1;

@@ -18,7 +18,8 @@
 struct ms_match_stats {
 	int64_t emails; /* emails evaluated */
 	int64_t clients; /* clients re-evaluated in full */
-	int64_t links; /* email-client links added or removed */
+	int64_t links; /* email-client links added */
+	int64_t unlinked; /* links removed: records or rules changed */
 	int64_t expired; /* unmatched emails deleted by retention */
 	int rules_changed; /* so every email was evaluated again */
 };

@@ -99,6 +99,8 @@ is colleague "" "exclude.internal on again: gone"
 # 5. exclude.bulk on and off.
 set_ exclude.bulk on
 match
+grep_err "match says it re-evaluated everything and removed links" "rules changed since the last match"
+grep_err "and how many links it removed" "removed [1-9][0-9]* links"
 is newsco "" "exclude.bulk on: no newsletter on any profile (Gmail and Outlook)"
 is acme "Auto-Submitted no is a person|From my phone|Hi Carol|Offer, with Jane|Old renewal|Quote from sales|Renewal" \
 	"exclude.bulk on: automated and list mail leave acme, a person's mail stays"
