@@ -496,13 +496,49 @@ finish(struct req *r, CURLcode cc)
 	req_free(r);
 }
 
-int
-ms_fetch_run(struct ms_fetch *f, double deadline)
+/* Hand one finished transfer to its driver; 0 when there was none. */
+static int
+finish_one(struct ms_fetch *f)
 {
 	struct CURLMsg *msg;
 	struct req *r;
+	int left;
+
+	while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(
+		    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		finish(r, msg->data.result);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The poll timeout for a wake-up due in secs: whole milliseconds rounded
+ * up, so that a paced request never wakes a little early and polls again
+ * for nothing, nor later than it must (the limiter keeps the credit of a
+ * late wake-up, but the wait is lost).
+ */
+static int
+poll_ms(double secs)
+{
+	int ms;
+
+	if (secs <= 0)
+		return 0;
+	if (secs >= IDLE_WAIT_MS / 1000.0)
+		return IDLE_WAIT_MS;
+	ms = (int)(secs * 1000);
+	return ms < secs * 1000 ? ms + 1 : ms;
+}
+
+int
+ms_fetch_run(struct ms_fetch *f, double deadline)
+{
 	double now, wake;
-	int running, left, ms, done;
+	int running;
 
 	for (;;) {
 		now = ms_fetch_now();
@@ -517,25 +553,15 @@ ms_fetch_run(struct ms_fetch *f, double deadline)
 		if (!queued_or_flying(f))
 			break;
 		curl_multi_perform(f->m, &running);
-		done = 0;
-		while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(
-			    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			finish(r, msg->data.result);
-			done++;
-		}
-		if (done > 0) /* callbacks may have queued more work */
+		/* One answer at a time: a callback may take a while (a page
+		 * parsed and stored), and the requests that came due meanwhile,
+		 * any account's, start before the next one runs. */
+		if (finish_one(f))
 			continue;
 		now = ms_fetch_now();
 		if (deadline > 0 && !f->stopping && deadline < wake)
 			wake = deadline;
-		ms = (int)((wake - now) * 1000) + 1;
-		if (ms < 0)
-			ms = 0;
-		curl_multi_poll(
-		    f->m, NULL, 0, ms > IDLE_WAIT_MS ? IDLE_WAIT_MS : ms, NULL);
+		curl_multi_poll(f->m, NULL, 0, poll_ms(wake - now), NULL);
 	}
 	return f->stopping;
 }
