@@ -37,6 +37,7 @@ struct req {
 	char **headers;
 	double units;
 	double not_before;
+	int urgent;
 	int attempts;
 	int refreshed;
 	ms_fetch_cb *cb;
@@ -234,10 +235,23 @@ copy_headers(const char *const *h)
 	return v;
 }
 
+/* At the end of the account's queue, or of its urgent head. */
+static void
+enqueue(struct ms_fetch_acct *a, struct req *r)
+{
+	struct req **tail;
+
+	for (tail = &a->head; *tail != NULL; tail = &(*tail)->next)
+		if (r->urgent && !(*tail)->urgent)
+			break;
+	r->next = *tail;
+	*tail = r;
+}
+
 int
 ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 {
-	struct req *r, **tail;
+	struct req *r;
 
 	if (a->err != 0)
 		return -1;
@@ -250,11 +264,10 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->headers = copy_headers(s->headers);
 	r->units = s->units;
 	r->not_before = ms_fetch_now() + s->delay;
+	r->urgent = s->urgent;
 	r->cb = s->cb;
 	r->arg = s->arg;
-	for (tail = &a->head; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = r;
+	enqueue(a, r);
 	return 0;
 }
 
@@ -519,17 +532,12 @@ backoff(const struct req *r, long retry_after)
 static void
 requeue(struct req *r, double delay)
 {
-	struct req **tail;
-
 	if (r->acct->err != 0) {
 		req_drop(r);
 		return;
 	}
 	r->not_before = ms_fetch_now() + delay;
-	for (tail = &r->acct->head; *tail != NULL; tail = &(*tail)->next)
-		;
-	r->next = NULL;
-	*tail = r;
+	enqueue(r->acct, r);
 }
 
 static void

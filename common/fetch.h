@@ -53,6 +53,7 @@ struct ms_fetch_spec {
 	const char *const *headers; /* copied */
 	double units; /* quota cost */
 	double delay; /* seconds before it may start */
+	int urgent; /* queued ahead of the account's requests not urgent */
 	ms_fetch_cb *cb;
 	void *arg;
 };
