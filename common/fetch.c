@@ -18,8 +18,9 @@
 #define LATE_WAKE 0.025
 /* Requests spent within the window, ended close together merged into
  * one slot (as if all ended with the last): at least window / SLOTS * 2
- * apart, so half the slots cover a whole window. */
-#define SPENT_SLOTS 256
+ * apart, so half the slots cover a whole window. 1024: merged requests
+ * count at most 6 ms longer at a 3 s window; 16 KB an account. */
+#define SPENT_SLOTS 1024
 
 /* Quota units of requests that ended at end, or before it. */
 struct spent {
