@@ -2,8 +2,8 @@
  * gmail: the Gmail API driver of mailsync-pull.
  *
  * Full sync: the profile's historyId first; a q=has:attachment listing
- * (the provider's own attachment flag, which gmail.readonly allows);
- * then messages.list pages of 500, each page's new messages fetched in
+ * (the provider's own attachment flag, which gmail.readonly allows)
+ * alongside messages.list pages of 500, each page's new messages fetched in
  * metadata format through the batch endpoint (50 a batch) and stored
  * with the next page token in one transaction; the historyId last.
  * Incremental: history.list from the stored historyId; the added
