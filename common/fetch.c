@@ -12,6 +12,21 @@
 
 #define USER_AGENT "mailsync/" MS_VERSION
 #define IDLE_WAIT_MS 1000
+/* How late a paced request may start (the loop busy in a callback)
+ * without losing the quota it waited for: the bucket holds that much
+ * more than one burst, and pays for it with a longer window. */
+#define LATE_WAKE 0.025
+/* Requests spent within the window, ended close together merged into
+ * one slot (as if all ended with the last): at least window / SLOTS * 2
+ * apart, so half the slots cover a whole window. 1024: merged requests
+ * count at most 6 ms longer at a 3 s window; 16 KB an account. */
+#define SPENT_SLOTS 1024
+
+/* Quota units of requests that ended at end, or before it. */
+struct spent {
+	double end;
+	double units;
+};
 
 struct req {
 	struct req *next;
@@ -23,6 +38,7 @@ struct req {
 	char **headers;
 	double units;
 	double not_before;
+	int urgent;
 	int attempts;
 	int refreshed;
 	ms_fetch_cb *cb;
@@ -39,6 +55,10 @@ struct ms_fetch_acct {
 	struct ms_fetch_limits lim;
 	double tokens;
 	double refilled;
+	double flying; /* units of the requests in flight */
+	struct spent spent[SPENT_SLOTS]; /* a ring, oldest first */
+	int spent_first, nspent;
+	double spent_units; /* their sum */
 	struct req *head;
 	int inflight;
 	long requests;
@@ -216,10 +236,23 @@ copy_headers(const char *const *h)
 	return v;
 }
 
+/* At the end of the account's queue, or of its urgent head. */
+static void
+enqueue(struct ms_fetch_acct *a, struct req *r)
+{
+	struct req **tail;
+
+	for (tail = &a->head; *tail != NULL; tail = &(*tail)->next)
+		if (r->urgent && !(*tail)->urgent)
+			break;
+	r->next = *tail;
+	*tail = r;
+}
+
 int
 ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 {
-	struct req *r, **tail;
+	struct req *r;
 
 	if (a->err != 0)
 		return -1;
@@ -232,11 +265,10 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->headers = copy_headers(s->headers);
 	r->units = s->units;
 	r->not_before = ms_fetch_now() + s->delay;
+	r->urgent = s->urgent;
 	r->cb = s->cb;
 	r->arg = s->arg;
-	for (tail = &a->head; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = r;
+	enqueue(a, r);
 	return 0;
 }
 
@@ -307,34 +339,121 @@ start(struct ms_fetch *f, struct req *r)
 	r->attempts++;
 	a->requests++;
 	a->inflight++;
+	a->flying += r->units;
 	curl_multi_add_handle(f->m, r->h);
 	return 0;
 }
 
-/* Take tokens for units; 0 when allowed, else the seconds to wait. */
+/* Forget the requests that ended before the window that ends now. */
+static void
+spent_expire(struct ms_fetch_acct *a, double now)
+{
+	struct spent *e;
+
+	while (a->nspent > 0) {
+		e = &a->spent[a->spent_first];
+		if (e->end >= now - a->lim.window)
+			break;
+		a->spent_units -= e->units;
+		a->spent_first = (a->spent_first + 1) % SPENT_SLOTS;
+		a->nspent--;
+	}
+	if (a->nspent == 0)
+		a->spent_units = 0; /* no rounding left over */
+}
+
+/* A request of units ended now: it counts in every window until now +
+ * window, wherever in its flight the provider counted it. */
+static void
+spent_add(struct ms_fetch_acct *a, double units, double now)
+{
+	struct spent *last;
+
+	a->flying -= units;
+	if (a->lim.units <= 0 || a->lim.window <= 0 || units <= 0)
+		return;
+	spent_expire(a, now);
+	a->spent_units += units;
+	if (a->nspent > 0) {
+		last =
+		    &a->spent[(a->spent_first + a->nspent - 1) % SPENT_SLOTS];
+		if (a->nspent == SPENT_SLOTS ||
+		    now - last->end < a->lim.window * 2 / SPENT_SLOTS) {
+			last->end = now;
+			last->units += units;
+			return;
+		}
+	}
+	last = &a->spent[(a->spent_first + a->nspent) % SPENT_SLOTS];
+	last->end = now;
+	last->units = units;
+	a->nspent++;
+}
+
+/*
+ * 0 when units more fit in every window that can hold them, else the
+ * seconds until they do. The provider counts a request somewhere between
+ * its start and its end, both known here: whatever its clock and the
+ * requests' delays, no window then holds more than what ended in the last
+ * window, plus what flies, plus units. The bucket bounds what a run
+ * starts; this bounds what the provider counts, exactly.
+ */
+static double
+window_wait(struct ms_fetch_acct *a, double units, double now)
+{
+	double over, quota = a->lim.units > units ? a->lim.units : units;
+	int i;
+
+	spent_expire(a, now);
+	over = a->flying + a->spent_units + units - quota;
+	if (over <= 0)
+		return 0;
+	for (i = 0; i < a->nspent; i++) {
+		const struct spent *e =
+		    &a->spent[(a->spent_first + i) % SPENT_SLOTS];
+
+		if ((over -= e->units) <= 0)
+			return e->end + a->lim.window - now + 1e-6;
+	}
+	return IDLE_WAIT_MS / 1000.0; /* until requests in flight end */
+}
+
+/*
+ * Take quota for units; 0 when allowed, else the seconds to wait.
+ *
+ * A token bucket: any span of s seconds starts at most cap + rate * s
+ * units, so a window of the provider's holds at most cap + rate *
+ * window, the quota. The cap is one burst (the costliest request) plus
+ * what a wake-up LATE_WAKE late has earned meanwhile, so that it keeps
+ * that credit; rate is what is left of the quota after the cap. The
+ * bucket starts empty, so that a run begun just after another stays
+ * within the quota too. Within a run, window_wait() makes the bound
+ * exact whatever the requests' delays.
+ */
 static double
 limiter(struct ms_fetch_acct *a, double units, double now)
 {
-	/* A bucket of two bursts: a wake-up a little late keeps its credit
-	 * instead of losing it, and any window still holds at most
-	 * cap + rate * window, 1 % under units for the clocks' skew. */
-	double cap = 2 * (a->lim.burst > units ? a->lim.burst : units);
-	double rate;
+	double burst = a->lim.burst > units ? a->lim.burst : units;
+	double rate, cap, wait;
 
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
-	rate = (a->lim.units - cap) / a->lim.window * 0.99;
-	if (rate <= 0)
+	rate = (a->lim.units - burst) / (a->lim.window + LATE_WAKE);
+	cap = burst + rate * LATE_WAKE;
+	if (rate <= 0) { /* a quota below one burst */
 		rate = a->lim.units / a->lim.window / 2;
+		cap = burst;
+	}
 	a->tokens += (now - a->refilled) * rate;
 	a->refilled = now;
 	if (a->tokens > cap)
 		a->tokens = cap;
-	if (a->tokens >= units) {
-		a->tokens -= units;
-		return 0;
-	}
-	return (units - a->tokens) / rate;
+	if (a->tokens < units)
+		return (units - a->tokens) / rate;
+	if ((wait = window_wait(a, units, now)) > 0)
+		return wait;
+	a->tokens -= units;
+	return 0;
 }
 
 /* Start what may start; *wake is lowered to when more could. */
@@ -414,17 +533,12 @@ backoff(const struct req *r, long retry_after)
 static void
 requeue(struct req *r, double delay)
 {
-	struct req **tail;
-
 	if (r->acct->err != 0) {
 		req_drop(r);
 		return;
 	}
 	r->not_before = ms_fetch_now() + delay;
-	for (tail = &r->acct->head; *tail != NULL; tail = &(*tail)->next)
-		;
-	r->next = NULL;
-	*tail = r;
+	enqueue(r->acct, r);
 }
 
 static void
@@ -447,6 +561,7 @@ finish(struct req *r, CURLcode cc)
 	curl_slist_free_all(r->hl); /* holds the token: */
 	r->hl = NULL; /* curl copied nothing we keep */
 	a->inflight--;
+	spent_add(a, r->units, ms_fetch_now());
 	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
 	resp.body = r->resp.s;
 	resp.len = r->resp.len;
@@ -496,13 +611,49 @@ finish(struct req *r, CURLcode cc)
 	req_free(r);
 }
 
-int
-ms_fetch_run(struct ms_fetch *f, double deadline)
+/* Hand one finished transfer to its driver; 0 when there was none. */
+static int
+finish_one(struct ms_fetch *f)
 {
 	struct CURLMsg *msg;
 	struct req *r;
+	int left;
+
+	while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(
+		    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		finish(r, msg->data.result);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The poll timeout for a wake-up due in secs: whole milliseconds rounded
+ * up, so that a paced request never wakes a little early and polls again
+ * for nothing, nor later than it must (the limiter keeps the credit of a
+ * late wake-up, but the wait is lost).
+ */
+static int
+poll_ms(double secs)
+{
+	int ms;
+
+	if (secs <= 0)
+		return 0;
+	if (secs >= IDLE_WAIT_MS / 1000.0)
+		return IDLE_WAIT_MS;
+	ms = (int)(secs * 1000);
+	return ms < secs * 1000 ? ms + 1 : ms;
+}
+
+int
+ms_fetch_run(struct ms_fetch *f, double deadline)
+{
 	double now, wake;
-	int running, left, ms, done;
+	int running;
 
 	for (;;) {
 		now = ms_fetch_now();
@@ -517,25 +668,15 @@ ms_fetch_run(struct ms_fetch *f, double deadline)
 		if (!queued_or_flying(f))
 			break;
 		curl_multi_perform(f->m, &running);
-		done = 0;
-		while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(
-			    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			finish(r, msg->data.result);
-			done++;
-		}
-		if (done > 0) /* callbacks may have queued more work */
+		/* One answer at a time: a callback may take a while (a page
+		 * parsed and stored), and the requests that came due meanwhile,
+		 * any account's, start before the next one runs. */
+		if (finish_one(f))
 			continue;
 		now = ms_fetch_now();
 		if (deadline > 0 && !f->stopping && deadline < wake)
 			wake = deadline;
-		ms = (int)((wake - now) * 1000) + 1;
-		if (ms < 0)
-			ms = 0;
-		curl_multi_poll(
-		    f->m, NULL, 0, ms > IDLE_WAIT_MS ? IDLE_WAIT_MS : ms, NULL);
+		curl_multi_poll(f->m, NULL, 0, poll_ms(wake - now), NULL);
 	}
 	return f->stopping;
 }

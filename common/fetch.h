@@ -32,9 +32,11 @@ typedef int ms_fetch_auth(void *arg, int refresh, char **token);
 /*
  * The provider's quota for one mailbox: at most units in any window of
  * window seconds (a sliding window, as Google and Microsoft count), and
- * burst, the most one request costs. Requests are paced at 99 % of
- * (units - 2 bursts) / window per second with a bucket of two bursts, so
- * that no window is ever overrun, whatever the timing.
+ * burst, the most one request costs. Requests are paced by a bucket of
+ * one burst and 25 ms of pacing, at (units - burst) / (window + 25 ms)
+ * per second; and a request starts only when the requests in flight and
+ * those that ended within the last window leave room for it, so that no
+ * window is ever overrun, however late the provider counts a request.
  */
 struct ms_fetch_limits {
 	int concurrency; /* requests in flight, >= 1 */
@@ -51,6 +53,7 @@ struct ms_fetch_spec {
 	const char *const *headers; /* copied */
 	double units; /* quota cost */
 	double delay; /* seconds before it may start */
+	int urgent; /* queued ahead of the account's requests not urgent */
 	ms_fetch_cb *cb;
 	void *arg;
 };

@@ -2,8 +2,8 @@
  * gmail: the Gmail API driver of mailsync-pull.
  *
  * Full sync: the profile's historyId first; a q=has:attachment listing
- * (the provider's own attachment flag, which gmail.readonly allows);
- * then messages.list pages of 500, each page's new messages fetched in
+ * (the provider's own attachment flag, which gmail.readonly allows)
+ * alongside messages.list pages of 500, each page's new messages fetched in
  * metadata format through the batch endpoint (50 a batch) and stored
  * with the next page token in one transaction; the historyId last.
  * Incremental: history.list from the stored historyId; the added
@@ -79,6 +79,7 @@ struct gmail {
 	struct unit *head; /* units in order; stored from the head */
 	time_t att_after; /* the has:attachment listing's bound */
 	void (*att_then)(struct gmail *); /* what follows that listing */
+	int att_listed; /* full: the listing is in, pages may be stored */
 	struct unit *tail;
 	int nunits;
 };
@@ -432,8 +433,8 @@ try_commit(struct gmail *g)
 {
 	struct ms_cursor c = {0};
 
-	while (g->head != NULL && g->head->listed && g->head->batches == 0 &&
-	    ms_fetch_acct_error(g->s->fa) == 0) {
+	while (g->att_listed && g->head != NULL && g->head->listed &&
+	    g->head->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0) {
 		int last = g->head->next_token == NULL;
 
 		c.full_history_id = last ? NULL : g->start_history;
@@ -534,6 +535,8 @@ static void att_cb(struct ms_fetch_acct *, const struct ms_http_resp *, void *);
 static void
 att_list(struct gmail *g, time_t after, const char *token)
 {
+	struct ms_fetch_spec spec = {
+	    .units = COST_LIST, .cb = att_cb, .arg = g};
 	char bound[48] = "", *url;
 
 	if (after > 0)
@@ -543,7 +546,11 @@ att_list(struct gmail *g, time_t after, const char *token)
 			   "&q=has%%3Aattachment%s%s%s",
 	    api(g), PAGE_SIZE, bound, token ? "&pageToken=" : "",
 	    token ? token : "");
-	get(g, url, COST_LIST, att_cb, NULL);
+	spec.url = url;
+	/* Ahead of the batches queued meanwhile: what waits for the
+	 * listing should not wait for them too. */
+	spec.urgent = 1;
+	ms_fetch_add(g->s->fa, &spec);
 	free(url);
 }
 
@@ -582,9 +589,23 @@ att_start(struct gmail *g, time_t after, void (*then)(struct gmail *))
 	att_list(g, after, NULL);
 }
 
+/* Full sync: pages may be stored now that their flags are known. */
 static void
-list_first(struct gmail *g)
+att_ready(struct gmail *g)
 {
+	g->att_listed = 1;
+	try_commit(g);
+}
+
+/*
+ * Full sync: list the attachments and the first page at once. The pages
+ * are fetched meanwhile (the quota would go unused else, for as many
+ * round trips as the listing has pages) and stored once it is in.
+ */
+static void
+full_start(struct gmail *g)
+{
+	att_start(g, g->s->since, att_ready);
 	list_page(g, unit_new(g, g->resume_token));
 }
 
@@ -918,8 +939,11 @@ static void
 list_page(struct gmail *g, struct unit *u)
 {
 	char *q = since_q(g, "&q="), *url;
+	/* Ahead of the batches queued: the pages listed ahead are there so
+	 * that the batches never run out, which they would if the next
+	 * listing waited behind them. */
 	struct ms_fetch_spec spec = {
-	    .units = COST_LIST, .cb = list_cb, .arg = u};
+	    .units = COST_LIST, .cb = list_cb, .arg = u, .urgent = 1};
 
 	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d%s%s%s",
 	    api(g), PAGE_SIZE, q, u->token ? "&pageToken=" : "",
@@ -964,7 +988,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		return;
 	}
 	if (ms_sync_commit(g->s) == 0)
-		att_start(g, g->s->since, list_first);
+		full_start(g);
 }
 
 static void
@@ -1161,7 +1185,7 @@ ms_gmail_start(struct ms_sync *s)
 		g->start_history = c.full_history_id;
 		g->resume_token = c.page_token;
 		c.full_history_id = c.page_token = NULL;
-		att_start(g, g->s->since, list_first);
+		full_start(g);
 	} else
 		profile(g);
 	ms_cursor_finish(&c);
