@@ -18,17 +18,19 @@ static MS_DEAD void
 usage(FILE *out, int code)
 {
 	fprintf(out,
-	    "usage: %s [--provider gmail|outlook] [--purge [--yes]] ADDRESS\n"
+	    "usage: %s [-p gmail|outlook] [--purge [-y]] ADDRESS\n"
 	    "\n"
 	    "Disconnect a mailbox: revoke the grant where the provider allows\n"
 	    "it (Google), delete the stored tokens and mark the account\n"
-	    "disconnected. Its emails stay on the client profiles.\n"
+	    "disconnected. Its emails stay on the client profiles, unless\n"
+	    "--purge erases them.\n"
 	    "\n"
 	    "  -p, --provider P  gmail or outlook, when the address is both\n"
 	    "      --purge       also delete the account and the synced "
 	    "emails\n"
 	    "                    no other account shares (CRM emails stay);\n"
-	    "                    asks first on a terminal\n"
+	    "                    asks first on a terminal, and refuses\n"
+	    "                    without one unless --yes\n"
 	    "  -y, --yes         purge without asking\n"
 	    "\n" MS_CLI_USAGE,
 	    getprogname());

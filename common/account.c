@@ -209,7 +209,7 @@ ms_account_alias_remove(struct ms_db *db, int64_t id, const char *address)
 	int rc;
 
 	if ((norm = ms_addr_normalize(address)) == NULL)
-		return 1;
+		return ms_errc(EX_DATAERR, "\"%s\": not an address", address);
 	if ((st = ms_db_stmt(db, sql)) == NULL) {
 		free(norm);
 		return -1;

@@ -66,7 +66,7 @@ struct ms_alias {
 int ms_account_alias_add(struct ms_db *, int64_t id, const char *address);
 
 /* Remove a manual alias: 0, 1 when the account has no such manual
- * alias, -1. */
+ * alias, -1 (EX_DATAERR for a bad address). */
 int ms_account_alias_remove(struct ms_db *, int64_t id, const char *address);
 
 /* Make the provider aliases of account id exactly addrs (normalised

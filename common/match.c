@@ -211,7 +211,9 @@ run(struct ms_db *db, const struct ms_rules *r, int rematch,
 {
 	int64_t mark;
 
-	if (ms_rules_classify(db, r, s->rules_changed) == -1)
+	if (ms_rules_classify(db, r, s->rules_changed) == -1 ||
+	    get_mark(db, &mark) == -1 ||
+	    ms_rules_directions(db, s->rules_changed ? 0 : mark) == -1)
 		return -1;
 	if (rematch || s->rules_changed) {
 		if (count(db, "SELECT count(*) FROM emails", &s->emails) ||
@@ -219,8 +221,7 @@ run(struct ms_db *db, const struct ms_rules *r, int rematch,
 		    sync_links(db, r, 0, s) == -1)
 			return -1;
 	} else {
-		if (get_mark(db, &mark) == -1 ||
-		    count(db, "SELECT count(*) FROM clients WHERE dirty = 1",
+		if (count(db, "SELECT count(*) FROM clients WHERE dirty = 1",
 			&s->clients) == -1)
 			return -1;
 		/* Dirty clients first: their full history, new emails too. */

@@ -289,27 +289,30 @@ set_flags(struct ms_db *db)
 	return ms_db_exec(db, sql);
 }
 
-/* Out when the sender is the business's, for every synced email. */
-static int
-set_directions(struct ms_db *db)
+int
+ms_rules_directions(struct ms_db *db, int64_t after)
 {
 	static const char *sql =
 	    "UPDATE emails SET direction = x.d FROM "
 	    "(SELECT ea.email_id AS id, CASE WHEN a.flags & 1 "
 	    "THEN 'out' ELSE 'in' END AS d FROM email_addrs ea "
 	    "JOIN addresses a ON a.id = ea.address_id "
-	    "WHERE ea.role = 0 AND ea.pos = 0) x "
+	    "WHERE ea.role = 0 AND ea.pos = 0 AND ea.email_id > ?1) x "
 	    "WHERE emails.id = x.id AND emails.source <> 'crm' "
 	    "AND emails.direction <> x.d";
+	sqlite3_stmt *st;
 
-	return ms_db_exec(db, sql);
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	return ms_db_run(db, st);
 }
 
 int
 ms_rules_classify(struct ms_db *db, const struct ms_rules *r, int all)
 {
 	if (pick(db, r, all) == -1 || set_keys(db, r) == -1 ||
-	    set_flags(db) == -1 || (all && set_directions(db) == -1))
+	    set_flags(db) == -1)
 		return -1;
 	return ms_db_exec(db, "DELETE FROM temp.fresh");
 }

@@ -11,6 +11,7 @@
 #define MS_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "db.h"
 
@@ -43,10 +44,14 @@ int ms_rules_applied(struct ms_db *, const struct ms_rules *);
 
 /*
  * Give addresses their match key and flags: the new ones, or all of
- * them (all, after a rule changed, which also sets again the direction
- * of synced emails). Inside the caller's transaction.
+ * them (all, after a rule changed). Inside the caller's transaction.
  */
 int ms_rules_classify(struct ms_db *, const struct ms_rules *, int all);
+
+/* Set the direction of the synced emails with an id above after from
+ * the classified sender: out when it is the business's (an account or
+ * alias, folded as the rules fold). */
+int ms_rules_directions(struct ms_db *, int64_t after);
 
 /*
  * The blocklist. pattern is an address or "@domain"; it is normalised

@@ -32,6 +32,7 @@ match() {
 dir() { q "SELECT direction FROM emails WHERE message_id = '<$1@rules.test>'"; }
 
 ACME='Auto-Submitted no is a person|From my phone|Hi Carol|Offer, with Jane|Old renewal|Quote from sales|Renewal|Weekly digest|Your invoice is ready'
+ACMEF='Auto-Submitted no is a person|Folded sender|From my phone|Hi Carol|Offer, with Jane|Old renewal|Quote from sales|Renewal|Weekly digest|Your invoice is ready'
 
 # Setup: apps, two Gmail accounts and one Outlook account.
 setup_apps
@@ -125,6 +126,10 @@ set_ match.plus_addressing on
 match
 is plus "Plus addressed" "match.plus_addressing on: pat+crm@ matches a client's pat@"
 is plus2 "To plain sam" "and a client's sam+billing@ matches sam@"
+emu POST /_emu/mailboxes/$A/messages '{"message_id": "<alice-plus@rules.test>", "date": "2026-11-17T09:00:00Z", "from": "alice+quotes@firm.example", "to": "ops@acme.example", "subject": "Folded sender", "body": "x", "labels": ["SENT"]}' >/dev/null
+mailsync-pull -q
+match
+check "a new email from alice+quotes@ is outbound once matched, as folding says" test "$(dir alice-plus)" = out
 set_ match.plus_addressing off
 match
 is plus "" "match.plus_addressing off again"
@@ -135,10 +140,10 @@ run mailsync-config block @Spam.Example
 expect_rc "block a domain" 0
 match
 is blocky "" "a blocked domain covers its subdomains: blocky's emails are gone"
-is acme "$ACME" "an email with a blocked sender but a client participant stays on that client"
+is acme "$ACMEF" "an email with a blocked sender but a client participant stays on that client"
 run mailsync-config block jane@acme.example
 match
-is acme "Auto-Submitted no is a person|From my phone|Quote from sales|Weekly digest|Your invoice is ready" \
+is acme "Auto-Submitted no is a person|Folded sender|From my phone|Quote from sales|Weekly digest|Your invoice is ready" \
 	"a blocked address takes the emails it alone matched off acme"
 run mailsync-config blocklist
 expect_out "blocklist lists the normalised patterns, sorted" < <(printf '@spam.example\njane@acme.example\n')
@@ -146,7 +151,7 @@ run mailsync-config unblock @spam.example jane@acme.example
 expect_rc "unblock both" 0
 match
 is blocky "Big offer|Offer, with Jane" "unblocking restores blocky"
-is acme "$ACME" "and acme"
+is acme "$ACMEF" "and acme"
 run mailsync-config unblock jane@acme.example
 expect_rc "unblocking what is not blocked" 66
 one_line_err "says so in one line"
@@ -158,7 +163,7 @@ expect_rc "alias" 0
 match
 check "a manual alias makes its mail outbound at the next match" test "$(dir home)" = out
 is homey "" "and never matches a client"
-is acme "$ACME" "acme keeps the email through ops@"
+is acme "$ACMEF" "acme keeps the email through ops@"
 run mailsync-config unalias $A sales@firm.example
 expect_rc "unalias of a provider alias" 66
 run mailsync-config unalias $A alice.private@home.example

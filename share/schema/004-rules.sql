@@ -10,7 +10,7 @@
 -- one of the business's own domains).
 ALTER TABLE addresses ADD COLUMN key_id INTEGER;
 ALTER TABLE addresses ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX addresses_key ON addresses (key_id);
+CREATE INDEX addresses_key ON addresses (key_id) WHERE key_id IS NOT NULL;
 CREATE INDEX addresses_new ON addresses (id) WHERE key_id IS NULL;
 
 -- Newsletters and automated mail (List-Unsubscribe, Precedence: bulk or
