@@ -76,5 +76,11 @@ step mailsync-show --json --limit 2 jane@acme.example
 step mailsync-show --tsv c-18
 step mailsync-show --view 2
 step mailsync-show --accounts
+# The business rules: alice's send-as alias was read at connect; keep
+# newsletters off the profiles.
+step mailsync-config aliases
+step mailsync-config set exclude.bulk on
+step mailsync-match
+step mailsync-config list
 step mailsync-disconnect carol@firm.example
 step mailsync-show --accounts
