@@ -54,7 +54,8 @@ usage(FILE *out, int code)
 	    "Fetch new email metadata (never bodies) of every connected\n"
 	    "account: a full sync first, then incremental. Run mailsync-match\n"
 	    "after it. Exit 0 when all succeeded, 75 when any failed for now,\n"
-	    "77 when any needs re-authorization (mailsync-connect).\n"
+	    "77 when any needs re-authorization (mailsync-connect), else an\n"
+	    "account's own code (69 refused by the provider, 78 no app).\n"
 	    "\n"
 	    "  -a, --account ADDRESS  only this account (repeatable)\n"
 	    "      --full             forget the cursors: sync everything "
@@ -418,6 +419,22 @@ release(struct acct *a)
 	free(a->provider);
 }
 
+/*
+ * The run's exit status from its accounts': re-authorization first (a
+ * person must act), then a transient failure (the next run may succeed),
+ * then the first other failure's own code (a provider refusing, 69;
+ * missing app credentials, 78).
+ */
+static int
+worse(int rc, int account)
+{
+	if (rc == EX_NOPERM || account == EX_NOPERM)
+		return EX_NOPERM;
+	if (rc == EX_TEMPFAIL || account == EX_TEMPFAIL)
+		return EX_TEMPFAIL;
+	return rc != 0 ? rc : account;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -492,10 +509,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < r.n; i++) {
 		record(db, &r.v[i]);
 		report(&r.v[i], json);
-		if (ms_fetch_acct_error(r.v[i].s.fa) == EX_NOPERM)
-			rc = EX_NOPERM;
-		else if (ms_fetch_acct_error(r.v[i].s.fa) != 0 && rc == 0)
-			rc = EX_TEMPFAIL;
+		rc = worse(rc, ms_fetch_acct_error(r.v[i].s.fa));
 	}
 	if (r.reauth)
 		rc = EX_NOPERM;

@@ -190,6 +190,17 @@ lg "the retry came at least Retry-After seconds later" \
 	'[e["status"] for e in by("alice@firm.example") if e["path"].endswith("/history")] == [429, 200] and (lambda h: h[1]["time"] - h[0]["time"] >= 1.95)([e for e in by("alice@firm.example") if e["path"].endswith("/history")])'
 consistent "after the 429"
 
+# 6a'. A refusal that is not transient (403 forbidden): its own exit
+# status, 69, not 75; the other accounts are pulled all the same.
+fault '{"kind": "status", "status": 403, "reason": "forbidden", "prefix": "/gmail/v1/users/me/history", "mailbox": "alice@firm.example", "count": 1}'
+run mailsync-pull --json
+nofaults
+expect_rc "a 403 forbidden is not transient" 69
+js "alice errs with the provider's reason, bob and carol are ok" \
+	'J["alice@firm.example"]["status"] == "error" and "403" in J["alice@firm.example"]["error"] and J["bob@firm.example"]["status"] == "ok" and J["carol@firm.example"]["status"] == "ok"'
+run mailsync-pull -q
+expect_rc "the next run succeeds" 0
+
 # 6b. 503 twice on Graph, then success.
 add $C '{"message_id": "<t6.503@globex.example>", "date": "2026-11-19T19:30:00Z", "from": "finance@globex.example", "to": "carol@firm.example", "subject": "After two 503s", "body": "Unavailable twice."}' >/dev/null
 fault '{"kind": "status", "status": 503, "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 2}'
