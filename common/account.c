@@ -174,12 +174,14 @@ ms_account_problem(
 	return buf;
 }
 
-int
-ms_account_alias_add(struct ms_db *db, int64_t id, const char *address)
+/*
+ * Run sql, which takes a normalised address (?1) and an account id (?2),
+ * on address: 0 when it changed a row, 1 when it changed none, -1 (and
+ * EX_DATAERR when address is not one).
+ */
+static int
+alias_write(struct ms_db *db, const char *sql, int64_t id, const char *address)
 {
-	static const char *sql = "INSERT OR IGNORE INTO aliases "
-				 "(address, account_id, origin) "
-				 "VALUES (?1, ?2, 'manual')";
 	sqlite3_stmt *st;
 	char *norm;
 	int rc;
@@ -197,6 +199,16 @@ ms_account_alias_add(struct ms_db *db, int64_t id, const char *address)
 	if (rc == -1)
 		return -1;
 	return sqlite3_changes(ms_db_handle(db)) == 0;
+}
+
+int
+ms_account_alias_add(struct ms_db *db, int64_t id, const char *address)
+{
+	static const char *sql = "INSERT OR IGNORE INTO aliases "
+				 "(address, account_id, origin) "
+				 "VALUES (?1, ?2, 'manual')";
+
+	return alias_write(db, sql, id, address);
 }
 
 int
@@ -204,46 +216,23 @@ ms_account_alias_remove(struct ms_db *db, int64_t id, const char *address)
 {
 	static const char *sql = "DELETE FROM aliases WHERE address = ?1 "
 				 "AND account_id = ?2 AND origin = 'manual'";
-	sqlite3_stmt *st;
-	char *norm;
-	int rc;
 
-	if ((norm = ms_addr_normalize(address)) == NULL)
-		return ms_errc(EX_DATAERR, "\"%s\": not an address", address);
-	if ((st = ms_db_stmt(db, sql)) == NULL) {
-		free(norm);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	rc = ms_db_run(db, st);
-	free(norm);
-	if (rc == -1)
-		return -1;
-	return sqlite3_changes(ms_db_handle(db)) == 0;
+	return alias_write(db, sql, id, address);
 }
 
+/* A provider's odd entry is skipped: not our failure. */
 static int
-alias_put(struct ms_db *db, int64_t id, const char *address)
+provider_alias(struct ms_db *db, int64_t id, const char *address)
 {
 	static const char *sql = "INSERT OR IGNORE INTO aliases "
 				 "(address, account_id, origin) "
 				 "VALUES (?1, ?2, 'provider')";
-	sqlite3_stmt *st;
 	char *norm;
-	int rc;
 
 	if ((norm = ms_addr_normalize(address)) == NULL)
-		return 0; /* a provider's odd entry is not our failure */
-	if ((st = ms_db_stmt(db, sql)) == NULL) {
-		free(norm);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	rc = ms_db_run(db, st);
+		return 0;
 	free(norm);
-	return rc;
+	return alias_write(db, sql, id, address) == -1 ? -1 : 0;
 }
 
 int
@@ -264,7 +253,7 @@ ms_account_aliases_set(
 	if (ms_db_run(db, st) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (alias_put(db, id, addrs[i]) == -1)
+		if (provider_alias(db, id, addrs[i]) == -1)
 			return -1;
 	if ((st = ms_db_stmt(db, stamp)) == NULL)
 		return -1;
