@@ -178,6 +178,7 @@ make_functions(struct ms_db *db, struct ms_rules *r)
 	    sqlite3_create_function_v2(h, "ms_rule_flags", 1, flags, r,
 		sql_rule_flags, NULL, NULL, NULL) != SQLITE_OK)
 		return ms_err("SQL functions: %s", sqlite3_errmsg(h));
+	r->functions = h;
 	return 0;
 }
 
@@ -201,6 +202,13 @@ ms_rules_load(struct ms_db *db, struct ms_rules *r)
 void
 ms_rules_finish(struct ms_rules *r)
 {
+	/* They point at r: no statement may call them after this. */
+	if (r->functions != NULL) {
+		sqlite3_create_function_v2(r->functions, "ms_match_key", 1,
+		    SQLITE_UTF8, NULL, NULL, NULL, NULL, NULL);
+		sqlite3_create_function_v2(r->functions, "ms_rule_flags", 1,
+		    SQLITE_UTF8, NULL, NULL, NULL, NULL, NULL);
+	}
 	ms_strv_free(r->blocked, r->nblocked);
 	ms_strv_free(r->domains, r->ndomains);
 	memset(r, 0, sizeof(*r));

@@ -30,10 +30,12 @@ struct ms_rules {
 	char **domains; /* the business's own domains */
 	size_t ndomains;
 	char fingerprint[65]; /* of everything that needs a rematch */
+	sqlite3 *functions; /* where its SQL functions are made */
 };
 
 /* Read the rules from the settings, blocklist, accounts and aliases and
- * make the SQL functions classification uses. 0 or -1. */
+ * make the SQL functions classification uses, until ms_rules_finish
+ * takes them away. 0 or -1. */
 int ms_rules_load(struct ms_db *, struct ms_rules *);
 void ms_rules_finish(struct ms_rules *);
 
