@@ -5,9 +5,10 @@
 # mailsync-show; fish loads completions by command name, so it is installed
 # once per command name. Loading it again replaces, not duplicates.
 
-# The mailsync-clients subcommand on the command line, if any. The value of
-# -d/--db is not one.
-function __mailsync_clients_subcommand
+# __mailsync_args OPTION...: the words of the command line that are not
+# options, one a line; the value after each OPTION given (an option that
+# takes one) is not among them, nor is anything before "--" an option.
+function __mailsync_args
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l skip 0
@@ -18,21 +19,25 @@ function __mailsync_clients_subcommand
             continue
         end
         if test $ddash = 0
-            switch $t
-                case --
-                    set ddash 1
-                    continue
-                case -d --db
-                    set skip 1
-                    continue
-                case '-*'
-                    continue
+            if test "$t" = --
+                set ddash 1
+                continue
+            else if contains -- $t $argv
+                set skip 1
+                continue
+            else if string match -q -- '-*' $t
+                continue
             end
         end
         echo $t
-        return 0
     end
-    return 1
+end
+
+# The mailsync-clients subcommand on the command line, if any.
+function __mailsync_clients_subcommand
+    set -l args (__mailsync_args -d --db)
+    test (count $args) -gt 0; or return 1
+    echo $args[1]
 end
 
 function __mailsync_clients_needs_subcommand
@@ -43,32 +48,9 @@ function __mailsync_clients_using
     test (__mailsync_clients_subcommand) = $argv[1] 2>/dev/null
 end
 
-# The mailsync-config command and its arguments on the command line, one a
-# line. The values of -d/--db and -p/--provider are not among them.
+# The mailsync-config command and its arguments on the command line.
 function __mailsync_config_args
-    set -l tokens (commandline -opc)
-    set -e tokens[1]
-    set -l skip 0
-    set -l ddash 0
-    for t in $tokens
-        if test $skip = 1
-            set skip 0
-            continue
-        end
-        if test $ddash = 0
-            switch $t
-                case --
-                    set ddash 1
-                    continue
-                case -d --db -p --provider
-                    set skip 1
-                    continue
-                case '-*'
-                    continue
-            end
-        end
-        echo $t
-    end
+    __mailsync_args -d --db -p --provider
 end
 
 function __mailsync_config_needs_command
