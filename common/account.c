@@ -314,8 +314,7 @@ int
 ms_account_is_business(struct ms_db *db, const char *address)
 {
 	static const char *sql =
-	    "SELECT 1 FROM accounts WHERE lower(address) = ?1 "
-	    "UNION ALL SELECT 1 FROM aliases WHERE address = ?1";
+	    "SELECT 1 WHERE ?1 IN (" MS_ACCOUNT_BUSINESS_SQL ")";
 	sqlite3_stmt *st;
 	int rc;
 

@@ -83,6 +83,12 @@ int ms_account_aliases_due(struct ms_db *, int64_t id, time_t max_age);
 int ms_account_each_alias(
     struct ms_db *, int (*fn)(const struct ms_alias *, void *), void *arg);
 
+/* The business's own addresses, normalised, as an SQL SELECT: every
+ * account's (whatever its status) and every alias. */
+#define MS_ACCOUNT_BUSINESS_SQL                                                \
+	"SELECT lower(address) FROM accounts UNION SELECT address FROM "       \
+	"aliases"
+
 /* Whether address (normalised) is the business's: an account or an
  * alias. 1, 0, -1. */
 int ms_account_is_business(struct ms_db *, const char *address);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "account.h"
 #include "util.h"
 
 #define MAX_ID_LEN 256
@@ -699,9 +700,8 @@ ms_client_each_team_address(struct ms_db *db,
 	    "SELECT DISTINCT c.crm_id, a.email FROM clients c "
 	    "JOIN client_addrs ca ON ca.client_id = c.id "
 	    "JOIN addresses a ON a.id = ca.address_id "
-	    "WHERE c.dirty = 1 AND a.email IN "
-	    "(SELECT lower(address) FROM accounts "
-	    "UNION SELECT address FROM aliases) ORDER BY 1, 2";
+	    "WHERE c.dirty = 1 AND a.email IN (" MS_ACCOUNT_BUSINESS_SQL
+	    ") ORDER BY 1, 2";
 	sqlite3_stmt *st;
 	int rc;
 

@@ -6,17 +6,13 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "account.h"
 #include "addr.h"
 #include "config.h"
 #include "util.h"
 
 /* The rules a match applied last, as a fingerprint. */
 #define APPLIED_KEY "state.match.rules"
-
-/* The business's own addresses, normalised. */
-#define BUSINESS                                                               \
-	"SELECT lower(address) FROM accounts UNION SELECT address FROM "       \
-	"aliases"
 
 static int
 has(char **v, size_t n, const char *s)
@@ -72,7 +68,7 @@ load_blocklist(struct ms_db *db, struct ms_rules *r)
 static int
 load_business(struct ms_db *db, struct ms_rules *r, struct ms_buf *fp)
 {
-	static const char *sql = BUSINESS " ORDER BY 1";
+	static const char *sql = MS_ACCOUNT_BUSINESS_SQL " ORDER BY 1";
 	sqlite3_stmt *st;
 	const char *a, *at;
 	int rc;
@@ -254,8 +250,9 @@ pick(struct ms_db *db, const struct ms_rules *r, int all)
 		"(id INTEGER PRIMARY KEY); DELETE FROM temp.fresh") == -1)
 		return -1;
 	if (all &&
-	    ms_db_exec(
-		db, "INSERT OR IGNORE INTO addresses (email) " BUSINESS) == -1)
+	    ms_db_exec(db,
+		"INSERT OR IGNORE INTO addresses "
+		"(email) " MS_ACCOUNT_BUSINESS_SQL) == -1)
 		return -1;
 	if (r->folds != 0 && ms_db_exec(db, all ? keys_all : keys_new) == -1)
 		return -1;
@@ -287,7 +284,7 @@ set_flags(struct ms_db *db)
 {
 	static const char *sql =
 	    "WITH biz AS (SELECT DISTINCT a.key_id FROM addresses a "
-	    "WHERE a.email IN (" BUSINESS ")), "
+	    "WHERE a.email IN (" MS_ACCOUNT_BUSINESS_SQL ")), "
 	    "f AS (SELECT id, ms_rule_flags(email) | "
 	    "(key_id IN biz) * 5 AS v FROM addresses "
 	    "WHERE id IN temp.fresh) "
