@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "term.h"
 
 static int level = MS_LOG_NORMAL;
 static int use_syslog;
@@ -23,19 +26,30 @@ ms_log_level(void)
 	return level;
 }
 
+/* The message as a person may read it: it quotes provider replies and
+ * email headers, so it goes through the one sanitizer (term.h). */
+static char *
+format(const char *fmt, va_list ap)
+{
+	struct ms_buf b = {0};
+	char *raw;
+
+	if (vasprintf(&raw, fmt, ap) == -1)
+		return ms_xstrdup(fmt);
+	ms_term_add(&b, raw, strlen(raw), 0);
+	free(raw);
+	return ms_buf_steal(&b);
+}
+
 static void
 vlog(int prio, const char *fmt, va_list ap)
 {
-	va_list ap2;
+	char *msg = format(fmt, ap);
 
-	if (use_syslog && prio <= LOG_INFO) {
-		va_copy(ap2, ap);
-		vsyslog(prio, fmt, ap2);
-		va_end(ap2);
-	}
-	fprintf(stderr, "%s: ", getprogname());
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (use_syslog && prio <= LOG_INFO)
+		syslog(prio, "%s", msg);
+	fprintf(stderr, "%s: %s\n", getprogname(), msg);
+	free(msg);
 }
 
 void
@@ -90,9 +104,12 @@ ms_log_notice(const char *fmt, ...)
 	if (level < MS_LOG_NORMAL)
 		return;
 	va_start(ap, fmt);
-	if (use_syslog && level < MS_LOG_VERBOSE)
-		vsyslog(LOG_NOTICE, fmt, ap);
-	else
+	if (use_syslog && level < MS_LOG_VERBOSE) {
+		char *msg = format(fmt, ap);
+
+		syslog(LOG_NOTICE, "%s", msg);
+		free(msg);
+	} else
 		vlog(LOG_NOTICE, fmt, ap);
 	va_end(ap);
 }

@@ -12,6 +12,7 @@
 #include "date.h"
 #include "rfc2047.h"
 #include "text.h"
+#include "utf8.h"
 #include "util.h"
 
 #define REPL "\xef\xbf\xbd" /* U+FFFD */
@@ -453,23 +454,13 @@ decode_b64(const char *s, size_t n, struct ms_buf *out)
 static void
 add_utf8(struct ms_buf *b, unsigned long cp)
 {
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	char u[4];
+	size_t n = cp > 0x10ffff ? 0 : ms_utf8_encode((uint32_t)cp, u);
+
+	if (n == 0)
 		ms_buf_add(b, REPL, 3);
-	else if (cp < 0x80)
-		ms_buf_addc(b, (char)cp);
-	else if (cp < 0x800) {
-		ms_buf_addc(b, (char)(0xc0 | cp >> 6));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		ms_buf_addc(b, (char)(0xe0 | cp >> 12));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		ms_buf_addc(b, (char)(0xf0 | cp >> 18));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	}
+	else
+		ms_buf_add(b, u, n);
 }
 
 /* An HTML entity at s (after '&'); returns its length or 0. */
