@@ -136,8 +136,14 @@ main(int argc, char *argv[])
 	if (optind < argc)
 		errx(EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	o.names = names;
-	if (maxtime > 0)
+	if (maxtime > 0) {
+		/* Past the bound, the unit of work under way finishes, but
+		 * no reply may take longer than half the lease's grace: a
+		 * provider trickling its answer never holds the run until
+		 * the next one takes it for stuck. */
 		o.deadline = ms_fetch_now() + (double)maxtime;
+		o.grace = (double)ms_lock_grace(maxtime) / 2;
+	}
 
 	if ((path = ms_path_db(cli.db)) == NULL ||
 	    ms_lock_take(path, maxtime) == -1)

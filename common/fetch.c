@@ -30,6 +30,7 @@ struct spent {
 
 struct req {
 	struct req *next;
+	struct req *fprev, *fnext; /* the engine's requests in flight */
 	struct ms_fetch_acct *acct;
 	char *method;
 	char *url;
@@ -38,6 +39,7 @@ struct req {
 	char **headers;
 	double units;
 	double not_before;
+	double started; /* when it last went in flight */
 	int urgent;
 	int attempts;
 	int refreshed;
@@ -62,6 +64,7 @@ struct ms_fetch_acct {
 	struct req *head;
 	int inflight;
 	long requests;
+	long abandoned; /* past the deadline, too slow */
 	ms_fetch_auth *auth;
 	void *auth_arg;
 	char *token;
@@ -72,7 +75,10 @@ struct ms_fetch_acct {
 struct ms_fetch {
 	CURLM *m;
 	struct ms_fetch_acct *accts;
+	struct req *flying; /* in flight, any account's */
 	int stopping;
+	volatile sig_atomic_t interrupt; /* set by ms_fetch_interrupt */
+	int interrupted; /* ms_fetch_interrupt was obeyed */
 	void (*tick)(void *);
 	void *tick_arg;
 	double ticked;
@@ -254,7 +260,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 {
 	struct req *r;
 
-	if (a->err != 0)
+	if (a->err != 0 || a->f->interrupted)
 		return -1;
 	r = ms_xcalloc(1, sizeof(*r));
 	r->acct = a;
@@ -325,7 +331,12 @@ start(struct ms_fetch *f, struct req *r)
 	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
 	curl_easy_setopt(r->h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
+	/* Wait for a connection that can multiplex (HTTP/2, known at the
+	 * TLS handshake). Plain http (loopback only) is HTTP/1.1, where
+	 * waiting would hold every request to the host until the first
+	 * reply's headers came, however long a stalled peer takes. */
+	if (strncmp(r->url, "https://", 8) == 0)
+		curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
 	if (ms_log_level() >= MS_LOG_DEBUG) {
 		curl_easy_setopt(r->h, CURLOPT_DEBUGFUNCTION, ms_http_trace);
@@ -337,9 +348,14 @@ start(struct ms_fetch *f, struct req *r)
 		    r->h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
 	}
 	r->attempts++;
+	r->started = ms_fetch_now();
 	a->requests++;
 	a->inflight++;
 	a->flying += r->units;
+	r->fnext = f->flying;
+	if (f->flying != NULL)
+		f->flying->fprev = r;
+	f->flying = r;
 	curl_multi_add_handle(f->m, r->h);
 	return 0;
 }
@@ -541,6 +557,29 @@ requeue(struct req *r, double delay)
 	enqueue(r->acct, r);
 }
 
+/* Take r's transfer off the engine; it no longer flies. */
+static void
+land(struct req *r)
+{
+	struct ms_fetch_acct *a = r->acct;
+	struct ms_fetch *f = a->f;
+
+	curl_multi_remove_handle(f->m, r->h);
+	curl_easy_cleanup(r->h);
+	r->h = NULL;
+	curl_slist_free_all(r->hl); /* holds the token: */
+	r->hl = NULL; /* curl copied nothing we keep */
+	if (r->fprev != NULL)
+		r->fprev->fnext = r->fnext;
+	else
+		f->flying = r->fnext;
+	if (r->fnext != NULL)
+		r->fnext->fprev = r->fprev;
+	r->fprev = r->fnext = NULL;
+	a->inflight--;
+	spent_add(a, r->units, ms_fetch_now());
+}
+
 static void
 finish(struct req *r, CURLcode cc)
 {
@@ -555,13 +594,7 @@ finish(struct req *r, CURLcode cc)
 	if (curl_easy_getinfo(r->h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
 	    ct != NULL)
 		resp.content_type = ms_xstrdup(ct);
-	curl_multi_remove_handle(a->f->m, r->h);
-	curl_easy_cleanup(r->h);
-	r->h = NULL;
-	curl_slist_free_all(r->hl); /* holds the token: */
-	r->hl = NULL; /* curl copied nothing we keep */
-	a->inflight--;
-	spent_add(a, r->units, ms_fetch_now());
+	land(r);
 	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
 	resp.body = r->resp.s;
 	resp.len = r->resp.len;
@@ -649,17 +682,88 @@ poll_ms(double secs)
 	return ms < secs * 1000 ? ms + 1 : ms;
 }
 
+void
+ms_fetch_interrupt(struct ms_fetch *f)
+{
+	f->interrupt = 1;
+}
+
 int
-ms_fetch_run(struct ms_fetch *f, double deadline)
+ms_fetch_interrupted(const struct ms_fetch *f)
+{
+	return f->interrupted;
+}
+
+long
+ms_fetch_acct_abandoned(const struct ms_fetch_acct *a)
+{
+	return a->abandoned;
+}
+
+/*
+ * Abandon every request, queued or in flight: each driver gets NULL for
+ * it (as for a failed account's requests) and stores nothing more; the
+ * accounts themselves are not failed, their work is unfinished.
+ */
+static void
+abandon_all(struct ms_fetch *f)
+{
+	struct ms_fetch_acct *a;
+	struct req *r;
+
+	f->interrupted = f->stopping = 1;
+	while ((r = f->flying) != NULL) {
+		land(r);
+		req_drop(r);
+	}
+	for (a = f->accts; a != NULL; a = a->next)
+		drop_queue(a);
+}
+
+/*
+ * Past the deadline: abandon the requests in flight longer than grace
+ * (from the deadline, for those that started before it); lower *wake to
+ * when the next one would be.
+ */
+static void
+abandon_slow(
+    struct ms_fetch *f, double deadline, double grace, double now, double *wake)
+{
+	struct req *r, *next;
+	double limit;
+
+	for (r = f->flying; r != NULL; r = next) {
+		next = r->fnext;
+		limit = (r->started > deadline ? r->started : deadline) + grace;
+		if (now < limit) {
+			if (limit < *wake)
+				*wake = limit;
+			continue;
+		}
+		ms_log_warn("%s: no complete reply from %s within %.0f s past "
+			    "--max-time: abandoned, the next run resumes",
+		    r->acct->name, r->url, grace);
+		r->acct->abandoned++;
+		land(r);
+		req_drop(r);
+	}
+}
+
+int
+ms_fetch_run(struct ms_fetch *f, double deadline, double grace)
 {
 	double now, wake;
 	int running;
 
 	for (;;) {
 		now = ms_fetch_now();
+		wake = now + IDLE_WAIT_MS / 1000.0;
 		if (deadline > 0 && now >= deadline)
 			f->stopping = 1;
-		wake = now + IDLE_WAIT_MS / 1000.0;
+		if (f->interrupt)
+			abandon_all(f);
+		else if (f->stopping && deadline > 0)
+			abandon_slow(f, deadline, grace, now, &wake);
 		if (f->tick != NULL && now - f->ticked >= 1) {
 			f->tick(f->tick_arg);
 			f->ticked = now;

@@ -10,6 +10,8 @@
 #ifndef MS_FETCH_H
 #define MS_FETCH_H
 
+#include <signal.h>
+
 #include "http.h"
 
 #define MS_FETCH_ATTEMPTS 5 /* per request, the first included */
@@ -73,10 +75,27 @@ int ms_fetch_add(struct ms_fetch_acct *, const struct ms_fetch_spec *);
  * time in seconds, 0 for none) ms_fetch_stopping() turns true: drivers
  * then start no new unit of work (a page, a round) but finish the one
  * they are in, so that every run makes progress and none runs over by
- * more than one unit. Returns whether the deadline passed.
+ * more than one unit. Past the deadline, whatever peers do (a provider
+ * that trickles its reply), no request stays in flight longer than grace
+ * seconds (counted from the deadline for those that started before it):
+ * it is abandoned, its unit of work left for the next run, so a stalled
+ * peer cannot hold the run while a unit that is merely long finishes.
+ * Returns whether the deadline passed.
  */
-int ms_fetch_run(struct ms_fetch *, double deadline);
+int ms_fetch_run(struct ms_fetch *, double deadline, double grace);
 int ms_fetch_stopping(const struct ms_fetch *);
+
+/*
+ * Stop at once: no request starts any more and those in flight are
+ * abandoned (their callbacks get NULL, the accounts are not failed), so
+ * that only what the drivers committed stays. Safe in a signal handler
+ * (it sets a flag the run polls at least once a second).
+ */
+void ms_fetch_interrupt(struct ms_fetch *);
+/* Whether the run was interrupted. */
+int ms_fetch_interrupted(const struct ms_fetch *);
+/* Requests abandoned past the deadline (a peer too slow), for figures. */
+long ms_fetch_acct_abandoned(const struct ms_fetch_acct *);
 
 /* Call tick(arg) about once a second while running (progress lines). */
 void ms_fetch_set_tick(struct ms_fetch *, void (*tick)(void *), void *arg);

@@ -28,10 +28,8 @@ lease_write(int fd, long long bound)
 		    strerror(errno));
 }
 
-/* Past the bound, a run gets this much longer to finish its last
- * writes: a quarter of the bound, from 3 s to a minute. */
-static long long
-lease_grace(long long bound)
+long long
+ms_lock_grace(long long bound)
 {
 	long long g = bound / 4;
 
@@ -53,7 +51,7 @@ lease_expired(int fd)
 	buf[n] = '\0';
 	if (sscanf(buf, "%lld %lld %lld", &pid, &start, &bound) != 3 ||
 	    pid <= 1 || bound <= 0 ||
-	    time(NULL) <= start + bound + lease_grace(bound))
+	    time(NULL) <= start + bound + ms_lock_grace(bound))
 		return 0;
 	/* Only ever a mailsync-pull: a recycled pid is left alone. */
 	path = ms_xasprintf("/proc/%lld/comm", pid);

@@ -19,4 +19,8 @@
 int ms_lock_take(const char *dbpath, long long bound);
 void ms_lock_release(int fd);
 
+/* How long past its bound a run may still finish its last writes before
+ * the next run takes it for stuck: a quarter of the bound, 3 s to 60 s. */
+long long ms_lock_grace(long long bound);
+
 #endif

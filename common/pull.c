@@ -282,13 +282,25 @@ ms_pull_run(struct ms_pull *p)
 	for (i = 0; i < p->n; i++)
 		if (!p->v[i].reauth)
 			prepare(p, &p->v[i]);
-	ms_fetch_run(p->f, p->opts.deadline);
+	ms_fetch_run(p->f, p->opts.deadline, p->opts.grace);
 	for (i = 0; i < p->n; i++) {
 		if (record(p->db, &p->v[i]) == -1)
 			rc = -1;
 		report(&p->v[i]);
 	}
 	return rc;
+}
+
+void
+ms_pull_interrupt(struct ms_pull *p)
+{
+	ms_fetch_interrupt(p->f);
+}
+
+int
+ms_pull_interrupted(const struct ms_pull *p)
+{
+	return ms_fetch_interrupted(p->f);
 }
 
 size_t

@@ -21,6 +21,7 @@ struct ms_pull_opts {
 	const char *since; /* --since, or NULL for the sync.since setting */
 	int full; /* --full: forget the cursors */
 	double deadline; /* CLOCK_MONOTONIC seconds (ms_fetch_now), 0: none */
+	double grace; /* past the deadline, the longest a request may fly */
 };
 
 struct ms_pull_result {
@@ -52,6 +53,11 @@ void ms_pull_set_tick(struct ms_pull *, void (*tick)(void *), void *arg);
  * the database failed (the results are then incomplete).
  */
 int ms_pull_run(struct ms_pull *);
+
+/* Stop the run at once, keeping what was committed (ms_fetch_interrupt:
+ * safe in a signal handler); whether it was stopped so. */
+void ms_pull_interrupt(struct ms_pull *);
+int ms_pull_interrupted(const struct ms_pull *);
 
 /* The number of results, and result i (valid until destroy). */
 size_t ms_pull_count(const struct ms_pull *);
