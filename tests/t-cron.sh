@@ -13,10 +13,14 @@ check "one job line" test "$(printf '%s\n' "$job" | wc -l)" = 1
 check "every 15 minutes, as the mailsync user" \
 	grep -qE '^\*/15 \* \* \* \* mailsync ' <<<"$job"
 check "under flock -n" grep -q ' flock -n ' <<<"$job"
-bound=$(sed -nE 's/.* timeout -s KILL ([0-9]+) .*/\1/p' <<<"$job")
+grace=$(sed -nE 's/.* timeout -k ([0-9]+) ([0-9]+) .*/\1/p' <<<"$job")
+bound=$(sed -nE 's/.* timeout -k ([0-9]+) ([0-9]+) .*/\2/p' <<<"$job")
 maxt=$(sed -nE 's/.*--max-time ([0-9]+).*/\1/p' <<<"$job")
-check "a stuck run is killed before the next tick, after pull's own bound ($maxt < $bound < 900)" \
+check "a stuck run is ended (TERM) before the next tick, after pull's own bound ($maxt < $bound < 900)" \
 	test -n "$bound" -a -n "$maxt" -a "${maxt:-0}" -lt "${bound:-0}" -a "${bound:-900}" -lt 900
+check "and killed if it ignores that, by the next tick ($bound + $grace <= 900)" \
+	test -n "$grace" -a $((${bound:-900} + ${grace:-1})) -le 900
+check "cron mails failures to someone (MAILTO)" grep -qE '^MAILTO=[^ ]+' "$cronfile"
 check "the file name has no dot (cron.d skips those)" \
 	bash -c "case \$(basename '$cronfile') in *.*) exit 1;; esac"
 cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
