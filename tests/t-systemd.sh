@@ -186,4 +186,138 @@ else
 	done
 fi
 
+# The units under a real systemd: the host's /usr booted in a container
+# (systemd-nspawn --volatile), the sysusers.d file making the user, the
+# units as built (ExecStart pointed at the build's binaries), the state
+# folder and the emulator shared with this test.
+nsp_checks=12
+boot_skip() {
+	for _ in $(seq $nsp_checks); do skip "$*"; done
+}
+if ! command -v systemd-nspawn >/dev/null 2>&1; then
+	boot_skip "systemd-nspawn not installed (Debian package systemd-container)"
+elif [ "$(id -u)" -ne 0 ]; then
+	boot_skip "booting a container needs root"
+else
+	N="$T/nsp"
+	mkdir -p "$N/out" "$N/units" "$N/sysusers" "$N/state/acme"
+	chmod 777 "$N/out"
+	for u in mailsync.service mailsync.timer mailsync@.service mailsync@.timer; do
+		sed "s|[^ ']*/mailsync-|/opt/mailsync/mailsync-|g" "$units/$u" >"$N/units/$u"
+	done
+	cp "$MS_SRC/share/systemd/mailsync.sysusers" "$N/sysusers/mailsync.conf"
+	# The emulator's endpoints; no leak check (LeakSanitizer ptrace()s,
+	# which the unit's system call filter refuses, as it should).
+	for u in mailsync.service mailsync@.service; do
+		mkdir -p "$N/units/$u.d"
+		{
+			echo "[Service]"
+			env | grep -E '^MAILSYNC_(GOOGLE|GMAIL|MS|GRAPH)_' | sed 's/^/Environment=/'
+			echo "Environment=ASAN_OPTIONS=detect_leaks=0"
+		} >"$N/units/$u.d/emu.conf"
+	done
+	mkdir -p "$N/units/mailsync@slow.service.d"
+	printf '[Service]\nTimeoutStartSec=3\nTimeoutStopSec=2\n' \
+		>"$N/units/mailsync@slow.service.d/short.conf"
+	# A second business, acme, connected but never pulled; the first
+	# one's database as the tests above left it.
+	MAILSYNC_DB="$N/state/acme/mailsync.db" T="$T" bash -c '
+		. "$MS_SRC/tests/lib-emu.sh"
+		mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
+		setup_apps
+		connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
+		connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30' \
+		>/dev/null 2>&1
+	(umask 077 && sqlite3 "$MAILSYNC_DB" "VACUUM INTO '$N/state/mailsync.db'")
+	cp "$(dirname "$MAILSYNC_DB")/mailsync.key" "$N/state/"
+	cat >"$N/out/runner.sh" <<RUNNER
+# In the container: what an admin types, each answer in /out.
+o=/out
+st() { systemctl show -p Result -p ExecMainStatus -p ExecMainCode "\$1" | sort | paste -sd' '; }
+getent passwd mailsync >\$o/passwd
+systemctl start mailsync@acme.service; echo \$? >\$o/acme.rc
+st mailsync@acme.service >\$o/acme.show
+curl -sf -X POST -H 'Content-Type: application/json' --data '{"kind": "status", "status": 503, "prefix": "/gmail/", "count": 100}' $EMU/_emu/faults >/dev/null
+systemctl start mailsync.service; echo \$? >\$o/fail.rc
+st mailsync.service >\$o/fail.show
+systemctl is-failed mailsync.service >\$o/fail.state
+systemctl status --no-pager mailsync.service >\$o/fail.status 2>&1
+curl -sf -X DELETE $EMU/_emu/faults >/dev/null
+mkdir -p /var/lib/mailsync/slow
+cp /var/lib/mailsync/acme/mailsync.db /var/lib/mailsync/acme/mailsync.key /var/lib/mailsync/slow/
+curl -sf -X POST -H 'Content-Type: application/json' --data '{"kind": "latency", "latency_ms": 20000, "prefix": "/gmail/", "probability": 1}' $EMU/_emu/faults >/dev/null
+systemctl start mailsync@slow.service; echo \$? >\$o/slow.rc
+st mailsync@slow.service >\$o/slow.show
+systemctl status --no-pager mailsync@slow.service >\$o/slow.status 2>&1
+curl -sf -X DELETE $EMU/_emu/faults >/dev/null
+systemctl enable --now mailsync@acme.timer >\$o/enable.out 2>&1
+systemctl is-enabled mailsync@acme.timer >\$o/timer.enabled
+systemctl is-active mailsync@acme.timer >\$o/timer.active
+systemctl list-timers --all --no-pager >\$o/timers 2>&1
+journalctl --no-pager -o export -u mailsync.service >\$o/journal.export
+journalctl --no-pager -u mailsync.service -u mailsync@acme.service -u mailsync@slow.service >\$o/journal.txt
+systemd-analyze security --no-pager mailsync.service >\$o/security 2>&1
+echo done >\$o/done
+systemctl --no-block poweroff
+RUNNER
+	cat >"$N/units/runner.service" <<'UNIT'
+[Unit]
+Description=t-systemd: run mailsync's units
+After=systemd-sysusers.service systemd-journald.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /out/runner.sh
+UNIT
+	rc=0
+	timeout 240 systemd-nspawn -q --register=no --keep-unit --console=pipe \
+		--machine="mailsync-t-$$" -D / --volatile=yes \
+		--bind="$N/out:/out" --bind="$N/units:/etc/systemd/system" \
+		--bind-ro="$N/sysusers:/etc/sysusers.d" \
+		--bind-ro="$MS_BUILD/cmd:/opt/mailsync" \
+		--bind="$N/state:/var/lib/mailsync" \
+		-b systemd.unit=runner.service systemd.firstboot=off \
+		</dev/null >"$N/boot.log" 2>&1 || rc=$?
+	if [ ! -f "$N/out/passwd" ]; then
+		echo "# the container did not boot (exit $rc):"
+		sed 's/\x1b\[[0-9;]*m//g' "$N/boot.log" | grep -iE 'fail|error' | head -5 | sed 's/^/#   /'
+		boot_skip "a container does not boot here"
+	else
+		check "systemd-sysusers made the mailsync user from the sysusers.d file" \
+			grep -q '^mailsync:.*:/var/lib/mailsync:' "$N/out/passwd"
+		check "systemctl start mailsync@acme.service succeeds in the sandbox ($(cat "$N/out/acme.show" 2>/dev/null))" \
+			grep -qE 'ExecMainStatus=0 Result=success$' "$N/out/acme.show"
+		check "and pulled and matched acme's mail in /var/lib/mailsync/acme" \
+			test "$(sqlite3 "$N/state/acme/mailsync.db" 'SELECT count(*) FROM email_clients')" -gt 0
+		check "a pull failing for one account fails the unit with status 75 ($(cat "$N/out/fail.show" 2>/dev/null))" \
+			grep -qx 'ExecMainCode=1 ExecMainStatus=75 Result=exit-code' "$N/out/fail.show"
+		check "systemctl is-failed says failed; status says 75/TEMPFAIL, not a crash" \
+			test "$(cat "$N/out/fail.state" 2>/dev/null)" = failed -a \
+			"$(grep -c 'status=75/TEMPFAIL' "$N/out/fail.status")" -ge 1
+		sed 's/^/# /' "$N/out/fail.status" | grep -E 'Active:|Main PID|mailsync\[' | head -4
+		python3 - "$N/out/journal.export" >"$N/errs" <<'PY'
+import sys
+# journalctl -o export: KEY=value lines, a blank line between entries.
+for e in open(sys.argv[1], errors="replace").read().split("\n\n"):
+    f = dict(l.split("=", 1) for l in e.splitlines() if "=" in l)
+    if f.get("SYSLOG_IDENTIFIER") == "mailsync":
+        print(f.get("PRIORITY"), f.get("MESSAGE"))
+PY
+		check "the journal holds the account's error once, at priority 3 (err), tagged mailsync" \
+			test "$(grep -c 'alice@firm.example (gmail)' "$N/errs")" = 1 -a \
+			"$(grep -c '^3 mailsync-pull: alice@firm.example (gmail)' "$N/errs")" = 1
+		sed 's/^/# journal: /' "$N/errs" | head -3
+		check "a run past TimeoutStartSec is ended: SIGTERM, result timeout ($(cat "$N/out/slow.show" 2>/dev/null))" \
+			grep -qx 'ExecMainCode=2 ExecMainStatus=15 Result=timeout' "$N/out/slow.show"
+		check "systemctl enable --now mailsync@acme.timer: enabled" \
+			test "$(cat "$N/out/timer.enabled" 2>/dev/null)" = enabled
+		check "and active" test "$(cat "$N/out/timer.active" 2>/dev/null)" = active
+		check "list-timers shows it with its next elapse" \
+			grep -q 'mailsync@acme.timer' "$N/out/timers"
+		score=$(sed -nE 's/.*Overall exposure level for [^:]*: ([0-9.]+).*/\1/p' "$N/out/security")
+		check "systemd-analyze security on the loaded unit: ${score:-none}, below 2.0" \
+			awk -v s="${score:-9}" 'BEGIN { exit !(s < 2.0) }'
+		check "the runner finished" test -f "$N/out/done"
+	fi
+fi
+
 done_testing
