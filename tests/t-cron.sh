@@ -32,9 +32,10 @@ setup_apps
 connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
 connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
 
-# tick: run the job as cron would: sh -c, a bare environment, no tty.
+# tick: run the job as cron would: sh -c, a bare environment, no tty
+# ($TICK_PATH goes first on PATH).
 tick() {
-	env -i HOME="$HOME" SHELL=/bin/sh PATH="$MS_BUILD/cmd:/usr/bin:/bin" \
+	env -i HOME="$HOME" SHELL=/bin/sh PATH="${TICK_PATH:+$TICK_PATH:}$MS_BUILD/cmd:/usr/bin:/bin" \
 		MAILSYNC_DB="$MAILSYNC_DB" \
 		MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
 		MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
@@ -58,6 +59,17 @@ grep_out "a client's list holds synced emails" $'\tgmail\t'
 rc=0; tick || rc=$?
 expect_rc "an idle tick" 0
 check "prints nothing either" test ! -s "$T/tick.out"
+
+# Where mailsync.timer is active, the timer pulls and cron steps aside.
+mkdir -p "$T/systemd-on"
+printf '#!/bin/sh\n[ "$*" = "-q is-active mailsync.timer" ]\n' >"$T/systemd-on/systemctl"
+chmod +x "$T/systemd-on/systemctl"
+lease="$MAILSYNC_DB.pull.lock"
+before=$(stat -c %y "$lease")
+rc=0; TICK_PATH="$T/systemd-on" tick || rc=$?
+expect_rc "a tick while mailsync.timer is active" 0
+check "pulls nothing (the timer does)" test "$(stat -c %y "$lease")" = "$before"
+check "and says nothing" test ! -s "$T/tick.out"
 
 # An overlapping tick exits at once, silently.
 flock "$var/cron.lock" sleep 3 &
