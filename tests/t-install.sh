@@ -36,7 +36,8 @@ for b in $bins; do
 	[ -f "$R$bindir/mailsync-$b" ] && [ -x "$R$bindir/mailsync-$b" ] && n=$((n + 1))
 done
 check "the 8 binaries, executable, in $bindir ($n)" test "$n" -eq 8
-check "and they run from there" "$R$bindir/mailsync-show" --version
+run "$R$bindir/mailsync-show" --version
+check "and they run from there" grep -q '^mailsync-show ' "$T/out"
 
 # Man pages, found by man(1) through the installed tree.
 if [ -f "$MS_BUILD/share/man/mailsync.7" ]; then
@@ -44,8 +45,9 @@ if [ -f "$MS_BUILD/share/man/mailsync.7" ]; then
 	check "the 8 section 1 pages in $mandir/man1 ($n)" test "$n" -eq 8
 	check "and mailsync(7) in $mandir/man7" test -f "$R$mandir/man7/mailsync.7"
 	if has man; then
+		run man -M "$R$mandir" -w mailsync-pull
 		check "man finds mailsync-pull(1) there" \
-			man -M "$R$mandir" -w mailsync-pull
+			grep -qx "$R$mandir/man1/mailsync-pull.1" "$T/out"
 	else
 		skip "man-db not installed"
 	fi
