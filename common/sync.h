@@ -29,6 +29,7 @@ struct ms_sync {
 	int full; /* --full */
 	long fetched; /* messages read */
 	long added; /* new to this account */
+	long total; /* the mailbox's messages (progress), -1: not known */
 	int done; /* finished its work */
 	void *drv; /* the driver's state */
 };

@@ -249,6 +249,12 @@ check "alice's and bob's new messages are stored, carol's not" \
 	test "$(q "SELECT group_concat(message_id, ' ') FROM (SELECT message_id FROM emails WHERE message_id LIKE '<t6.ig.%' ORDER BY 1)")" = "<t6.ig.a@acme.example> <t6.ig.b@acme.example>"
 run mailsync-show --accounts --json
 grep_out "show --accounts says needs-reauth" '"address":"carol@firm.example".*"status":"needs-reauth"'
+clearlog
+run mailsync-pull --json
+expect_rc "a later run while carol waits for re-authorization" 77
+js "--json: a line for every account, carol's needs-reauth with nothing fetched" \
+	'len(L) == 3 and J["carol@firm.example"]["status"] == "needs-reauth" and J["carol@firm.example"]["fetched"] == 0 and J["alice@firm.example"]["status"] == "ok"'
+lg "carol's mailbox is not asked at all" 'not by("carol@firm.example")'
 connect_browser -p outlook --login-hint $C --member carol --timeout 30
 expect_rc "carol re-authorizes" 0
 clearlog
