@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
@@ -10,12 +12,38 @@
 
 static int level = MS_LOG_NORMAL;
 static int use_syslog;
+static int journal; /* stderr is systemd's journal */
+
+/*
+ * Under systemd, stderr is a stream into the journal and $JOURNAL_STREAM
+ * holds its "DEVICE:INODE" (systemd.exec(5)): syslog too would put every
+ * line into the journal twice. The variable is inherited by children
+ * whose stderr was sent elsewhere (a script's 2>file, cron started from
+ * a unit), so it counts only when it names stderr itself.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    v[n] != '\0')
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 ms_log_init(int verbosity)
 {
 	level = verbosity;
-	use_syslog = !isatty(STDERR_FILENO);
+	journal = stderr_is_journal();
+	use_syslog = !journal && !isatty(STDERR_FILENO);
 	if (use_syslog)
 		openlog(getprogname(), LOG_PID, LOG_MAIL);
 }
@@ -48,6 +76,10 @@ vlog(int prio, const char *fmt, va_list ap)
 
 	if (use_syslog && prio <= LOG_INFO)
 		syslog(prio, "%s", msg);
+	/* The journal reads a leading "<N>" as the line's priority
+	 * (sd-daemon(3)), so journalctl -p warning finds the warnings. */
+	if (journal)
+		fprintf(stderr, "<%d>", prio);
 	fprintf(stderr, "%s: %s\n", getprogname(), msg);
 	free(msg);
 }
