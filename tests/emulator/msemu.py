@@ -1033,6 +1033,8 @@ DEFAULT_CONFIG = {
     # a message changed after an earlier delta round comes back with only
     # id, isRead and parentFolderId (microsoft-graph-docs#7776)
     "graph_partial_updates": True,
+    # $batch responses: "reverse" (Graph may answer in any order) or "request"
+    "graph_batch_order": "reverse",
     "device": {"pending": 2, "slow_down": 0, "outcome": "approve",
                "interval": 5, "expires_in": 900, "mailbox": None},
     "gmail_full_allowed_readonly": True,
@@ -1382,7 +1384,8 @@ class Emu:
                     continue
                 if req.inner and k in FAULT_OUTER_ONLY:
                     continue
-                if k == "batch" and not req.path.startswith("/batch/"):
+                if k == "batch" and not (req.path.startswith("/batch/") or
+                                         req.path.lower() == "/v1.0/$batch"):
                     continue
                 if k == "foreign_link" and not (req.path.startswith("/v1.0/") and
                                                 "delta" in req.path.lower()):
@@ -2866,6 +2869,30 @@ class Emu:
         return out
 
     @staticmethod
+    def graph_batch_fault(mode, items):
+        """A Graph $batch reply gone wrong: [(id, item JSON bytes)]."""
+        def with_id(b, new):
+            return b.replace(b'"id":' + json.dumps(b_id(b)).encode(),
+                             b'"id":' + json.dumps(new).encode(), 1)
+
+        def b_id(b):
+            return json.loads(b[:b.index(b',"status"')] + b"}")["id"]
+        items = list(items)
+        if mode == "dup_cid" and len(items) >= 2:
+            items[1] = (items[0][0], with_id(items[1][1], items[0][0]))
+        elif mode == "missing" and items:
+            items.pop()
+        elif mode == "unknown_cid" and items:
+            new = "emu-unknown-" + rand_token(6)
+            items[-1] = (new, with_id(items[-1][1], new))
+        elif mode == "extra" and items:
+            new = "emu-extra-" + rand_token(6)
+            items.append((new, with_id(items[0][1], new)))
+        elif mode == "reorder":
+            items.reverse()
+        return items
+
+    @staticmethod
     def split_head(b):
         for sep in (b"\r\n\r\n", b"\n\n"):
             i = b.find(sep)
@@ -3416,8 +3443,8 @@ class Emu:
                         "json" in hd.get("Content-Type", "").lower():
                     # a raw fault's JSON goes in as its bytes, whatever they are
                     item["body"] = None
-                    responses.append(json.dumps(item, separators=(",", ":"))
-                                     .encode()[:-5] + resp.body + b"}")
+                    responses.append((item["id"], json.dumps(item, separators=(",", ":"))
+                                      .encode()[:-5] + resp.body + b"}"))
                     continue
                 try:
                     rb = json.loads(resp.body) if resp.body else None
@@ -3425,13 +3452,21 @@ class Emu:
                     # JSON batching: a body that is no JSON comes base64-encoded
                     rb = base64.b64encode(resp.body).decode()
                 item["body"] = rb
-                responses.append(json.dumps(item, separators=(",", ":"),
-                                            ensure_ascii=False).encode())
+                responses.append((item["id"], json.dumps(item, separators=(",", ":"),
+                                                         ensure_ascii=False).encode()))
         finally:
             if conc:
                 with self.lock:
                     self.inflight[key] -= 1
-        out = Resp(200, b'{"responses":[' + b",".join(responses) + b"]}",
+        # "Responses to the batched requests might appear in a different
+        # order" (json-batching): not in request order unless configured so
+        if self.config["graph_batch_order"] != "request":
+            responses.reverse()
+        bf = req.ctx.pop("_batch_fault", None)
+        if bf is not None:
+            responses = self.graph_batch_fault(bf["mode"], responses)
+            req.ctx["batch_fault"] = bf["mode"]
+        out = Resp(200, b'{"responses":[' + b",".join(b for _, b in responses) + b"]}",
                    [("Content-Type", "application/json; charset=UTF-8")])
         out.action = escalate
         return out

@@ -649,6 +649,28 @@ t "batch fault with an unknown mode: 400" 'c == 400'
 ctl DELETE /_emu/faults
 r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/gmail/v1"
 t "batch faults gone: parts in order" "$PARTS"' == [("c0", 200), ("c1", 200), ("c2", 404)]'
+GB3='{"requests":[{"id":"a","method":"GET","url":"/me"},{"id":"b","method":"GET","url":"/me/mailFolders/inbox"},{"id":"c","method":"GET","url":"/me/messages/AAMkADnope"}]}'
+IDS='[(x["id"], x["status"]) for x in d["responses"]]'
+r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+t "Graph \$batch answers out of request order (Graph may), ids correlate" "$IDS"' == [("c", 404), ("b", 200), ("a", 200)]'
+gbmode() {
+	ctl POST /_emu/faults "{\"kind\":\"batch\",\"mode\":\"$1\",\"count\":1}"
+	r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+}
+gbmode dup_cid
+t "Graph \$batch dup_cid: item 2 carries item 1's id" "$IDS"' == [("c", 404), ("c", 200), ("a", 200)]'
+gbmode missing
+t "Graph \$batch missing: an item is gone" "$IDS"' == [("c", 404), ("b", 200)]'
+gbmode unknown_cid
+t "Graph \$batch unknown_cid: an id names no request" "$IDS"'[:2] == [("c", 404), ("b", 200)] and '"$IDS"'[2][0].startswith("emu-unknown-")'
+gbmode extra
+t "Graph \$batch extra: one item more" 'len('"$IDS"') == 4 and '"$IDS"'[3][0].startswith("emu-extra-")'
+gbmode reorder
+t "Graph \$batch reorder: reversed (here: back in request order)" "$IDS"' == [("a", 200), ("b", 200), ("c", 404)]'
+ctl POST /_emu/config '{"graph_batch_order":"request"}'
+r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+t "graph_batch_order request: in request order" "$IDS"' == [("a", 200), ("b", 200), ("c", 404)]'
+ctl POST /_emu/config '{"graph_batch_order":"reverse"}'
 
 # ------------------------------------------------------------------ data: snippet, preview, controls
 ESCS='\u001b[31mRED\u0007\u0008\u007f\u009b\u009d\u202eRTL\u2066\u2069\u200b\ufeff\u001c\u0085'
