@@ -1387,6 +1387,9 @@ class Emu:
                 if k == "batch" and not (req.path.startswith("/batch/") or
                                          req.path.lower() == "/v1.0/$batch"):
                     continue
+                if k == "json" and (req.path.startswith("/batch/") or
+                                    req.path.lower() == "/v1.0/$batch"):
+                    continue        # edits the parts' answers, not the envelope
                 if k == "foreign_link" and not (req.path.startswith("/v1.0/") and
                                                 "delta" in req.path.lower()):
                     continue

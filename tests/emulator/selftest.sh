@@ -516,7 +516,7 @@ r -H "$HB" "$G/messages/ffffffffffffffff?format=minimal"
 t "fault json leaves an answer that is no 200 alone" 'c == 404 and "x" not in d'
 r -H "$HB" "$MG"
 t "fault json waits for a 200 JSON answer of its prefix" 'c == 200 and d.get("x") == 1'
-ctl POST /_emu/faults '{"kind":"json","prefix":"/gmail/v1/users/me/messages/","count":1,"set":{"id":"0000000000000bad"}}'
+ctl POST /_emu/faults '{"kind":"json","count":1,"set":{"id":"0000000000000bad"}}'
 python3 - "$BID1" "$BID2" >"$W/jbatch" <<'EOF'
 import sys
 for i, m in enumerate(sys.argv[1:]):
