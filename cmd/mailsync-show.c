@@ -15,6 +15,7 @@
 #include "date.h"
 #include "email.h"
 #include "print.h"
+#include "term.h"
 #include "util.h"
 
 static MS_DEAD void
@@ -56,6 +57,19 @@ static MS_DEAD void
 die(void)
 {
 	errx(ms_errcode(), "%s", ms_errstr());
+}
+
+/* An argument quoted in an error, safe for the terminal (term.h): a
+ * script may pass on an address it read from an email. */
+static const char *
+shown(const char *s)
+{
+	static char buf[512];
+	char *c = ms_term_clean(s, 0);
+
+	strlcpy(buf, c, sizeof(buf));
+	free(c);
+	return buf;
 }
 
 static int
@@ -115,7 +129,8 @@ show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
 	if ((rc = ms_client_lookup(db, key, &q->client_id)) == -1)
 		die();
 	if (rc == 1)
-		errx(EX_NOINPUT, "no client \"%s\" (by id or address)", key);
+		errx(EX_NOINPUT, "no client \"%s\" (by id or address)",
+		    shown(key));
 	if (ms_email_list(db, q, print_email, p) == -1)
 		die();
 	finish(p);
@@ -132,7 +147,8 @@ show_view(struct ms_db *db, const char *idstr, struct ms_printer *p)
 
 	id = strtonum(idstr, 1, INT64_MAX, &errstr);
 	if (errstr != NULL)
-		errx(EX_USAGE, "--view: email id \"%s\" is %s", idstr, errstr);
+		errx(EX_USAGE, "--view: email id \"%s\" is %s", shown(idstr),
+		    errstr);
 	if ((rc = ms_email_get(db, id, &e)) == -1)
 		die();
 	if (rc == 1)
@@ -213,8 +229,8 @@ main(int argc, char *argv[])
 			filters = 1;
 			q.limit = strtonum(optarg, 0, INT64_MAX, &errstr);
 			if (errstr != NULL)
-				errx(EX_USAGE, "--limit \"%s\" is %s", optarg,
-				    errstr);
+				errx(EX_USAGE, "--limit \"%s\" is %s",
+				    shown(optarg), errstr);
 			break;
 		case 's':
 			filters = 1;
@@ -222,7 +238,7 @@ main(int argc, char *argv[])
 				errx(EX_USAGE,
 				    "--since \"%s\": not a date "
 				    "(YYYY-MM-DD or ISO 8601)",
-				    optarg);
+				    shown(optarg));
 			break;
 		case 'S':
 			filters = 1;
@@ -230,7 +246,7 @@ main(int argc, char *argv[])
 				errx(EX_USAGE,
 				    "--source \"%s\": want crm, "
 				    "gmail or outlook",
-				    optarg);
+				    shown(optarg));
 			break;
 		case OPT_VIEW: view = optarg; break;
 		case OPT_ACCOUNTS: accounts = 1; break;
@@ -244,13 +260,13 @@ main(int argc, char *argv[])
 	argv += optind;
 	if ((usecolor = ms_cli_color(color)) == -1)
 		errx(EX_USAGE, "--color \"%s\": want auto, always or never",
-		    color);
+		    shown(color));
 	if (view != NULL || accounts ? argc != 0 : argc != 1)
 		errx(EX_USAGE,
 		    argc == 0 ? "missing CLIENT (an id or an "
 				"address)"
 			      : "unexpected argument \"%s\"",
-		    argv[argc - 1]);
+		    argc == 0 ? "" : shown(argv[argc - 1]));
 	if (view != NULL && accounts)
 		errx(EX_USAGE, "--view and --accounts exclude each other");
 	if (check && !accounts)

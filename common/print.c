@@ -1238,6 +1238,32 @@ json_value(const struct field *f)
 	return NULL;
 }
 
+/*
+ * Write a JSON line with every control character escaped: json-c
+ * escapes C0, JSON allows DEL, C1 and the bidi and invisible format
+ * characters raw, but a person reading the line on a terminal must not
+ * get them. \uXXXX keeps the value exact for every reader. They occur
+ * only inside strings, so the line is rewritten character by character.
+ */
+static void
+put_json(FILE *out, const char *s)
+{
+	size_t n, len = strlen(s);
+	uint32_t cp;
+
+	while (len > 0) {
+		if ((n = ms_utf8_decode(s, len, &cp)) == 0)
+			n = 1, cp = 0xfffd; /* cannot happen: sanitized */
+		if (ms_utf8_is_control(cp) && cp >= 0x20)
+			fprintf(out, "\\u%04x", (unsigned)cp);
+		else
+			fwrite(s, 1, n, out);
+		s += n;
+		len -= n;
+	}
+	fputc('\n', out);
+}
+
 static void
 json_record(struct ms_printer *p)
 {
@@ -1252,7 +1278,7 @@ json_record(struct ms_printer *p)
 			continue;
 		json_object_object_add(o, f->key, json_value(f));
 	}
-	fprintf(p->out, "%s\n",
+	put_json(p->out,
 	    json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
