@@ -284,7 +284,7 @@ static const struct column email_table[] = {
     {.key = "snippet",
 	.width = FLEX,
 	.min = 10,
-	.sep = " ",
+	.sep = " — ",
 	.flags = C_DIM | C_SKIP_EMPTY},
     {.key = NULL},
 };
@@ -1024,8 +1024,8 @@ print_row(struct ms_printer *p, const struct row *r)
 		if (i > 0)
 			ms_buf_adds(&b, c[i].sep ? c[i].sep : " ");
 		used += sw +
-		    put_cell(
-			p, &b, &r->c[i], cw, c[i].flags & C_RIGHT, i != last);
+		    put_cell(p, &b, &r->c[i], cw, c[i].flags & C_RIGHT,
+			i != last && c[i].width != FLEX);
 		if (i == last)
 			break;
 	}

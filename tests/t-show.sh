@@ -39,7 +39,7 @@ check "the list is ordered newest first" \
 	test "$(mailsync-show --tsv c-17 | cut -f2 | tr '\n' ' ')" = \
 	"2026-11-24T07:15:00Z 2026-11-17T23:06:40Z 2026-11-16T08:30:00Z 2026-11-16T04:26:40Z "
 grep_out "an inbound Gmail email: down arrow, badge, attachment mark, sender" \
-	"^↓ Gmail   2026-11-16 04:26 📎 Jane Doe +Renewal <b>&</b> Hi Alice, tab and newline$"
+	"^↓ Gmail   2026-11-16 04:26 📎 Jane Doe +Renewal <b>&</b> — Hi Alice, tab and newline$"
 grep_out "an outbound CRM email: up arrow, badge, first recipient" \
 	"^↑ CRM     2026-11-24 07:15    Raj Patel +Re: Welcome to Firm, Acme!"
 check "no colour when stdout is not a terminal" \
