@@ -77,7 +77,19 @@ def main(argv):
                 values.append(json.loads(line))
             except ValueError as e:
                 why.append(f"line {n}: not JSON: {e}")
-        shown = json.dumps(values, ensure_ascii=False)
+        strings = []
+
+        def walk(v):
+            if isinstance(v, str):
+                strings.append(v)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+        walk(values)
+        shown = "\n".join(strings)
     elif mode == "html":
         p = Tags()
         p.feed(text)
