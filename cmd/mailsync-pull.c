@@ -134,7 +134,7 @@ progress(void *arg)
 {
 	const struct ms_pull *p = arg;
 	struct ms_pull_result r;
-	struct ms_buf line = {0}, tail = {0}, part, more;
+	struct ms_buf line = {0}, tail = {0}, part, more, count;
 	size_t i, n = ms_pull_count(p), k;
 	double elapsed = ms_fetch_now() - started;
 	long done = 0, left = 0;
@@ -164,15 +164,16 @@ progress(void *arg)
 	room -= tail.len > 0 ? ms_print_width(tail.s) : 0;
 	for (i = 0; i < n; i++) {
 		ms_pull_result(p, i, &r);
-		memset(&part, 0, sizeof(part));
-		ms_buf_adds(&part, i > 0 ? "  " : "");
-		ms_buf_adds(&part, r.address);
-		ms_buf_addc(&part, ' ');
-		add_count(&part, r.fetched);
+		memset(&count, 0, sizeof(count));
+		ms_buf_addc(&count, ' ');
+		add_count(&count, r.fetched);
 		if (r.total >= 0) {
-			ms_buf_addc(&part, '/');
-			add_count(&part, r.total);
+			ms_buf_addc(&count, '/');
+			add_count(&count, r.total);
 		}
+		memset(&part, 0, sizeof(part));
+		ms_buf_printf(
+		    &part, "%s%s%s", i > 0 ? "  " : "", r.address, count.s);
 		memset(&more, 0, sizeof(more));
 		if ((k = n - i - 1) > 0)
 			ms_buf_printf(&more, "  +%zu more", k);
@@ -186,18 +187,27 @@ progress(void *arg)
 			ms_buf_finish(&more);
 			ms_buf_printf(&more, "  +%zu more", i > 0 ? n - i : k);
 			if (i == 0) {
+				/* The address gives way before its count. */
 				w = room - (k > 0 ? (int)more.len : 0);
-				used +=
-				    ms_print_fit(&line, part.s, w > 1 ? w : 1);
+				if (w - (int)count.len >= 8) {
+					used += ms_print_fit(&line, r.address,
+					    w - (int)count.len);
+					ms_buf_adds(&line, count.s);
+					used += (int)count.len;
+				} else
+					used += ms_print_fit(
+					    &line, part.s, w > 1 ? w : 1);
 			}
 			if ((i > 0 || k > 0) && used + (int)more.len <= room)
 				ms_buf_adds(&line, more.s);
 			ms_buf_finish(&more);
 			ms_buf_finish(&part);
+			ms_buf_finish(&count);
 			break;
 		}
 		ms_buf_finish(&more);
 		ms_buf_finish(&part);
+		ms_buf_finish(&count);
 	}
 	fprintf(
 	    tty, "\r%s%s\033[K", line.s ? line.s : "", tail.s ? tail.s : "");
