@@ -756,7 +756,7 @@ finish(struct req *r, CURLcode cc)
 		snprintf(msg, sizeof(msg),
 		    "%s: a reply larger than %zu MiB, refused", r->url,
 		    r->max_body / (1024 * 1024));
-		ms_fetch_acct_fail(a, EX_UNAVAILABLE, msg);
+		ms_fetch_acct_fail(a, EX_TEMPFAIL, msg);
 		req_drop(r);
 		return;
 	}
