@@ -126,7 +126,8 @@ void ms_fetch_acct_origin(struct ms_fetch_acct *, const char *url);
  */
 void
 ms_fetch_acct_throttled(struct ms_fetch_acct *, double units, long retry_after);
-/* The units per window the account paces at now (learned, or set). */
+/* The units per window the account paces at now (learned, or set), or
+ * what the last refusal showed when it probed past that since. */
 double ms_fetch_acct_quota(const struct ms_fetch_acct *);
 /* Refusals for rate seen, in units, for figures. */
 double ms_fetch_acct_refused(const struct ms_fetch_acct *);
