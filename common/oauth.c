@@ -696,7 +696,8 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 		left = end - now_ms();
 		wait = (long long)interval * 1000;
 		nap(wait < left ? wait : left);
-		if (end - now_ms() < 1000) {
+		if ((left = end - now_ms()) < 1000) {
+			nap(left); /* too short for a request: out of time */
 			rc = end == deadline
 			    ? ms_errc(EX_TEMPFAIL,
 				  "no sign-in within %d seconds: nothing "
