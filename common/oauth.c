@@ -728,6 +728,12 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 			    interval);
 	}
 	ms_oauth_device_finish(&d);
+	if (rc == 0 && t->refresh == NULL) {
+		ms_tokens_finish(t);
+		return ms_errc(EX_UNAVAILABLE,
+		    "%s gave no refresh token: offline access was not granted",
+		    p->label);
+	}
 	return rc;
 }
 
