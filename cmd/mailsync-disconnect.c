@@ -141,6 +141,8 @@ main(int argc, char *argv[])
 	int64_t id, n = 0;
 	int ch, rc, purge = 0, yes = 0;
 
+	ms_secret_protect(); /* it holds tokens: no core dump, no ptrace */
+
 	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "p:y", longopts,
 		    NULL)) != -1) {
 		switch (ch) {
@@ -185,7 +187,7 @@ main(int argc, char *argv[])
 		ms_db_close(db);
 		errx(1, "not confirmed: nothing changed");
 	}
-	if ((key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
+	if ((key = ms_oauth_key_load(db, 0)) == NULL)
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 	else
 		revoke_grant(db, key, id, prov, argv[0]);

@@ -204,6 +204,7 @@ complete -c mailsync-connect -l client-secret-stdin \
 complete -c mailsync-connect -l tenant -x \
     -a 'common organizations consumers' -d 'The Microsoft tenant'
 complete -c mailsync-connect -l setup -d 'Store the app credentials and stop'
+complete -c mailsync-connect -l new-key -d 'With --setup: a new key over a lost one'
 complete -c mailsync-connect -s m -l member -x -d 'The team member (default: you)'
 complete -c mailsync-connect -l login-hint -x -d 'The mailbox to sign in with'
 complete -c mailsync-connect -l no-browser -d 'Print the URL, open no browser'
