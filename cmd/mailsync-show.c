@@ -122,8 +122,9 @@ check_accounts(struct ms_db *db, struct ms_printer *p)
 
 static int
 show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
-    struct ms_printer *p)
+    struct ms_printer *p, int html)
 {
+	struct ms_client c;
 	int rc;
 
 	if ((rc = ms_client_lookup(db, key, &q->client_id)) == -1)
@@ -131,6 +132,13 @@ show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
 	if (rc == 1)
 		errx(EX_NOINPUT, "no client \"%s\" (by id or address)",
 		    shown(key));
+	if (html) {
+		if ((rc = ms_client_get(db, q->client_id, &c)) == -1)
+			die();
+		if (rc == 0)
+			ms_printer_client(p, &c);
+		ms_client_finish(&c);
+	}
 	if (ms_email_list(db, q, print_email, p) == -1)
 		die();
 	finish(p);
@@ -302,7 +310,7 @@ main(int argc, char *argv[])
 		finish(p);
 		rc = 0;
 	} else
-		rc = show_client(db, argv[0], &q, p);
+		rc = show_client(db, argv[0], &q, p, fmt == MS_FMT_HTML);
 	ms_db_close(db);
 	return rc;
 }
