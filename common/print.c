@@ -1435,10 +1435,11 @@ html_cols(const struct layout *l)
  *
  * The badges carry white text in both schemes: CRM #1a7f37 5.1, Gmail
  * #c5221f 5.8, Outlook #0a5ebd 6.3, IMAP #5f6368 6.1; the account
- * states active #116329 7.6, stale #8a5300 6.3, needs re-authorization
+ * states active #116329 7.4, stale #8a5300 6.3, needs re-authorization
  * #b93b00 5.7, disconnected #656d76 5.3, error #b42318 6.5.
- * Print: black on white, badges outlined, no backgrounds, no View
- * button (an opened email prints open, a closed one stays closed).
+ * Print: black on white (paper: the tab's white is not printed),
+ * badges outlined, no backgrounds, no View button (an opened email
+ * prints open, a closed one prints nothing).
  */
 static const char tab_style[] =
     ".ms-tab{--ms-bg:#ffffff;--ms-fg:#1f2328;--ms-muted:#59636e;"
@@ -1471,7 +1472,9 @@ static const char tab_style[] =
     ".ms-tab .ms-source,.ms-tab .ms-date,.ms-tab .ms-provider,"
     ".ms-tab .ms-health,.ms-tab .ms-last-sync{width:1%;"
     "white-space:nowrap}\n"
-    ".ms-tab .ms-with{width:22%;overflow-wrap:anywhere}\n"
+    ".ms-tab .ms-with{overflow-wrap:break-word}\n"
+    ".ms-tab .ms-message{width:60%}\n"
+
     ".ms-tab .ms-mark{font-size:18px;font-weight:700;line-height:1}\n"
     ".ms-tab .ms-dir-in{color:var(--ms-in)}\n"
     ".ms-tab .ms-dir-out{color:var(--ms-out)}\n"
@@ -1529,7 +1532,7 @@ static const char tab_style[] =
     "@media print{.ms-tab{--ms-bg:#ffffff;--ms-fg:#000000;"
     "--ms-muted:#333333;--ms-line:#999999;--ms-in:#000000;"
     "--ms-out:#000000;--ms-on:#000000;color-scheme:light;"
-    "padding:0;background:none}\n"
+    "padding:0;background:#ffffff}\n"
     ".ms-tab .ms-badge{background:none;border:1px solid #000000}\n"
     ".ms-tab summary{display:none}\n"
     ".ms-tab details{margin:0}\n"

@@ -42,8 +42,8 @@ for m in "$crm/01-welcome.eml" "$crm/02-invoice.eml" "$crm/03-bucher.eml" \
 	mailsync-record -q "$m" >/dev/null ||
 		{ echo "Bail out! mailsync-record $m"; exit 1; }
 done
-# A CRM invoice with a PDF attached, whose body runs past the 200
-# characters of its snippet (its last line is in the View only); and a
+# A CRM invoice with a PDF attached, whose signature is in its View
+# only (the snippet stops at the "-- " line); and a
 # hostile one: ESC sequences, a right-to-left override and a <script>
 # in its subject (RFC 2047, as a CRM encodes it) and body.
 python3 - "$T/invoice.eml" "$T/hostile.eml" <<'PY'
@@ -59,9 +59,8 @@ inv = ("From: Firm Billing <billing@firm.example>\r\n"
        "Content-Transfer-Encoding: 8bit\r\n\r\n"
        "Dear Acme team,\r\n\r\nplease find attached invoice 2026-121 for "
        "November: three units in size XL at €1,250 each, €3,750 in total, "
-       "due within 30 days of receipt. The delivery note is attached as "
-       "well.\r\n\r\nKind regards,\r\nFirm Billing\r\n"
-       "Payment reference: PAYREF-7781-ACME\r\n"
+       "due within 30 days.\r\n\r\nKind regards,\r\nFirm Billing\r\n"
+       "-- \r\nPayment reference: PAYREF-7781-ACME\r\n"
        "--b1\r\nContent-Type: application/pdf; name=\"2026-121.pdf\"\r\n"
        "Content-Disposition: attachment; filename=\"2026-121.pdf\"\r\n"
        "Content-Transfer-Encoding: base64\r\n\r\n"
@@ -158,6 +157,21 @@ H=2400 shot "$T/acme-open.html" "$T/acme-open.png"
 nviews=$(grep -c '<details class="ms-view">' "$T/acme.html")
 check "the View content is hidden until opened, and drawn in place once open ($nviews panels)" \
 	hc panels "$T/acme-tall.png" "$T/acme-open.png" "$T/acme.html" light "$nviews"
+
+# The README's picture (share/doc/emails-tab.png), when asked for:
+# MS_DOC_SHOT=PATH meson test html. The invoice's View is opened.
+if [ -n "${MS_DOC_SHOT:-}" ]; then
+	python3 - "$T/acme.html" "$invoice" >"$T/doc.html" <<'PY'
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+i = page.index('<tr data-id="%s">' % sys.argv[2])
+j = page.index('<details class="ms-view">', i)
+sys.stdout.write(page[:j] + '<details class="ms-view" open>' + page[j + 25:])
+PY
+	chrome shot "$T/doc.html" "$T/doc.png" 900 "${MS_DOC_HEIGHT:-1600}" &&
+		python3 "$MS_SRC/tests/data/png.py" --palette "$T/doc.png" "$MS_DOC_SHOT" &&
+		echo "# wrote $MS_DOC_SHOT ($(wc -c <"$MS_DOC_SHOT") bytes)"
+fi
 
 # The dark scheme (prefers-color-scheme: dark).
 shot "$T/acme.html" "$T/acme-dark.png" --dark

@@ -573,7 +573,7 @@ def cmd_view(dom, db):
         if not pre or pre[0].text() != dropped(body):
             why.append(f"{i}: the View's body {pre and pre[0].text()!r} != "
                        f"{dropped(body)!r}")
-        # The end of a body longer than its snippet: only in the View.
+        # The end of a body past its snippet: only in the View.
         lines = [l for l in dropped(body).split("\n") if len(l) > 8]
         outside = texts_outside(r, "details")
         if lines and lines[-1] not in (snippet or "") and \

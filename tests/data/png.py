@@ -7,7 +7,8 @@ As a module: read(path) -> Image with .width, .height and .pixel(x, y)
 -> (r, g, b); Image.count(rgb, box=None, tol=0) counts pixels of a
 colour. As a command: png.py FILE prints "WIDTH HEIGHT" and the most
 common colours; png.py --selftest TMPFILE checks the reader on an image
-it writes with every filter type.
+it writes with every filter type; png.py --palette IN OUT rewrites a
+screenshot with a 256-colour palette (share/doc/).
 """
 import struct
 from collections import Counter
@@ -142,15 +143,48 @@ def _encode(path, width, height, pixels, bpp):
         raw += bytes([f]) + out
         prev = bytearray(line)
 
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + \
-            struct.pack(">I", zlib.crc32(kind + data))
     head = struct.pack(">IIBBBBB", width, height, 8, 2 if bpp == 3 else 6,
                        0, 0, 0)
     with open(path, "wb") as f:
-        f.write(SIGNATURE + chunk(b"IHDR", head) +
-                chunk(b"IDAT", zlib.compress(bytes(raw))) +
-                chunk(b"IEND", b""))
+        f.write(SIGNATURE + _chunk(b"IHDR", head) +
+                _chunk(b"IDAT", zlib.compress(bytes(raw))) +
+                _chunk(b"IEND", b""))
+
+
+def _chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + \
+        struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_palette(img, path):
+    """Write img as an 8-bit palette PNG: its 256 most common colours,
+    every other pixel as the nearest of them (a screenshot of text has
+    a few hundred shades of antialiasing; this halves its size and more
+    for share/doc/), less the window's empty rows past the page."""
+    # The page ends before the window does: keep 24 rows of its
+    # background below it.
+    end = img.height
+    while end > 1 and img.rows[end - 1] == img.rows[-1]:
+        end -= 1
+    img = Image(img.width, min(img.height, end + 24), img.rows[:end + 24])
+    hist = img.histogram()
+    pal = [c for c, _ in hist.most_common(256)]
+    index = {c: i for i, c in enumerate(pal)}
+
+    def nearest(c):
+        return min(range(len(pal)), key=lambda i: sum(
+            (a - b) ** 2 for a, b in zip(pal[i], c)))
+    m = {c: index[c] if c in index else nearest(c) for c in hist}
+    raw = bytearray()
+    for r in img.rows:
+        raw.append(0)
+        raw += bytes(m[p] for p in zip(r[0::3], r[1::3], r[2::3]))
+    head = struct.pack(">IIBBBBB", img.width, img.height, 8, 3, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(SIGNATURE + _chunk(b"IHDR", head) +
+                _chunk(b"PLTE", b"".join(bytes(c) for c in pal)) +
+                _chunk(b"IDAT", zlib.compress(bytes(raw), 9)) +
+                _chunk(b"IEND", b""))
 
 
 def selftest(path):
@@ -169,12 +203,14 @@ def selftest(path):
                 if img.pixel(x, y) != want:
                     raise SystemExit(f"bpp {bpp}: pixel {x},{y} is "
                                      f"{img.pixel(x, y)}, want {want}")
-    print("ok")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--selftest":
         selftest(sys.argv[2])
+        sys.exit(0)
+    if sys.argv[1] == "--palette":
+        write_palette(read(sys.argv[2]), sys.argv[3])
         sys.exit(0)
     img = read(sys.argv[1])
     print(img.width, img.height)
