@@ -173,6 +173,14 @@ PY
 		echo "# wrote $MS_DOC_SHOT ($(wc -c <"$MS_DOC_SHOT") bytes)"
 fi
 
+# A narrow screen (a phone, or a narrow box in the CRM): each email's
+# cells flow onto lines of their own, nothing runs off the edge.
+chrome shot "$T/acme.html" "$T/acme-narrow.png" 420 2400
+check "narrow (420 px): nothing runs off the right edge" \
+	hc fits "$T/acme-narrow.png" "$T/acme.html" light
+check "narrow: each row's arrow beside its badge, in their colours" \
+	hc rows "$T/acme-narrow.png" "$T/acme.html" light "$acme"
+
 # The dark scheme (prefers-color-scheme: dark).
 shot "$T/acme.html" "$T/acme-dark.png" --dark
 check "dark: light text on a dark background" \
@@ -283,6 +291,9 @@ check "--accounts --html: a provider badge and a status badge per account, worde
 shot "$T/accounts.html" "$T/accounts.png"
 check "--accounts --html: every status badge drawn in its colour" \
 	hc colours "$T/accounts.png" "$T/accounts.html" light active,stale,reauth,off,error,gmail,outlook
+chrome shot "$T/accounts.html" "$T/accounts-narrow.png" 420 1400
+check "--accounts --html, narrow: nothing runs off the right edge" \
+	hc fits "$T/accounts-narrow.png" "$T/accounts.html" light
 shot "$T/accounts.html" "$T/accounts-dark.png" --dark
 check "--accounts --html: dark too" hc scheme "$T/accounts-dark.png" "$T/accounts.html" dark
 

@@ -384,6 +384,18 @@ def cmd_absent(shot, page, scheme, names):
         fail("drawn", *there)
 
 
+def cmd_fits(shot, page, scheme):
+    """Nothing is drawn in the 24 rightmost columns: the page fits the
+    window's width (no line runs off the edge)."""
+    v = schemes(page)[scheme]
+    img = png.read(shot)
+    box = (img.width - 24, 0, img.width, img.height)
+    h = img.histogram(box)
+    other = sum(n for p, n in h.items() if p != rgb(v["bg"]))
+    if other:
+        fail(f"{other} pixels drawn in the rightmost 24 columns")
+
+
 def cmd_same(a, b):
     """Two screenshots with the same pixels."""
     x, y = png.read(a), png.read(b)
@@ -643,7 +655,7 @@ def cmd_accounts(dom, jsonl):
 COMMANDS = {
     "contrast": cmd_contrast, "rows": cmd_rows, "scheme": cmd_scheme,
     "panels": cmd_panels, "colours": cmd_colours, "absent": cmd_absent,
-    "same": cmd_same,
+    "same": cmd_same, "fits": cmd_fits,
     "page": cmd_page, "fragment": cmd_fragment, "emails": cmd_emails,
     "view": cmd_view, "text": cmd_text, "empty": cmd_empty,
     "accounts": cmd_accounts,
