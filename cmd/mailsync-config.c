@@ -10,6 +10,7 @@
 #include "account.h"
 #include "cli.h"
 #include "config.h"
+#include "driver.h"
 #include "log.h"
 #include "print.h"
 #include "rules.h"
@@ -245,11 +246,9 @@ parse_options(int argc, char *argv[], struct opts *o)
 		case 'V': ms_cli_version(); exit(0);
 		case 'j': o->json = 1; break;
 		case 'p':
-			if (strcmp(optarg, "gmail") != 0 &&
-			    strcmp(optarg, "outlook") != 0)
-				errx(EX_USAGE,
-				    "--provider \"%s\": gmail or outlook",
-				    optarg);
+			if (ms_driver_find(optarg) == NULL)
+				errx(EX_USAGE, "--provider \"%s\": %s", optarg,
+				    ms_driver_names());
 			o->provider = optarg;
 			break;
 		default:

@@ -10,6 +10,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "driver.h"
 #include "log.h"
 #include "oauth.h"
 #include "util.h"
@@ -58,14 +59,10 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 		return;
 	}
-	if (p->revoke_url == NULL) {
-		ms_log_info(
-		    "%s has no revocation endpoint: to remove "
-		    "mailsync's consent too, see https://myapps.microsoft.com "
-		    "(work accounts) or "
-		    "https://account.live.com/consent/Manage "
-		    "(personal ones)",
-		    p->label);
+	if (!(p->drv->flags & MS_DRV_REVOKE) || p->revoke_url == NULL) {
+		if (p->drv->revoke_hint != NULL)
+			ms_log_info("%s has no revocation endpoint: %s",
+			    p->label, p->drv->revoke_hint);
 	} else if (ms_oauth_load(db, key, id, provider, address, &t) == -1) {
 		ms_log_warn("warning: no usable tokens to revoke (%s); "
 			    "disconnecting locally",
@@ -149,12 +146,9 @@ main(int argc, char *argv[])
 		case 'h': usage(stdout, 0);
 		case 'V': ms_cli_version(); return 0;
 		case 'p':
-			if (strcmp(optarg, "gmail") != 0 &&
-			    strcmp(optarg, "outlook") != 0)
-				errx(EX_USAGE,
-				    "--provider \"%s\": gmail or "
-				    "outlook",
-				    optarg);
+			if (ms_driver_find(optarg) == NULL)
+				errx(EX_USAGE, "--provider \"%s\": %s", optarg,
+				    ms_driver_names());
 			provider = optarg;
 			break;
 		case 'P': purge = 1; break;

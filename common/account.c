@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "driver.h"
 #include "util.h"
 
 int
@@ -102,6 +103,7 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 	    "SELECT id, provider FROM accounts "
 	    "WHERE address = ?1 AND (?2 IS NULL OR provider = ?2) "
 	    "ORDER BY provider";
+	const struct ms_driver *d;
 	sqlite3_stmt *st;
 	char *norm;
 	int rc, n = 0;
@@ -118,14 +120,15 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 		if (n++ > 0)
 			continue;
 		*id = sqlite3_column_int64(st, 0);
-		*prov = strcmp(ms_db_col_text(st, 1), "gmail") == 0 ? "gmail"
-								    : "outlook";
+		/* The driver's own name: a static string. */
+		d = ms_driver_find(ms_db_col_text(st, 1));
+		*prov = d != NULL ? d->name : "?";
 	}
 	sqlite3_reset(st);
 	if (rc != -1 && n > 1)
 		rc = ms_errc(EX_USAGE,
-		    "%s is connected with both gmail and "
-		    "outlook: name one with --provider",
+		    "%s is connected with more than one "
+		    "provider: name one with --provider",
 		    norm);
 	free(norm);
 	if (rc == -1)

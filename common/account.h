@@ -43,7 +43,7 @@ int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
 
 /*
  * Find an account by address (normalised here), of provider when not
- * NULL: 0 with *id and *prov (a static "gmail"/"outlook") set, 1 when
+ * NULL: 0 with *id and *prov (its driver's name, static) set, 1 when
  * unknown, -1 (EX_USAGE when the address is connected with both
  * providers and none was named).
  */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "driver.h"
 #include "util.h"
 
 void
@@ -25,7 +26,6 @@ ms_email_finish(struct ms_email *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static const char *const sources[] = {"crm", "gmail", "outlook"};
 static const char *const directions[] = {"in", "out"};
 
 static const char *
@@ -42,7 +42,16 @@ intern(const char *s, const char *const *v, size_t n)
 const char *
 ms_email_source(const char *s)
 {
-	return intern(s, sources, sizeof(sources) / sizeof(*sources));
+	const struct ms_driver *d;
+	size_t i;
+
+	if (strcmp(s, "crm") == 0)
+		return "crm";
+	/* A synced email's source is its driver's name. */
+	for (i = 0; (d = ms_driver_at(i)) != NULL; i++)
+		if (strcmp(s, d->name) == 0)
+			return d->name;
+	return NULL;
 }
 
 const char *

@@ -17,7 +17,7 @@ enum { MS_ROLE_FROM = 0, MS_ROLE_TO = 1, MS_ROLE_CC = 2 };
 struct ms_email {
 	int64_t id;
 	char *message_id; /* normalised "<...>" */
-	const char *source; /* "crm", "gmail", "outlook" */
+	const char *source; /* "crm", or the name of its driver */
 	const char *direction; /* "in", "out" */
 	time_t date;
 	char *subject;

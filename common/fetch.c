@@ -198,6 +198,8 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->lim = *lim;
 	if (a->lim.concurrency < 1)
 		a->lim.concurrency = 1;
+	if (a->lim.classify == NULL)
+		a->lim.classify = ms_fetch_classify_http;
 	a->ceiling = a->lim.units;
 	if (lim->start > 0 && lim->start < a->lim.units) {
 		a->lim.units = lim->start;
@@ -709,19 +711,20 @@ queued_or_flying(const struct ms_fetch *f)
 	return 0;
 }
 
-int
-ms_fetch_rate_limited(const char *body)
+enum ms_fetch_verdict
+ms_fetch_classify_http(long status, const char *body)
 {
-	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
-	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
-}
-
-static int
-retryable(long status, const char *body)
-{
-	return status == 408 || status == 429 || status == 500 ||
-	    status == 502 || status == 503 || status == 504 ||
-	    (status == 403 && ms_fetch_rate_limited(body));
+	(void)body;
+	switch (status) {
+	case 401: return MS_FETCH_REFRESH;
+	case 429: return MS_FETCH_RATE;
+	case 408:
+	case 500:
+	case 502:
+	case 503:
+	case 504: return MS_FETCH_RETRY;
+	default: return MS_FETCH_ANSWER;
+	}
 }
 
 static double
@@ -780,6 +783,7 @@ finish(struct req *r, CURLcode cc)
 {
 	struct ms_fetch_acct *a = r->acct;
 	struct ms_http_resp resp = {0};
+	enum ms_fetch_verdict verdict;
 	curl_off_t ra = -1;
 	char msg[600], *ct = NULL;
 
@@ -793,8 +797,11 @@ finish(struct req *r, CURLcode cc)
 	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
 	resp.body = r->resp.s;
 	resp.len = r->resp.len;
-	if (a->err != 0 || (cc == CURLE_OK && resp.status == 401) ||
-	    cc != CURLE_OK || retryable(resp.status, resp.body)) {
+	verdict = cc != CURLE_OK ? MS_FETCH_RETRY
+				 : a->lim.classify(resp.status, resp.body);
+	if (verdict == MS_FETCH_REFRESH && r->refreshed)
+		verdict = MS_FETCH_ANSWER; /* refused again: the driver's */
+	if (a->err != 0 || verdict != MS_FETCH_ANSWER) {
 		free(resp.content_type); /* not passed on */
 		resp.content_type = NULL;
 	}
@@ -802,7 +809,7 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
-	if (cc == CURLE_OK && resp.status == 401 && !r->refreshed) {
+	if (verdict == MS_FETCH_REFRESH) {
 		/* Refreshed once, unless a newer token came meanwhile. */
 		if (r->gen == a->gen && !a->force_refresh) {
 			forget_token(a);
@@ -823,11 +830,9 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
-	if (cc == CURLE_OK &&
-	    (resp.status == 429 ||
-		(resp.status == 403 && ms_fetch_rate_limited(resp.body))))
+	if (verdict == MS_FETCH_RATE)
 		ms_fetch_acct_throttled(a, r->units, resp.retry_after);
-	if (cc != CURLE_OK || retryable(resp.status, resp.body)) {
+	if (verdict == MS_FETCH_RATE || verdict == MS_FETCH_RETRY) {
 		if (cc != CURLE_OK)
 			snprintf(msg, sizeof(msg), "%s: %s", r->url,
 			    curl_easy_strerror(cc));

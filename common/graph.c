@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "config.h"
 #include "date.h"
+#include "driver.h"
 #include "graph.h"
 #include "json.h"
 #include "log.h"
@@ -553,8 +555,8 @@ folder_start(struct folder *f)
 	return 0;
 }
 
-int
-ms_graph_start(struct ms_sync *s)
+static int
+graph_start(struct ms_sync *s)
 {
 	struct graph *gr = ms_xcalloc(1, sizeof(*gr));
 	size_t i;
@@ -571,8 +573,8 @@ ms_graph_start(struct ms_sync *s)
 	return 0;
 }
 
-void
-ms_graph_finish(struct ms_sync *s)
+static void
+graph_finish(struct ms_sync *s)
 {
 	struct graph *gr = s->drv;
 	size_t i;
@@ -584,3 +586,93 @@ ms_graph_finish(struct ms_sync *s)
 	free(gr);
 	s->drv = NULL;
 }
+
+/*
+ * The driver
+ */
+
+static int
+endpoints(struct ms_provider *p, const char *tenant)
+{
+	const char *auth = ms_driver_env(
+	    "MAILSYNC_MS_AUTHORITY_URL", "https://login.microsoftonline.com");
+
+	if (tenant == NULL || *tenant == '\0')
+		tenant = "common";
+	p->auth_url = ms_xasprintf("%s/%s/oauth2/v2.0/authorize", auth, tenant);
+	p->token_url = ms_xasprintf("%s/%s/oauth2/v2.0/token", auth, tenant);
+	p->device_url =
+	    ms_xasprintf("%s/%s/oauth2/v2.0/devicecode", auth, tenant);
+	p->api_url = ms_xstrdup(ms_driver_env(
+	    "MAILSYNC_GRAPH_API_URL", "https://graph.microsoft.com"));
+	return 0;
+}
+
+/* Graph /me: mail, or userPrincipalName when mail is null (personal
+ * accounts). */
+static char *
+address(const struct ms_provider *p, const char *access)
+{
+	char *url = ms_xasprintf("%s/v1.0/me", p->api_url);
+	struct json_object *o = ms_http_get_json(url, access, "Graph /me");
+	const char *a;
+	char *addr = NULL;
+
+	free(url);
+	if (o == NULL)
+		return NULL;
+	if ((a = ms_json_str(o, "mail")) == NULL || *a == '\0')
+		a = ms_json_str(o, "userPrincipalName");
+	if (a == NULL || *a == '\0')
+		ms_errc(EX_UNAVAILABLE,
+		    "Graph /me: neither mail nor "
+		    "userPrincipalName");
+	else
+		addr = ms_xstrdup(a);
+	json_object_put(o);
+	return addr;
+}
+
+/* Graph's limits per app and mailbox (learn.microsoft.com/graph/
+ * throttling-limits, Outlook service): 10,000 requests in 10 minutes,
+ * 4 at once; every request costs one. */
+static int
+limits(struct ms_db *db, struct ms_fetch_limits *lim)
+{
+	double scale, conc;
+
+	if (ms_config_num(db, "quota.time_scale", &scale) == -1 ||
+	    ms_config_num(db, "quota.graph_concurrency", &conc) == -1 ||
+	    ms_config_num(db, "quota.graph_requests_per_10min", &lim->units) ==
+		-1)
+		return -1;
+	lim->concurrency = (int)conc;
+	lim->window = 600 / scale;
+	lim->burst = 1;
+	return 0;
+}
+
+const struct ms_driver ms_graph_driver = {
+    .name = "outlook",
+    .label = "Outlook",
+    .badge = "blue",
+    .flags = MS_DRV_OAUTH | MS_DRV_DEVICE | MS_DRV_TENANT | MS_DRV_ROTATES,
+    /* Mail.Read, not Mail.ReadBasic: the latter hides bodyPreview. */
+    .scope = "offline_access User.Read Mail.Read",
+    .needed_scope = "Mail.Read",
+    .extra_auth = "response_mode=query&prompt=select_account",
+    .redirect_hint =
+	"if the browser showed a Microsoft error page instead of coming "
+	"back here, the redirect was refused (most often AADSTS50011, "
+	"a redirect URI mismatch): in the app registration, add "
+	"http://127.0.0.1 (any port matches) under \"Mobile and "
+	"desktop applications\"",
+    .revoke_hint = "to remove mailsync's consent too, see "
+		   "https://myapps.microsoft.com (work accounts) or "
+		   "https://account.live.com/consent/Manage (personal ones)",
+    .endpoints = endpoints,
+    .address = address,
+    .limits = limits,
+    .start = graph_start,
+    .finish = graph_finish,
+};

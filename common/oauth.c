@@ -133,13 +133,13 @@ ms_oauth_auth_url(const struct ms_provider *p, const struct ms_app *app,
 	ms_http_form_add(&q, "client_id", app->client_id);
 	ms_http_form_add(&q, "redirect_uri", redirect);
 	ms_http_form_add(&q, "response_type", "code");
-	ms_http_form_add(&q, "scope", p->scope);
+	ms_http_form_add(&q, "scope", p->drv->scope);
 	ms_http_form_add(&q, "code_challenge", challenge);
 	ms_http_form_add(&q, "code_challenge_method", "S256");
 	ms_http_form_add(&q, "state", state);
 	if (login_hint != NULL)
 		ms_http_form_add(&q, "login_hint", login_hint);
-	ms_buf_printf(&q, "&%s", p->extra_auth);
+	ms_buf_printf(&q, "&%s", p->drv->extra_auth);
 	url = ms_xasprintf(
 	    "%s%c%s", p->auth_url, strchr(p->auth_url, '?') ? '&' : '?', q.s);
 	ms_buf_finish(&q);
@@ -515,8 +515,9 @@ form_client(const struct ms_provider *p, const struct ms_app *app,
 	form_add(f, "client_id", app->client_id);
 	if (app->secret != NULL)
 		form_add(f, "client_secret", app->secret);
-	if (p->rotates_refresh) /* Microsoft wants the scope again */
-		form_add(f, "scope", p->scope);
+	if (p->drv->flags &
+	    MS_DRV_ROTATES) /* Microsoft wants the scope again */
+		form_add(f, "scope", p->drv->scope);
 }
 
 /* POST the form (then wiped) within timeout seconds. */
@@ -677,7 +678,7 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 		    p->label);
 	deadline = start + (long long)timeout * 1000;
 	form_add(&f, "client_id", app->client_id);
-	form_add(&f, "scope", p->scope);
+	form_add(&f, "scope", p->drv->scope);
 	if (post_form(p->device_url, &f, left_s(deadline), &r) == -1)
 		return -1;
 	rc = ms_oauth_device_parse(p->label, r.status, r.body, r.len, &d);

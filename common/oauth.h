@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "db.h"
-#include "provider.h"
+#include "driver.h"
 #include "secret.h"
 
 /* A provider's OAuth app ("Settings > Integrations"). */

@@ -138,8 +138,7 @@ ms_pull_create(struct ms_db *db, const struct ms_pull_opts *o)
 		goto fail;
 	for (i = 0; i < p->n && p->v[i].reauth; i++)
 		;
-	if (i < p->n &&
-	    (p->key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
+	if (i < p->n && (p->key = ms_oauth_key_load(db, 0)) == NULL)
 		goto fail;
 	if ((p->f = ms_fetch_create()) == NULL)
 		goto fail;
@@ -158,42 +157,6 @@ auth(void *arg, int refresh, char **token, time_t *expires)
 		a->address, refresh, token) == -1)
 		return -1;
 	return ms_oauth_expiry(a->s.db, a->s.account, expires);
-}
-
-static int
-setting_num(struct ms_db *db, const char *key, double *d)
-{
-	return ms_config_num(db, key, d);
-}
-
-/* The provider's request limits for one mailbox, from the settings. */
-static int
-limits(struct ms_db *db, const char *provider, struct ms_fetch_limits *lim)
-{
-	double scale, conc, units;
-
-	/* quota.time_scale divides the windows, for tests and benchmarks
-	 * against an emulator that scales its own. */
-	if (setting_num(db, "quota.time_scale", &scale) == -1)
-		return -1;
-	if (strcmp(provider, "gmail") == 0) {
-		if (setting_num(db, "quota.gmail_concurrency", &conc) == -1 ||
-		    setting_num(db, "quota.gmail_units_per_minute", &units) ==
-			-1)
-			return -1;
-		lim->window = 60 / scale;
-		lim->burst = ms_gmail_max_request_units();
-	} else {
-		if (setting_num(db, "quota.graph_concurrency", &conc) == -1 ||
-		    setting_num(db, "quota.graph_requests_per_10min", &units) ==
-			-1)
-			return -1;
-		lim->window = 600 / scale;
-		lim->burst = 1;
-	}
-	lim->concurrency = (int)conc;
-	lim->units = units;
-	return 0;
 }
 
 /*
@@ -248,8 +211,12 @@ prepare(struct ms_pull *p, struct acct *a)
 	a->s.since = p->since;
 	a->s.full = p->opts.full;
 	a->s.total = -1;
-	a->drv = ms_sync_driver(a->provider);
-	rc = limits(p->db, a->provider, &lim);
+	if ((a->drv = ms_driver_find(a->provider)) == NULL ||
+	    (rc = a->drv->limits(p->db, &lim)) == -1) {
+		a->drv = NULL;
+		rc = -1;
+	}
+	lim.classify = a->drv ? a->drv->classify : NULL;
 	a->ceiling = lim.units;
 	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
@@ -264,7 +231,7 @@ prepare(struct ms_pull *p, struct acct *a)
 	/* The token goes to the provider's API only. */
 	if (a->p != NULL)
 		ms_fetch_acct_origin(a->s.fa, a->p->api_url);
-	if (rc != 0 || a->drv->start(&a->s) == -1)
+	if (rc != 0 || a->drv == NULL || a->drv->start(&a->s) == -1)
 		ms_fetch_acct_fail(a->s.fa, ms_errcode(), ms_errstr());
 }
 

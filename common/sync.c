@@ -8,22 +8,6 @@
 #include "log.h"
 #include "util.h"
 
-static const struct ms_driver drivers[] = {
-    {"gmail", ms_gmail_start, ms_gmail_finish},
-    {"outlook", ms_graph_start, ms_graph_finish},
-};
-
-const struct ms_driver *
-ms_sync_driver(const char *provider)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)
-		if (strcmp(drivers[i].name, provider) == 0)
-			return &drivers[i];
-	return NULL;
-}
-
 void
 ms_cursor_finish(struct ms_cursor *c)
 {

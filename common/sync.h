@@ -1,6 +1,6 @@
 /*
- * sync: one account's pull, shared by the provider drivers (gmail.c,
- * graph.c): storing synced emails, the cursors, and the driver table.
+ * sync: one account's pull, what the provider drivers (driver.h) share:
+ * storing synced emails, and the cursors.
  *
  * A driver queues requests on the account's fetch queue and, in their
  * callbacks, stores a page of emails together with the cursor that
@@ -17,7 +17,7 @@
 #include "db.h"
 #include "email.h"
 #include "fetch.h"
-#include "provider.h"
+#include "driver.h"
 
 struct ms_sync {
 	struct ms_db *db;
@@ -42,24 +42,6 @@ struct ms_cursor {
 	char *delta_link;
 	char *next_link;
 };
-
-struct ms_driver {
-	const char *name;
-	/* Queue the first requests; 0 or -1. */
-	int (*start)(struct ms_sync *);
-	/* Free the driver's state. */
-	void (*finish)(struct ms_sync *);
-};
-
-const struct ms_driver *ms_sync_driver(const char *provider);
-
-/* The drivers (gmail.c, graph.c). */
-int ms_gmail_start(struct ms_sync *);
-/* The quota units of Gmail's most expensive request (a full batch). */
-double ms_gmail_max_request_units(void);
-void ms_gmail_finish(struct ms_sync *);
-int ms_graph_start(struct ms_sync *);
-void ms_graph_finish(struct ms_sync *);
 
 int
 ms_sync_cursor_get(struct ms_sync *, const char *folder, struct ms_cursor *);
