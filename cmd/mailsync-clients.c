@@ -156,7 +156,11 @@ main(int argc, char *argv[])
 		    "remove",
 		    verb);
 
-	if ((db = ms_cli_open(&cli)) == NULL)
+	/* Only import may make a new database; list only reads. */
+	if ((db = ms_cli_open_mode(&cli,
+		 strcmp(verb, "import") == 0     ? MS_DB_CREATE
+		     : strcmp(verb, "list") == 0 ? MS_DB_READ
+						 : MS_DB_WRITE)) == NULL)
 		die();
 	if (strcmp(verb, "import") == 0)
 		rc = do_import(db, argc == 2 ? argv[1] : NULL, csv, replace);

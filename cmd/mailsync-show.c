@@ -237,7 +237,7 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "--check goes with --accounts");
 
 	utf8_locale();
-	if ((db = ms_cli_open(&cli)) == NULL)
+	if ((db = ms_cli_open_mode(&cli, MS_DB_READ)) == NULL)
 		die();
 	p = ms_printer_create(stdout, fmt, usecolor, ms_cli_width());
 	if (view != NULL) {
