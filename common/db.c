@@ -289,6 +289,18 @@ user_name(uid_t uid, char *buf, size_t len)
 	return buf;
 }
 
+static int
+not_ours(const char *path, uid_t uid)
+{
+	char who[32];
+	const char *name = user_name(uid, who, sizeof(who));
+
+	return ms_errc(EX_NOPERM,
+	    "%s belongs to %s: run the commands that write it as that "
+	    "user (sudo -u %s ...)",
+	    path, name, name);
+}
+
 /*
  * Before SQLite opens it for writing: create the file with mode 0600
  * (MS_DB_CREATE) so it never exists with a wider mode, and refuse what
@@ -300,7 +312,6 @@ user_name(uid_t uid, char *buf, size_t len)
 static int
 prepare_file(const char *path, enum ms_db_mode mode)
 {
-	char who[32];
 	struct stat sb;
 	int fd, flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
 
@@ -312,6 +323,9 @@ prepare_file(const char *path, enum ms_db_mode mode)
 	if ((fd = open(path, flags, 0600)) == -1) {
 		if (errno == ENOENT)
 			return missing(path);
+		if (errno == EACCES && lstat(path, &sb) == 0 &&
+		    sb.st_uid != geteuid())
+			return not_ours(path, sb.st_uid);
 		if (errno == ELOOP)
 			return ms_errc(EX_CANTCREAT,
 			    "%s is a symbolic link: name the file itself "
@@ -329,11 +343,7 @@ prepare_file(const char *path, enum ms_db_mode mode)
 	if (!S_ISREG(sb.st_mode))
 		return ms_errc(EX_CANTCREAT, "%s: not a regular file", path);
 	if (sb.st_uid != geteuid())
-		return ms_errc(EX_NOPERM,
-		    "%s belongs to %s: run the commands that write it as "
-		    "that user (sudo -u %s ...)",
-		    path, user_name(sb.st_uid, who, sizeof(who)),
-		    user_name(sb.st_uid, who, sizeof(who)));
+		return not_ours(path, sb.st_uid);
 	if (sb.st_mode & 077)
 		ms_log_warn("%s: mode %04o lets others read it; "
 			    "run chmod 600 on it",
