@@ -18,6 +18,7 @@ skip() {
 # the test's own): every key, and the boolean ones (default on or off).
 config_keys=() config_bools=()
 if [ -x "$MS_BUILD/cmd/mailsync-config" ] &&
+    "$MS_BUILD/cmd/mailsync-clients" -q --db "$T/config.db" import /dev/null &&
     "$MS_BUILD/cmd/mailsync-config" --db "$T/config.db" list \
     >"$T/settings" 2>/dev/null; then
 	mapfile -t config_keys < <(cut -d= -f1 "$T/settings")
