@@ -2,6 +2,7 @@
  * mailsync-clients: import, list and remove the CRM's client records.
  */
 #include <err.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "client.h"
 #include "log.h"
 #include "print.h"
+#include "term.h"
 #include "util.h"
 
 #define MAX_IMPORT (1024UL * 1024 * 1024)
@@ -21,6 +23,7 @@ usage(FILE *out, int code)
 	fprintf(out,
 	    "usage: %s import [--csv] [--replace] [FILE|-]\n"
 	    "       %s list [--json | --tsv]\n"
+	    "       %s list --ids [-n N] [PREFIX]\n"
 	    "       %s remove ID\n"
 	    "\n"
 	    "Import, list and remove the CRM's client records.\n"
@@ -35,9 +38,18 @@ usage(FILE *out, int code)
 	    "  list              print every client\n"
 	    "      --json        JSON Lines in the import format\n"
 	    "      --tsv         tab-separated values\n"
+	    "      --ids         for completion: the client ids and the\n"
+	    "                    addresses on client records that start "
+	    "with\n"
+	    "                    PREFIX, one a line: VALUE, id or address, "
+	    "and\n"
+	    "                    what it names (the client's name, its id),\n"
+	    "                    tab-separated\n"
+	    "  -n, --limit N     with --ids: at most N lines (default 1000, "
+	    "0: all)\n"
 	    "  remove ID         remove one client (its emails stay)\n"
 	    "\n" MS_CLI_USAGE,
-	    getprogname(), getprogname(), getprogname());
+	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(code);
 }
 
@@ -102,26 +114,54 @@ do_list(struct ms_db *db, enum ms_format fmt)
 	return 0;
 }
 
+/* A value and what it names, on one line: neither may break it. */
+static int
+print_completion(
+    const char *value, const char *kind, const char *what, void *arg)
+{
+	(void)arg;
+	if (ms_term_fputs(value, MS_TERM_SPACES, stdout) == -1 ||
+	    printf("\t%s\t", kind) < 0 ||
+	    ms_term_fputs(what, MS_TERM_SPACES, stdout) == -1 ||
+	    putchar('\n') == EOF)
+		return ms_errc(EX_IOERR, "stdout: %s", strerror(errno));
+	return 0;
+}
+
+static int
+do_ids(struct ms_db *db, const char *prefix, long long limit)
+{
+	if (ms_client_complete(
+		db, prefix ? prefix : "", limit, print_completion, NULL) == -1)
+		die();
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_CSV = 256, OPT_REPLACE, OPT_JSON, OPT_TSV };
+	enum { OPT_CSV = 256, OPT_REPLACE, OPT_JSON, OPT_TSV, OPT_IDS };
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"csv", no_argument, NULL, OPT_CSV},
 	    {"replace", no_argument, NULL, OPT_REPLACE},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"tsv", no_argument, NULL, OPT_TSV},
+	    {"ids", no_argument, NULL, OPT_IDS},
+	    {"limit", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ms_cli cli = {0};
 	enum ms_format fmt = MS_FMT_TABLE;
 	struct ms_db *db;
-	const char *verb;
-	int ch, csv = 0, replace = 0, rc;
+	const char *verb, *errstr;
+	long long limit = 1000;
+	int ch, csv = 0, replace = 0, ids = 0, limited = 0, rc;
 
 	while ((ch = getopt_long(
-		    argc, argv, MS_CLI_SHORTOPTS, longopts, NULL)) != -1) {
+		    argc, argv, MS_CLI_SHORTOPTS "n:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
 		case 'V': ms_cli_version(); return 0;
@@ -129,6 +169,14 @@ main(int argc, char *argv[])
 		case OPT_REPLACE: replace = 1; break;
 		case OPT_JSON: fmt = MS_FMT_JSON; break;
 		case OPT_TSV: fmt = MS_FMT_TSV; break;
+		case OPT_IDS: ids = 1; break;
+		case 'n':
+			limit = strtonum(optarg, 0, INT64_MAX, &errstr);
+			if (errstr != NULL)
+				errx(EX_USAGE, "--limit \"%s\" is %s", optarg,
+				    errstr);
+			limited = 1;
+			break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);
@@ -139,11 +187,18 @@ main(int argc, char *argv[])
 	if (argc < 1)
 		errx(EX_USAGE, "missing command: import, list or remove");
 	verb = argv[0];
+	if ((ids || limited) && strcmp(verb, "list") != 0)
+		errx(EX_USAGE, "--ids and --limit go with list");
+	if (limited && !ids)
+		errx(EX_USAGE, "--limit goes with list --ids");
 	if (strcmp(verb, "import") == 0) {
 		if (argc > 2 || fmt != MS_FMT_TABLE)
 			errx(EX_USAGE,
 			    "usage: import [--csv] [--replace] "
 			    "[FILE|-]");
+	} else if (strcmp(verb, "list") == 0 && ids) {
+		if (argc > 2 || csv || replace || fmt != MS_FMT_TABLE)
+			errx(EX_USAGE, "usage: list --ids [-n N] [PREFIX]");
 	} else if (strcmp(verb, "list") == 0) {
 		if (argc != 1 || csv || replace)
 			errx(EX_USAGE, "usage: list [--json | --tsv]");
@@ -164,6 +219,8 @@ main(int argc, char *argv[])
 		die();
 	if (strcmp(verb, "import") == 0)
 		rc = do_import(db, argc == 2 ? argv[1] : NULL, csv, replace);
+	else if (strcmp(verb, "list") == 0 && ids)
+		rc = do_ids(db, argc == 2 ? argv[1] : NULL, limit);
 	else if (strcmp(verb, "list") == 0)
 		rc = do_list(db, fmt);
 	else if ((rc = ms_client_remove(db, argv[1])) == -1)
