@@ -868,21 +868,34 @@ prefix_end(const char *prefix)
 	return end;
 }
 
+/* The most addresses a completion reads (see ms_client_complete). */
+#define SCAN_BUDGET "20000"
+
 int
 ms_client_complete(struct ms_db *db, const char *prefix, long long limit,
     int (*fn)(const char *value, const char *kind, const char *what, void *),
     void *arg)
 {
+	/*
+	 * Ids: one range of the crm_id index. Addresses: addresses holds
+	 * every participant of every email, most of them no client's, so
+	 * its range is read SCAN_BUDGET rows at most, each checked against
+	 * client_addrs: a bounded time whatever the database holds. A short
+	 * prefix that strangers' addresses crowd may so miss client ones; a
+	 * longer prefix finds them.
+	 */
 	static const char *sql =
-	    "SELECT v, k, w FROM (SELECT crm_id AS v, 'id' AS k, name AS w "
-	    "FROM clients "
-	    "WHERE crm_id >= ?1 AND crm_id < ?2 ORDER BY crm_id LIMIT ?5) "
-	    "UNION ALL SELECT v, k, w FROM (SELECT ce.email AS v, "
-	    "'address' AS k, min(c.crm_id) AS w FROM client_emails ce "
-	    "JOIN clients c ON c.id = ce.client_id "
-	    "WHERE ce.email >= ?3 AND ce.email < ?4 "
-	    "GROUP BY ce.email ORDER BY ce.email LIMIT ?5) "
-	    "ORDER BY 1 LIMIT ?5";
+	    "SELECT v, 'id', w FROM (SELECT crm_id AS v, name AS w "
+	    "FROM clients WHERE crm_id >= ?1 AND crm_id < ?2 "
+	    "ORDER BY crm_id LIMIT ?5) "
+	    "UNION ALL SELECT v, 'address', w FROM (SELECT a.email AS v, "
+	    "(SELECT min(c.crm_id) FROM client_addrs ca "
+	    "JOIN clients c ON c.id = ca.client_id "
+	    "WHERE ca.address_id = a.id) AS w "
+	    "FROM (SELECT id, email FROM addresses "
+	    "WHERE email >= ?3 AND email < ?4 "
+	    "ORDER BY email LIMIT " SCAN_BUDGET ") a) "
+	    "WHERE w IS NOT NULL ORDER BY 1 LIMIT ?5";
 	char *end, *lower, *lower_end;
 	sqlite3_stmt *st;
 	size_t i;

@@ -81,7 +81,8 @@ int ms_client_each(
  * byte order, at most limit of them (0: all). fn gets the value, its
  * kind ("id" or "address") and what it names: the client's name for an
  * id, its id for an address. Each kind is one range read of an index,
- * whatever the database's size.
+ * bounded whatever the database's size (addresses: 20,000 rows of every
+ * email's addresses at most, so a very short prefix may miss some).
  */
 int ms_client_complete(struct ms_db *, const char *prefix, long long limit,
     int (*fn)(const char *value, const char *kind, const char *what, void *),
