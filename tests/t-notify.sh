@@ -170,6 +170,11 @@ fi
 logged "syslog has it" "alice@firm.example \(gmail\)"
 check "failing_since is stored" test "$(q "SELECT failing_since FROM accounts")" = "$t0"
 
+run mailsync-show --accounts --check
+expect_rc "--check while it fails" 1
+check "--check: one line" test "$(wc -l <"$T/out")" -eq 1
+check "--check: the address once" test "$(grep -o 'alice@firm.example' "$T/out" | wc -l)" -eq 1
+
 tick $((t0 + 900))
 check "still failing" test "$rc" -ne 0
 silent "the second failing run within the day is not mailed"
@@ -203,5 +208,22 @@ emu DELETE /_emu/faults >/dev/null
 run mailsync-pull
 expect_rc "a recovery without -q" 0
 grep_err "says it works again" "alice@firm.example \(gmail\) works again"
+
+# A grant revoked at the provider: found by a cron run, said once.
+emu POST /_emu/grants/revoke '{"mailbox": "alice@firm.example"}' >/dev/null
+emu POST /_emu/tokens/expire '{"mailbox": "alice@firm.example"}' >/dev/null
+r0=$(date +%s)
+tick $r0
+expect_rc "a revoked grant" 77
+mailed "is mailed on its first run"
+check "in one line" test "$(wc -l <"$T/mail")" -eq 1
+logged "and logged" "alice@firm.example"
+tick $((r0 + 900))
+silent "and not again 15 minutes on"
+run mailsync-show --accounts --check
+expect_rc "--check says it" 1
+check "one line" test "$(wc -l <"$T/out")" -eq 1
+check "re-authorization said once" test "$(grep -o 're-authorization' "$T/out" | wc -l)" -eq 1
+check "the address said once" test "$(grep -o 'alice@firm.example' "$T/out" | wc -l)" -eq 1
 
 done_testing
