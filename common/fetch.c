@@ -43,6 +43,8 @@ struct req {
 	int urgent;
 	int attempts;
 	int refreshed;
+	size_t max_body;
+	int too_large; /* the reply passed max_body */
 	ms_fetch_cb *cb;
 	void *arg;
 	CURL *h;
@@ -68,6 +70,14 @@ struct ms_fetch_acct {
 	ms_fetch_auth *auth;
 	void *auth_arg;
 	char *token;
+	int force_refresh; /* the next token is a refreshed one */
+	double reauth_at; /* when a reply last asked for that */
+	char *origin; /* requests go there only, or NULL */
+	double ceiling; /* the configured quota: probing stops there */
+	double throttled_at; /* the last refusal for rate, 0: none */
+	double probed_at; /* the quota last raised, or lowered */
+	double paused_until; /* Retry-After */
+	double refused; /* units refused for rate */
 	int err;
 	char errmsg[512];
 };
@@ -162,6 +172,7 @@ ms_fetch_destroy(struct ms_fetch *f)
 		next = a->next;
 		drop_queue(a);
 		ms_secret_free(a->token);
+		free(a->origin);
 		free(a->name);
 		free(a);
 	}
@@ -179,6 +190,9 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->lim = *lim;
 	if (a->lim.concurrency < 1)
 		a->lim.concurrency = 1;
+	a->ceiling = a->lim.units;
+	if (lim->start > 0 && lim->start < a->lim.units)
+		a->lim.units = lim->start;
 	a->auth = auth;
 	a->auth_arg = auth_arg;
 	a->name = ms_xstrdup(name);
@@ -186,6 +200,27 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->next = f->accts;
 	f->accts = a;
 	return a;
+}
+
+void
+ms_fetch_acct_origin(struct ms_fetch_acct *a, const char *url)
+{
+	free(a->origin);
+	a->origin = url ? ms_xstrdup(url) : NULL;
+}
+
+int
+ms_fetch_acct_reauth(struct ms_fetch_acct *a)
+{
+	double now = ms_fetch_now();
+
+	if (a->reauth_at > 0 && now - a->reauth_at < 60)
+		return -1;
+	a->reauth_at = now;
+	ms_secret_free(a->token);
+	a->token = NULL;
+	a->force_refresh = 1;
+	return 0;
 }
 
 void
@@ -272,6 +307,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->units = s->units;
 	r->not_before = ms_fetch_now() + s->delay;
 	r->urgent = s->urgent;
+	r->max_body = s->max_body ? s->max_body : MS_FETCH_MAX_BODY;
 	r->cb = s->cb;
 	r->arg = s->arg;
 	enqueue(a, r);
@@ -281,11 +317,13 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
-	struct ms_buf *b = arg;
+	struct req *r = arg;
 
-	if (b->len + size * n > MS_HTTP_MAX_BODY)
-		return 0;
-	ms_buf_add(b, data, size * n);
+	if (r->resp.len + size * n > r->max_body) {
+		r->too_large = 1;
+		return 0; /* aborts the transfer */
+	}
+	ms_buf_add(&r->resp, data, size * n);
 	return size * n;
 }
 
@@ -295,11 +333,23 @@ start(struct ms_fetch *f, struct req *r)
 	struct ms_fetch_acct *a = r->acct;
 	char **h, *line;
 
-	if (a->token == NULL && a->auth(a->auth_arg, 0, &a->token) == -1) {
+	if (a->origin != NULL && !ms_http_same_origin(r->url, a->origin)) {
+		/* The drivers check links first; this is the last guard. */
+		ms_errc(EX_UNAVAILABLE,
+		    "refusing to send the access token to %s: not the API "
+		    "(%s)",
+		    r->url, a->origin);
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
 		req_drop(r);
 		return -1;
 	}
+	if (a->token == NULL &&
+	    a->auth(a->auth_arg, a->force_refresh, &a->token) == -1) {
+		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
+		req_drop(r);
+		return -1;
+	}
+	a->force_refresh = 0;
 	if (ms_http_check_url(r->url) == -1 ||
 	    (r->h = curl_easy_init()) == NULL) {
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
@@ -319,6 +369,7 @@ start(struct ms_fetch *f, struct req *r)
 	for (h = r->headers; *h != NULL; h++)
 		r->hl = curl_slist_append(r->hl, *h);
 	ms_buf_finish(&r->resp);
+	r->too_large = 0;
 	curl_easy_setopt(r->h, CURLOPT_URL, r->url);
 	curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
@@ -329,7 +380,7 @@ start(struct ms_fetch *f, struct req *r)
 	curl_easy_setopt(r->h, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hl);
 	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
+	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->h, CURLOPT_ACCEPT_ENCODING, "");
 	/* Wait for a connection that can multiplex (HTTP/2, known at the
 	 * TLS handshake). Plain http (loopback only) is HTTP/1.1, where
@@ -434,6 +485,80 @@ window_wait(struct ms_fetch_acct *a, double units, double now)
 	return IDLE_WAIT_MS / 1000.0; /* until requests in flight end */
 }
 
+/* Refusals for rate within this share of a window after the quota was
+ * lowered come from requests sent before: they teach nothing new. */
+#define THROTTLE_SETTLE 0.25
+/* Probing: a window without refusals raises the quota this much. */
+#define PROBE_STEP 0.02
+/* A refusal never lowers the quota below this share of its ceiling:
+ * one while the window was nearly empty is not about this rate. */
+#define LEARN_FLOOR 0.2
+
+void
+ms_fetch_acct_throttled(struct ms_fetch_acct *a, double units, long retry_after)
+{
+	double now = ms_fetch_now(), accepted, floor;
+
+	a->refused += units;
+	if (retry_after > 0) {
+		double until = now +
+		    (retry_after > MS_FETCH_RETRY_MAX ? MS_FETCH_RETRY_MAX
+						      : (double)retry_after);
+
+		if (until > a->paused_until)
+			a->paused_until = until;
+	}
+	if (a->lim.units <= 0 || a->lim.window <= 0)
+		return;
+	if (a->throttled_at > 0 &&
+	    now - a->throttled_at < a->lim.window * THROTTLE_SETTLE)
+		return;
+	/* What the provider took in the window that ended with its first
+	 * refusal is its quota, give or take the requests in flight. */
+	spent_expire(a, now);
+	accepted = a->spent_units - units;
+	floor = a->ceiling * LEARN_FLOOR;
+	if (floor < a->lim.burst)
+		floor = a->lim.burst;
+	if (accepted < floor)
+		accepted = floor;
+	if (accepted < a->lim.units) {
+		ms_log_debug("%s: refused for rate: pacing at %.0f units per "
+			     "%.0f s (was %.0f)",
+		    a->name, accepted, a->lim.window, a->lim.units);
+		a->lim.units = accepted;
+		if (a->tokens > 0)
+			a->tokens = 0;
+	}
+	a->throttled_at = a->probed_at = now;
+}
+
+double
+ms_fetch_acct_quota(const struct ms_fetch_acct *a)
+{
+	return a->lim.units;
+}
+
+double
+ms_fetch_acct_refused(const struct ms_fetch_acct *a)
+{
+	return a->refused;
+}
+
+/* A window without refusals since the quota last moved: raise it a
+ * little, toward the ceiling, so that a quota learned too low (or
+ * raised since) is found again. */
+static void
+probe(struct ms_fetch_acct *a, double now)
+{
+	if (a->lim.units >= a->ceiling || now - a->probed_at < a->lim.window)
+		return;
+	a->lim.units *= 1 + PROBE_STEP;
+	if (a->lim.units > a->ceiling)
+		a->lim.units = a->ceiling;
+	a->probed_at = now;
+}
+
 /*
  * Take quota for units; 0 when allowed, else the seconds to wait.
  *
@@ -454,6 +579,7 @@ limiter(struct ms_fetch_acct *a, double units, double now)
 
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
+	probe(a, now);
 	rate = (a->lim.units - burst) / (a->lim.window + LATE_WAKE);
 	cap = burst + rate * LATE_WAKE;
 	if (rate <= 0) { /* a quota below one burst */
@@ -482,6 +608,11 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 
 	for (a = f->accts; a != NULL; a = a->next) {
 		pp = &a->head;
+		if (a->paused_until > now && a->head != NULL) {
+			if (a->paused_until < *wake)
+				*wake = a->paused_until;
+			continue;
+		}
 		while (a->err == 0 && a->inflight < a->lim.concurrency &&
 		    (r = *pp) != NULL) {
 			if (r->not_before > now) {
@@ -513,9 +644,8 @@ queued_or_flying(const struct ms_fetch *f)
 	return 0;
 }
 
-/* Google's 403s that mean "slow down" rather than "forbidden". */
-static int
-rate_limit_403(const char *body)
+int
+ms_fetch_rate_limited(const char *body)
 {
 	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
 	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
@@ -526,7 +656,7 @@ retryable(long status, const char *body)
 {
 	return status == 408 || status == 429 || status == 500 ||
 	    status == 502 || status == 503 || status == 504 ||
-	    (status == 403 && rate_limit_403(body));
+	    (status == 403 && ms_fetch_rate_limited(body));
 }
 
 static double
@@ -620,6 +750,20 @@ finish(struct req *r, CURLcode cc)
 		requeue(r, 0);
 		return;
 	}
+	if (cc == CURLE_WRITE_ERROR && r->too_large) {
+		/* A bound set by what the endpoint can legitimately return:
+		 * asking again would only bring the same. */
+		snprintf(msg, sizeof(msg),
+		    "%s: a reply larger than %zu MiB, refused", r->url,
+		    r->max_body / (1024 * 1024));
+		ms_fetch_acct_fail(a, EX_UNAVAILABLE, msg);
+		req_drop(r);
+		return;
+	}
+	if (cc == CURLE_OK &&
+	    (resp.status == 429 ||
+		(resp.status == 403 && ms_fetch_rate_limited(resp.body))))
+		ms_fetch_acct_throttled(a, r->units, resp.retry_after);
 	if (cc != CURLE_OK || retryable(resp.status, resp.body)) {
 		if (cc != CURLE_OK)
 			snprintf(msg, sizeof(msg), "%s: %s", r->url,

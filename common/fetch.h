@@ -16,6 +16,9 @@
 
 #define MS_FETCH_ATTEMPTS 5 /* per request, the first included */
 #define MS_FETCH_RETRY_MAX 60 /* seconds: the longest wait honoured */
+/* The largest reply a request takes unless its spec says: a reply past
+ * its bound is refused (the account fails), never retried. */
+#define MS_FETCH_MAX_BODY (16u * 1024 * 1024)
 
 struct ms_fetch;
 struct ms_fetch_acct;
@@ -45,6 +48,8 @@ struct ms_fetch_limits {
 	double units; /* per window; 0: no limit */
 	double window; /* seconds */
 	double burst; /* the largest request, in units */
+	double
+	    start; /* units to start from (a rate learned before), 0: units */
 };
 
 struct ms_fetch_spec {
@@ -56,6 +61,7 @@ struct ms_fetch_spec {
 	double units; /* quota cost */
 	double delay; /* seconds before it may start */
 	int urgent; /* queued ahead of the account's requests not urgent */
+	size_t max_body; /* the largest reply taken, 0: MS_FETCH_MAX_BODY */
 	ms_fetch_cb *cb;
 	void *arg;
 };
@@ -100,6 +106,36 @@ long ms_fetch_acct_abandoned(const struct ms_fetch_acct *);
 /* Call tick(arg) about once a second while running (progress lines). */
 void ms_fetch_set_tick(struct ms_fetch *, void (*tick)(void *), void *arg);
 
+/*
+ * Requests go to origin only (the scheme, host and port of url, the
+ * provider's API): a request for any other origin is refused before its
+ * token is sent, and fails the account. NULL: no check.
+ */
+void ms_fetch_acct_origin(struct ms_fetch_acct *, const char *url);
+
+/*
+ * A reply refused units of the account's requests for the provider's
+ * rate (a batch's rate-limited parts; whole 429s and rate-limit 403s the
+ * engine sees itself), asking for retry_after seconds (-1: not said).
+ * The account's quota drops to what the provider accepted in the window
+ * when refusals began, then climbs back slowly toward its configured
+ * units; no request starts before retry_after.
+ */
+void
+ms_fetch_acct_throttled(struct ms_fetch_acct *, double units, long retry_after);
+/* The units per window the account paces at now (learned, or set). */
+double ms_fetch_acct_quota(const struct ms_fetch_acct *);
+/* Refusals for rate seen, in units, for figures. */
+double ms_fetch_acct_refused(const struct ms_fetch_acct *);
+
+/*
+ * A reply said the token is no longer good for some of the requests
+ * inside it (a batch part's 401): the next request starts with a token
+ * refreshed. -1 when it was refreshed so within the last minute already
+ * (a refresh does not mend it).
+ */
+int ms_fetch_acct_reauth(struct ms_fetch_acct *);
+
 /* Fail the account: its queued requests are dropped, later adds ignored. */
 void ms_fetch_acct_fail(struct ms_fetch_acct *, int code, const char *msg);
 /* 0 while the account is fine, else the sysexits code it failed with. */
@@ -108,6 +144,10 @@ const char *ms_fetch_acct_errmsg(const struct ms_fetch_acct *);
 /* Requests that started, for figures. */
 long ms_fetch_acct_requests(const struct ms_fetch_acct *);
 struct ms_fetch *ms_fetch_acct_engine(struct ms_fetch_acct *);
+
+/* Whether an error reply's body is one of Google's "slow down" 403s
+ * (rateLimitExceeded, userRateLimitExceeded), not a refusal. */
+int ms_fetch_rate_limited(const char *body);
 
 /* Now, CLOCK_MONOTONIC, in seconds. */
 double ms_fetch_now(void);

@@ -510,6 +510,21 @@ entity(const char *s, struct ms_buf *b)
 	return 0;
 }
 
+char *
+ms_msg_unescape_html(const char *s)
+{
+	struct ms_buf b = {0};
+	size_t n;
+
+	while (*s != '\0') {
+		if (*s == '&' && (n = entity(s + 1, &b)) > 0)
+			s += 1 + n;
+		else
+			ms_buf_addc(&b, *s++);
+	}
+	return ms_buf_steal(&b);
+}
+
 static int
 tag_is(const char *p, const char *name)
 {
@@ -705,29 +720,14 @@ delimiter(const char *s, size_t n, const char *b, size_t blen)
 	return kind;
 }
 
-static void
-walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
-    int depth, const char *sub)
+int
+ms_mime_split(const char *s, size_t len, const char *b,
+    int (*part)(const char *, size_t, void *), void *arg)
 {
-	char *b;
-	size_t blen, pos, end, next, start = 0, pend;
+	size_t blen = strlen(b), pos, end, next, start = 0, pend;
 	const char *nl;
 	int inpart = 0, kind = 0;
 
-	if (depth >= MS_MSG_MAX_DEPTH) {
-		warn(w->m, "multipart nested deeper than %d levels skipped",
-		    MS_MSG_MAX_DEPTH);
-		return;
-	}
-	if ((b = get_param(ct, "boundary", NULL)) == NULL) {
-		warn(w->m, "multipart without a boundary skipped");
-		return;
-	}
-	if ((blen = strlen(b)) > MAX_BOUNDARY) {
-		warn(w->m, "multipart boundary too long");
-		free(b);
-		return;
-	}
 	for (pos = 0; pos < len; pos = next) {
 		nl = memchr(s + pos, '\n', len - pos);
 		end = nl != NULL ? (size_t)(nl - s) : len;
@@ -741,19 +741,64 @@ walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
 				pend--;
 			if (pend > start && s[pend - 1] == '\r')
 				pend--;
-			walk_child(w, s + start, pend - start, depth + 1, sub);
+			if (part(s + start, pend - start, arg) == -1)
+				return -1;
 		}
 		if (kind == 2)
-			break;
+			return 0;
 		inpart = 1;
 		start = next;
 	}
-	if (kind != 2) {
-		if (inpart) {
-			warn(w->m, "multipart: missing final boundary");
-			walk_child(w, s + start, len - start, depth + 1, sub);
-		} else
-			warn(w->m, "multipart: no boundary found");
+	if (!inpart)
+		return 2;
+	return part(s + start, len - start, arg) == -1 ? -1 : 1;
+}
+
+char *
+ms_mime_param(const char *value, const char *name)
+{
+	return get_param(value, name, NULL);
+}
+
+struct child {
+	struct walk *w;
+	int depth;
+	const char *sub;
+};
+
+static int
+walk_one(const char *s, size_t len, void *arg)
+{
+	struct child *c = arg;
+
+	walk_child(c->w, s, len, c->depth, c->sub);
+	return 0;
+}
+
+static void
+walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
+    int depth, const char *sub)
+{
+	struct child c = {w, depth + 1, sub};
+	char *b;
+
+	if (depth >= MS_MSG_MAX_DEPTH) {
+		warn(w->m, "multipart nested deeper than %d levels skipped",
+		    MS_MSG_MAX_DEPTH);
+		return;
+	}
+	if ((b = get_param(ct, "boundary", NULL)) == NULL) {
+		warn(w->m, "multipart without a boundary skipped");
+		return;
+	}
+	if (strlen(b) > MAX_BOUNDARY) {
+		warn(w->m, "multipart boundary too long");
+		free(b);
+		return;
+	}
+	switch (ms_mime_split(s, len, b, walk_one, &c)) {
+	case 1: warn(w->m, "multipart: missing final boundary"); break;
+	case 2: warn(w->m, "multipart: no boundary found"); break;
 	}
 	free(b);
 }

@@ -23,6 +23,7 @@ struct acct {
 	struct ms_app app;
 	char *address;
 	char *provider;
+	double ceiling; /* the quota setting, units per window */
 	int reauth; /* waits for re-authorization: not pulled */
 	struct ms_account_health was; /* before this run */
 	int notify; /* stderr says its failure this run */
@@ -197,6 +198,45 @@ limits(struct ms_db *db, const char *provider, struct ms_fetch_limits *lim)
 	return 0;
 }
 
+/*
+ * The quota an account's provider was found to enforce (lower than its
+ * setting), kept from run to run so that the next one starts there:
+ * "state.quota.ID" in the settings, units per window; 0 when none.
+ */
+static double
+learned_get(struct ms_db *db, int64_t id)
+{
+	char key[48], *v = NULL;
+	double d = 0;
+
+	snprintf(key, sizeof(key), "state.quota.%lld", (long long)id);
+	if (ms_db_setting_get(db, key, &v) == 0 && v != NULL)
+		d = strtod(v, NULL);
+	free(v);
+	return d > 0 ? d : 0;
+}
+
+static void
+learned_put(struct ms_db *db, const struct acct *a)
+{
+	char key[48], val[32];
+	double q;
+
+	if (a->s.fa == NULL || ms_fetch_acct_error(a->s.fa) != 0)
+		return;
+	q = ms_fetch_acct_quota(a->s.fa);
+	snprintf(key, sizeof(key), "state.quota.%lld", (long long)a->s.account);
+	snprintf(val, sizeof(val), "%.0f", q);
+	if (ms_db_begin(db) == -1 ||
+	    (q < a->ceiling ? ms_db_setting_set(db, key, val)
+			    : ms_db_setting_unset(db, key)) == -1 ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		ms_log_warn("%s: the learned quota is not kept: %s", a->address,
+		    ms_errstr());
+	}
+}
+
 /* Set an account up for the run; on failure it is failed, not fatal. */
 static void
 prepare(struct ms_pull *p, struct acct *a)
@@ -212,6 +252,8 @@ prepare(struct ms_pull *p, struct acct *a)
 	a->s.total = -1;
 	a->drv = ms_sync_driver(a->provider);
 	rc = limits(p->db, a->provider, &lim);
+	a->ceiling = lim.units;
+	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
 	if (rc == 0 &&
 	    (rc = ms_app_load(p->db, p->key, a->provider, &a->app)) == 1)
@@ -221,6 +263,9 @@ prepare(struct ms_pull *p, struct acct *a)
 	    (a->p = ms_provider_create(a->provider, a->app.tenant)) == NULL)
 		rc = -1;
 	a->s.p = a->p;
+	/* The token goes to the provider's API only. */
+	if (a->p != NULL)
+		ms_fetch_acct_origin(a->s.fa, a->p->api_url);
 	if (rc != 0 || a->drv->start(&a->s) == -1)
 		ms_fetch_acct_fail(a->s.fa, ms_errcode(), ms_errstr());
 }
@@ -375,6 +420,8 @@ ms_pull_run(struct ms_pull *p)
 		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
 		report(&p->v[i]);
+		if (!p->v[i].reauth)
+			learned_put(p->db, &p->v[i]);
 	}
 	return rc;
 }

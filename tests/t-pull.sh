@@ -107,8 +107,8 @@ check "the shared message is one email linked to alice and bob" \
 	test "$(q "SELECT group_concat(a.address, ' ') FROM (SELECT a.address FROM emails e JOIN email_accounts ea ON ea.email_id = e.id JOIN accounts a ON a.id = ea.account_id WHERE e.message_id = '<t2.shared@portal.acme.example>' ORDER BY 1) a")" = "alice@firm.example bob@firm.example"
 check "alice's sent message is out, the others in" \
 	test "$(q "SELECT group_concat(direction, ' ') FROM (SELECT direction FROM emails WHERE message_id IN ('<t2.out@mail.gmail.com>', '<t2.carol.out@firm.example>', '<t2.in@mail.acme.example>', '<t2.carol.in@globex.example>') ORDER BY message_id)")" = "in out in out"
-lg "Gmail used history.list with messageAdded and fetched only the new messages" \
-	'all(ql(e, "historyTypes") == ["messageAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
+lg "Gmail used history.list with messageAdded and labelAdded and fetched only the new messages" \
+	'all(ql(e, "historyTypes") == ["messageAdded", "labelAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
 
 # A message deleted before its metadata is fetched: the 404 part is skipped.
 gone=$(add $B '{"message_id": "<t2.gone@mail.acme.example>", "date": "2026-11-19T15:00:00Z", "from": "ops@acme.example", "to": "bob@firm.example", "subject": "Gone", "body": "Deleted soon."}')
