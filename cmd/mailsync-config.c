@@ -51,6 +51,9 @@ usage(FILE *out, int code)
 static MS_DEAD void
 die(void)
 {
+	/* A printer that failed mid-list failed on stdout: exit 74. */
+	if (ferror(stdout))
+		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 

@@ -367,9 +367,10 @@ since(const struct acct *a, char *buf, size_t len)
 
 /*
  * What people read. A failure goes to the system log every run (syslog,
- * or the journal), and to stderr when a person watches or record()
- * chose this run to notify; a recovery to the system log, and to stderr
- * unless -q; a success is a notice (a terminal or syslog).
+ * or the journal; an error, or a warning while it waits for a person), and to
+ * stderr when a person watches or record() chose this run to notify; a recovery
+ * to the system log, and to stderr unless -q; a success is a notice (a terminal
+ * or syslog).
  */
 static void
 report(const struct acct *a)
@@ -388,9 +389,8 @@ report(const struct acct *a)
 			    "--provider %s --login-hint %s%s",
 			    a->address, a->provider, a->address, when);
 		else
-			ms_log_to(where, LOG_WARNING, "%s (%s): %s%s",
-			    a->address, a->provider,
-			    ms_fetch_acct_errmsg(a->s.fa), when);
+			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
+			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
 		return;
 	}
 	if (a->recovered) {

@@ -35,6 +35,17 @@ for c in "mailsync-show c-17" "mailsync-show --json c-17" \
 	expect_rc "$c to a full disk" 74
 	one_line_err "$c: one line"
 done
+# A list longer than stdio's buffer fails in the middle, not at the end.
+for i in $(seq 0 59); do
+	printf 'Message-ID: <long%d@exit.test>\nDate: Tue, 1 Dec 2026 11:%02d:00 +0000\nFrom: alice@firm.example\nTo: ops@acme.example\nSubject: a subject long enough to fill the buffer sooner %d\n\nbody\n' "$i" "$i" "$i" |
+	    mailsync-record -q >/dev/null
+done
+mailsync-match -q
+for c in "mailsync-show c-17" "mailsync-show --json c-17"; do
+	run sh -c "$c >/dev/full"
+	expect_rc "$c, a long list, to a full disk" 74
+	one_line_err "$c: one line"
+done
 run sh -c "mailsync-record '$MS_SRC/share/sample/crm/02-invoice.eml' >/dev/full"
 expect_rc "mailsync-record's id to a full disk" 74
 run sh -c "mailsync-disconnect -q carol@firm.example >/dev/full"

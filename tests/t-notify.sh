@@ -75,12 +75,12 @@ tick() {
 	grep mailsync-pull "$T/syslog" >"$T/log" || :
 }
 
-# logged DESCRIPTION PATTERN: the last tick's syslog has a warning
-# (LOG_MAIL | LOG_WARNING: <20>) that matches.
+# logged DESCRIPTION PATTERN: the last tick's syslog has an error or a
+# warning (LOG_MAIL | LOG_ERR, LOG_WARNING: <19>, <20>) that matches.
 logged() {
 	if [ $syslog_ok = 0 ]; then
 		skip "no mount namespace for a /dev/log of our own: $1"
-	elif grep -E '^<20>' "$T/log" | grep -qE -- "$2"; then
+	elif grep -E '^<(19|20)>' "$T/log" | grep -qE -- "$2"; then
 		ok "$1"
 	else
 		not_ok "$1: no warning /$2/ in syslog"
