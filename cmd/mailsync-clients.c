@@ -72,28 +72,34 @@ warn_team(const char *crm_id, const char *address, void *arg)
 	return 0;
 }
 
-static int
-do_import(struct ms_db *db, const char *path, int csv, int replace)
+/* Read and check the whole input before the database is opened: bad
+ * input changes nothing, and creates no database either. */
+static void
+read_input(const char *path, int csv, struct ms_clientset *set)
 {
-	struct ms_clientset set = {0};
-	struct ms_import_stats st;
 	const char *name = path && strcmp(path, "-") ? path : "stdin";
 	size_t len;
 	char *buf;
 
 	if ((buf = ms_read_all(path, MAX_IMPORT, &len)) == NULL)
 		errx(EX_NOINPUT, "%s", ms_errstr());
-	if (ms_client_parse(buf, len, csv, &set) == -1)
+	if (ms_client_parse(buf, len, csv, set) == -1)
 		errx(EX_DATAERR, "%s:%zu: %s; nothing imported", name,
-		    set.errline, ms_errstr());
+		    set->errline, ms_errstr());
 	free(buf);
-	if (ms_client_import(db, &set, replace, &st) == -1 ||
+}
+
+static int
+do_import(struct ms_db *db, struct ms_clientset *set, int replace)
+{
+	struct ms_import_stats st;
+
+	if (ms_client_import(db, set, replace, &st) == -1 ||
 	    ms_client_each_team_address(db, warn_team, NULL) == -1)
 		die();
 	ms_log_info("imported %zu clients (%zu added, %zu updated, "
 		    "%zu removed)",
-	    set.n, st.added, st.updated, st.removed);
-	ms_clientset_finish(&set);
+	    set->n, st.added, st.updated, st.removed);
 	return 0;
 }
 
@@ -156,6 +162,7 @@ main(int argc, char *argv[])
 	    {"limit", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct ms_clientset set = {0};
 	struct ms_cli cli = {0};
 	enum ms_format fmt = MS_FMT_TABLE;
 	struct ms_db *db;
@@ -214,6 +221,8 @@ main(int argc, char *argv[])
 		    "remove",
 		    verb);
 
+	if (strcmp(verb, "import") == 0)
+		read_input(argc == 2 ? argv[1] : NULL, csv, &set);
 	/* Only import may make a new database; list only reads. */
 	if ((db = ms_cli_open_mode(&cli,
 		 strcmp(verb, "import") == 0     ? MS_DB_CREATE
@@ -221,7 +230,7 @@ main(int argc, char *argv[])
 						 : MS_DB_WRITE)) == NULL)
 		die();
 	if (strcmp(verb, "import") == 0)
-		rc = do_import(db, argc == 2 ? argv[1] : NULL, csv, replace);
+		rc = do_import(db, &set, replace);
 	else if (strcmp(verb, "list") == 0 && ids)
 		rc = do_ids(db, argc == 2 ? argv[1] : NULL, limit);
 	else if (strcmp(verb, "list") == 0)
@@ -233,5 +242,6 @@ main(int argc, char *argv[])
 	else
 		ms_log_info("removed client %s", argv[1]);
 	ms_db_close(db);
+	ms_clientset_finish(&set);
 	return rc;
 }
