@@ -366,11 +366,11 @@ since(const struct acct *a, char *buf, size_t len)
 }
 
 /*
- * What people read. A failure goes to the system log every run (syslog,
- * or the journal; an error, or a warning while it waits for a person), and to
- * stderr when a person watches or record() chose this run to notify; a recovery
- * to the system log, and to stderr unless -q; a success is a notice (a terminal
- * or syslog).
+ * What people read. A failure goes to the system log every run (syslog
+ * or the journal: an error, or a warning while it waits for a person),
+ * and to stderr when a person watches or record() chose this run to
+ * notify; a recovery to the system log, and to stderr unless -q; a
+ * success is a notice (a terminal, or syslog).
  */
 static void
 report(const struct acct *a)

@@ -317,9 +317,31 @@ if command -v zsh >/dev/null 2>&1; then
 	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
 	check "_mailsync is bound to the eight commands" \
 	    grep -qx "#compdef $bins" "$zsh_comp"
+	# zsh_helper OPT_ARGS PREFIX CALL: run a database helper of
+	# _mailsync as its _arguments action would, with opt_args and
+	# PREFIX set and _describe replaced by a printer of its list.
+	zsh_helper() {
+		PATH="$T/shim:$PATH" zsh -f -c '
+		    service=none
+		    typeset -A opt_args
+		    source "$1"
+		    _describe() { print -rl -- "${(@P)4}" }
+		    opt_args=(${=2})
+		    PREFIX=$3
+		    eval "$4"' zsh "$zsh_comp" "$1" "$2" "$3" \
+		    2>"$T/comp.err" | sort >"$T/comp"
+	}
+	zsh_helper "--db $db" c-1 _mailsync_clients
+	offers_only "zsh: CLIENT<TAB>: ids, with the client's name" \
+	    "c-18:Globex Corporation" "c-19:Müller Bücher GmbH"
+	zsh_helper "-d $db" f "_mailsync_clients address"
+	offers_only "zsh: addresses, with their client" "finance@globex.example:c-18"
+	zsh_helper "--db $db -p outlook" "" _mailsync_accounts
+	offers_only "zsh: the accounts of -p outlook" "carol@firm.example:outlook"
+	check "zsh: no errors" test ! -s "$T/comp.err"
+	check "zsh: the sqlite3 CLI was never called" test ! -e "$T/sqlite3.called"
 else
-	skip "zsh not installed"
-	skip "zsh not installed"
+	for _ in $(seq 7); do skip "zsh not installed"; done
 fi
 # zsh_list NAME: the words of the array NAME=( ... ) of _mailsync, the
 # part before ":" of each, one a line, sorted.
