@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +88,11 @@ register_close_stdout(void)
 int
 ms_cli_color(const char *when)
 {
-	const char *nc = getenv("NO_COLOR");
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
 	if (when == NULL || strcmp(when, "auto") == 0)
-		return isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0');
+		return isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0') &&
+		    (term == NULL || strcmp(term, "dumb") != 0);
 	if (strcmp(when, "always") == 0)
 		return 1;
 	if (strcmp(when, "never") == 0)
@@ -98,17 +101,28 @@ ms_cli_color(const char *when)
 }
 
 int
-ms_cli_width(void)
+ms_cli_width(int fd)
 {
 	struct winsize ws;
 	const char *cols;
-	int n;
+	long long n;
 
-	if (!isatty(STDOUT_FILENO))
+	/* COLUMNS first: a person who sets it means it, also for a pipe
+	 * into a pager; strtonum refuses what is not a sane width. */
+	if ((cols = getenv("COLUMNS")) != NULL &&
+	    (n = strtonum(cols, 1, 10000, NULL)) > 0)
+		return (int)n;
+	if (!isatty(fd))
 		return 0;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
-	if ((cols = getenv("COLUMNS")) != NULL && (n = atoi(cols)) > 0)
-		return n;
 	return 80;
+}
+
+void
+ms_cli_utf8(void)
+{
+	if (setlocale(LC_CTYPE, "") == NULL ||
+	    strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
 }
