@@ -51,6 +51,9 @@ usage(FILE *out, int code)
 static MS_DEAD void
 die(void)
 {
+	/* A printer that failed mid-list failed on stdout: exit 74. */
+	if (ferror(stdout))
+		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
@@ -66,17 +69,18 @@ static const struct command {
 	const char *name;
 	int min, max, json;
 	const char *args;
+	enum ms_db_mode mode; /* reads never create; some writes neither */
 } commands[] = {
-    {"list", 0, 0, 1, ""},
-    {"get", 1, 1, 0, "KEY"},
-    {"set", 2, 2, 0, "KEY VALUE"},
-    {"unset", 1, 1, 0, "KEY"},
-    {"block", 1, -1, 0, "ADDRESS|@DOMAIN..."},
-    {"unblock", 1, -1, 0, "ADDRESS|@DOMAIN..."},
-    {"blocklist", 0, 0, 1, ""},
-    {"alias", 2, 2, 0, "ACCOUNT ADDRESS"},
-    {"unalias", 2, 2, 0, "ACCOUNT ADDRESS"},
-    {"aliases", 0, 0, 1, ""},
+    {"list", 0, 0, 1, "", MS_DB_READ},
+    {"get", 1, 1, 0, "KEY", MS_DB_READ},
+    {"set", 2, 2, 0, "KEY VALUE", MS_DB_CREATE},
+    {"unset", 1, 1, 0, "KEY", MS_DB_WRITE},
+    {"block", 1, -1, 0, "ADDRESS|@DOMAIN...", MS_DB_CREATE},
+    {"unblock", 1, -1, 0, "ADDRESS|@DOMAIN...", MS_DB_WRITE},
+    {"blocklist", 0, 0, 1, "", MS_DB_READ},
+    {"alias", 2, 2, 0, "ACCOUNT ADDRESS", MS_DB_WRITE},
+    {"unalias", 2, 2, 0, "ACCOUNT ADDRESS", MS_DB_WRITE},
+    {"aliases", 0, 0, 1, "", MS_DB_READ},
 };
 
 /* The command argv names, checked before anything is opened. */
@@ -292,14 +296,16 @@ main(int argc, char *argv[])
 {
 	struct opts o = {0};
 	struct ms_db *db;
+	const struct command *c;
 	const char *cmd;
 
 	parse_options(argc, argv, &o);
 	argc -= optind;
 	argv += optind;
-	cmd = command(argc, argv, &o)->name;
+	c = command(argc, argv, &o);
+	cmd = c->name;
 	ms_cli_utf8();
-	if ((db = ms_cli_open(&o.cli)) == NULL)
+	if ((db = ms_cli_open_mode(&o.cli, c->mode)) == NULL)
 		die();
 	o.p = ms_printer_create(
 	    stdout, o.json ? MS_FMT_JSON : MS_FMT_TABLE, 0, 0);

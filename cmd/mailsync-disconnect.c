@@ -166,7 +166,7 @@ main(int argc, char *argv[])
 		errx(EX_USAGE,
 		    argc ? "one address at a time" : "missing ADDRESS");
 
-	if ((db = ms_cli_open(&cli)) == NULL)
+	if ((db = ms_cli_open_mode(&cli, MS_DB_WRITE)) == NULL)
 		die();
 	if ((rc = ms_account_find(db, provider, argv[0], &id, &prov)) == -1)
 		die();

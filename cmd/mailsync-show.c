@@ -56,6 +56,9 @@ usage(FILE *out, int code)
 static MS_DEAD void
 die(void)
 {
+	/* A printer that failed mid-list failed on stdout: exit 74. */
+	if (ferror(stdout))
+		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
@@ -287,7 +290,7 @@ main(int argc, char *argv[])
 		    ms_errstr());
 
 	ms_cli_utf8();
-	if ((db = ms_cli_open(&cli)) == NULL)
+	if ((db = ms_cli_open_mode(&cli, MS_DB_READ)) == NULL)
 		die();
 	p = ms_printer_create(
 	    stdout, fmt, usecolor, ms_cli_width(STDOUT_FILENO));

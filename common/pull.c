@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
 
 #include "account.h"
 #include "config.h"
@@ -24,6 +25,9 @@ struct acct {
 	char *provider;
 	double ceiling; /* the quota setting, units per window */
 	int reauth; /* waits for re-authorization: not pulled */
+	struct ms_account_health was; /* before this run */
+	int notify; /* stderr says its failure this run */
+	int recovered; /* it failed until this run */
 };
 
 struct ms_pull {
@@ -255,41 +259,124 @@ status_of(const struct acct *a)
 	return a->s.done ? "ok" : "partial";
 }
 
-/* Record the outcome on the account row. */
+/* Under cron, a failure is mailed on its first run, then once a day. */
+#define NOTIFY_EVERY (24 * 60 * 60)
+
 static int
-record(struct ms_db *db, const struct acct *a)
+failing(const char *status)
+{
+	return strcmp(status, "needs-reauth") == 0 ||
+	    strcmp(status, "error") == 0;
+}
+
+/* Whether every run says everything on stderr: a person is watching. */
+static int
+loud(void)
+{
+	return ms_log_terminal() || ms_log_level() >= MS_LOG_VERBOSE;
+}
+
+/*
+ * Record the outcome on the account row, and where the account stands
+ * for telling people: when its failure began, and whether stderr (a
+ * mail under cron) says it this run: on the first failing run, then
+ * once a day (NOTIFY_EVERY) until it recovers. A run at a terminal
+ * says everything and counts as no notice: whoever reads cron's mail
+ * was not there.
+ */
+static int
+record(struct ms_db *db, struct acct *a, time_t now)
 {
 	const char *status = status_of(a);
+	struct ms_account_health h;
+	int rc = 0;
 
+	if (ms_account_health_get(db, a->s.account, &a->was) == -1)
+		return -1;
+	h = a->was;
+	if (failing(status)) {
+		if (h.failing_since == 0)
+			h.failing_since = now;
+		/* A clock set back counts as a day gone by. */
+		a->notify = !loud() &&
+		    (h.notified == 0 || now - h.notified >= NOTIFY_EVERY ||
+			now < h.notified);
+		if (a->notify)
+			h.notified = now;
+	} else {
+		a->recovered = h.failing_since != 0;
+		h.failing_since = h.notified = 0;
+	}
+	if ((h.failing_since != a->was.failing_since ||
+		h.notified != a->was.notified) &&
+	    ms_account_health_set(db, a->s.account, &h) == -1)
+		return -1;
 	if (a->reauth || strcmp(status, "partial") == 0)
 		return 0;
 	if (strcmp(status, "ok") == 0)
-		return ms_account_synced(db, a->s.account);
-	return ms_account_set_status(
-	    db, a->s.account, status, ms_fetch_acct_errmsg(a->s.fa));
+		rc = ms_account_synced(db, a->s.account);
+	else
+		rc = ms_account_set_status(
+		    db, a->s.account, status, ms_fetch_acct_errmsg(a->s.fa));
+	return rc;
 }
 
-/* What a person at a terminal reads, and syslog keeps. */
+/* "; failing since DATE" for a failure older than this run, else "". */
+static void
+since(const struct acct *a, char *buf, size_t len)
+{
+	char date[32];
+
+	*buf = '\0';
+	if (a->was.failing_since == 0)
+		return;
+	ms_date_format_iso(a->was.failing_since, date, sizeof(date));
+	snprintf(buf, len, " (failing since %s)", date);
+}
+
+/*
+ * What people read. A failure goes to the system log every run (syslog
+ * or the journal: an error, or a warning while it waits for a person),
+ * and to stderr when a person watches or record() chose this run to
+ * notify; a recovery to the system log, and to stderr unless -q; a
+ * success is a notice (a terminal, or syslog).
+ */
 static void
 report(const struct acct *a)
 {
-	if (a->reauth)
-		/* Still waiting for a person: say so, exit 77. */
-		ms_log_notice("%s needs re-authorization: run "
-			      "mailsync-connect --provider %s",
-		    a->address, a->provider);
-	else if (ms_fetch_acct_error(a->s.fa) != 0)
-		ms_log_err("%s (%s): %s", a->address, a->provider,
-		    ms_fetch_acct_errmsg(a->s.fa));
-	else
-		ms_log_notice("%s (%s): %ld fetched, %ld new%s", a->address,
-		    a->provider, a->s.fetched, a->s.added,
-		    a->s.done ? "" : "; the rest on the next run");
+	int where = MS_LOG_SYSTEM;
+	char when[64];
+
+	since(a, when, sizeof(when));
+	if (a->reauth || ms_fetch_acct_error(a->s.fa) != 0) {
+		if (loud() || a->notify)
+			where |= MS_LOG_STDERR;
+		if (a->reauth)
+			/* Waits for a person: exit 77. */
+			ms_log_to(where, LOG_WARNING,
+			    "%s needs re-authorization: run mailsync-connect "
+			    "--provider %s --login-hint %s%s",
+			    a->address, a->provider, a->address, when);
+		else
+			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
+			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
+		return;
+	}
+	if (a->recovered) {
+		if (ms_log_level() >= MS_LOG_NORMAL)
+			where |= MS_LOG_STDERR;
+		ms_log_to(where, LOG_NOTICE, "%s (%s) works again%s",
+		    a->address, a->provider, when);
+	}
+	ms_log_notice("%s (%s): %ld fetched, %ld new%s", a->address,
+	    a->provider, a->s.fetched, a->s.added,
+	    a->s.done ? "" : "; the rest on the next run");
 }
 
 int
 ms_pull_run(struct ms_pull *p)
 {
+	time_t now;
 	size_t i;
 	int rc = 0;
 
@@ -297,8 +384,9 @@ ms_pull_run(struct ms_pull *p)
 		if (!p->v[i].reauth)
 			prepare(p, &p->v[i]);
 	ms_fetch_run(p->f, p->opts.deadline, p->opts.grace);
+	now = ms_account_now();
 	for (i = 0; i < p->n; i++) {
-		if (record(p->db, &p->v[i]) == -1)
+		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
 		report(&p->v[i]);
 		if (!p->v[i].reauth)
