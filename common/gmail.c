@@ -57,6 +57,62 @@
 	"&metadataHeaders=Message-ID&metadataHeaders=List-Unsubscribe"         \
 	"&metadataHeaders=Precedence&metadataHeaders=Auto-Submitted"
 
+/*
+ * Gmail's cursor, stored as a flat JSON object: where incremental sync
+ * goes on (historyId), or where an unfinished full sync is (the
+ * profile's historyId read when it began, the next messages.list page).
+ */
+struct cursor {
+	char *history_id;
+	char *full_history_id;
+	char *page_token;
+};
+static const char *const cursor_keys[] = {
+    "historyId", "fullHistoryId", "pageToken"};
+#define NKEYS 3
+
+static void
+cursor_finish(struct cursor *c)
+{
+	free(c->history_id);
+	free(c->full_history_id);
+	free(c->page_token);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cursor_get(struct ms_sync *s, struct cursor *c)
+{
+	char *text, *v[NKEYS];
+
+	memset(c, 0, sizeof(*c));
+	if (ms_sync_cursor_get(s, FOLDER, &text) == -1)
+		return -1;
+	/* One that does not read is no cursor: the sync starts over. */
+	ms_json_unpack(text, cursor_keys, v, NKEYS);
+	free(text);
+	c->history_id = v[0];
+	c->full_history_id = v[1];
+	c->page_token = v[2];
+	return 0;
+}
+
+/* Inside the caller's transaction. */
+static int
+cursor_set(struct ms_sync *s, const struct cursor *c)
+{
+	char *v[NKEYS] = {c->history_id, c->full_history_id, c->page_token},
+	     *text = NULL;
+	int rc;
+
+	if (c->history_id != NULL || c->full_history_id != NULL ||
+	    c->page_token != NULL)
+		text = ms_json_pack(cursor_keys, v, NKEYS);
+	rc = ms_sync_cursor_set(s, FOLDER, text);
+	free(text);
+	return rc;
+}
+
 struct idset {
 	char **v;
 	size_t n, cap;
@@ -466,12 +522,11 @@ store_got(struct gmail *g, struct unit *u)
 
 /* Store the head unit with cursor c in one transaction, and drop it. */
 static int
-commit(struct gmail *g, const struct ms_cursor *c)
+commit(struct gmail *g, const struct cursor *c)
 {
 	if (ms_sync_begin(g->s) == -1)
 		return -1;
-	if (store_got(g, g->head) == -1 ||
-	    ms_sync_cursor_set(g->s, FOLDER, c) == -1) {
+	if (store_got(g, g->head) == -1 || cursor_set(g->s, c) == -1) {
 		ms_sync_fail(g->s);
 		return -1;
 	}
@@ -509,7 +564,7 @@ fill_lookahead(struct gmail *g)
 static void
 try_commit(struct gmail *g)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 
 	while (g->att_listed && g->head != NULL && g->head->listed &&
 	    g->head->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0) {
@@ -560,7 +615,7 @@ next_unit(struct gmail *g)
 static void
 incremental_done(struct gmail *g)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	int last = g->pending.n == 0;
 
 	c.history_id = last ? g->new_history : g->old_history;
@@ -1014,7 +1069,7 @@ static void
 profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct gmail *g = arg;
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	struct json_object *o;
 	long long total;
 	const char *h;
@@ -1043,7 +1098,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	c.full_history_id = g->start_history;
 	if (ms_sync_begin(g->s) == -1)
 		return;
-	if (ms_sync_cursor_set(g->s, FOLDER, &c) == -1) {
+	if (cursor_set(g->s, &c) == -1) {
 		ms_sync_fail(g->s);
 		return;
 	}
@@ -1237,18 +1292,18 @@ static int
 gmail_start(struct ms_sync *s)
 {
 	struct gmail *g = ms_xcalloc(1, sizeof(*g));
-	struct ms_cursor c;
+	struct cursor c;
 
 	g->s = s;
 	s->drv = g;
 	read_aliases(g);
-	if (ms_sync_cursor_get(s, FOLDER, &c) == -1)
+	if (cursor_get(s, &c) == -1)
 		return -1;
 	if (c.history_id != NULL && !history_ok(c.history_id)) {
 		ms_log_warn("%s: the stored historyId is not Google's: a full "
 			    "sync again",
 		    s->address);
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	}
 	if (!s->full && c.history_id != NULL) {
 		g->incremental = 1;
@@ -1264,7 +1319,7 @@ gmail_start(struct ms_sync *s)
 		full_start(g);
 	} else
 		profile(g);
-	ms_cursor_finish(&c);
+	cursor_finish(&c);
 	return 0;
 }
 

@@ -38,6 +38,55 @@
 static const char *const folders[] = {"inbox", "sentitems"};
 #define NFOLDERS (sizeof(folders) / sizeof(*folders))
 
+/*
+ * A folder's cursor, stored as a flat JSON object: the last complete
+ * round's deltaLink, and the unfinished round's next page.
+ */
+struct cursor {
+	char *delta_link;
+	char *next_link;
+};
+static const char *const cursor_keys[] = {"deltaLink", "nextLink"};
+#define NKEYS 2
+
+static void
+cursor_finish(struct cursor *c)
+{
+	free(c->delta_link);
+	free(c->next_link);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cursor_get(struct ms_sync *s, const char *folder, struct cursor *c)
+{
+	char *text, *v[NKEYS];
+
+	memset(c, 0, sizeof(*c));
+	if (ms_sync_cursor_get(s, folder, &text) == -1)
+		return -1;
+	/* One that does not read is no cursor: the sync starts over. */
+	ms_json_unpack(text, cursor_keys, v, NKEYS);
+	free(text);
+	c->delta_link = v[0];
+	c->next_link = v[1];
+	return 0;
+}
+
+/* Inside the caller's transaction. */
+static int
+cursor_set(struct ms_sync *s, const char *folder, const struct cursor *c)
+{
+	char *v[NKEYS] = {c->delta_link, c->next_link}, *text = NULL;
+	int rc;
+
+	if (c->delta_link != NULL || c->next_link != NULL)
+		text = ms_json_pack(cursor_keys, v, NKEYS);
+	rc = ms_sync_cursor_set(s, folder, text);
+	free(text);
+	return rc;
+}
+
 struct folder {
 	struct graph *gr;
 	const char *name;
@@ -215,7 +264,7 @@ store_page(struct page *pg)
 {
 	struct folder *f = pg->f;
 	struct ms_sync *s = f->gr->s;
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	struct json_object *item;
 	struct ms_email e;
 	const char *id;
@@ -239,7 +288,7 @@ store_page(struct page *pg)
 	}
 	c.next_link = pg->next;
 	c.delta_link = pg->delta ? pg->delta : f->delta_link;
-	if (rc == -1 || ms_sync_cursor_set(s, f->name, &c) == -1) {
+	if (rc == -1 || cursor_set(s, f->name, &c) == -1) {
 		fail(f);
 		return -1;
 	}
@@ -282,7 +331,7 @@ first_url(struct folder *f)
 static void
 resync(struct folder *f)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	char *url;
 
 	f->resynced++;
@@ -290,7 +339,7 @@ resync(struct folder *f)
 	f->delta_link = NULL;
 	if (ms_sync_begin(f->gr->s) == -1)
 		return;
-	if (ms_sync_cursor_set(f->gr->s, f->name, &c) == -1) {
+	if (cursor_set(f->gr->s, f->name, &c) == -1) {
 		fail(f);
 		return;
 	}
@@ -528,19 +577,19 @@ folder_get(struct folder *f, const char *url)
 static int
 folder_start(struct folder *f)
 {
-	struct ms_cursor c;
+	struct cursor c;
 	char *url = NULL;
 
-	if (ms_sync_cursor_get(f->gr->s, f->name, &c) == -1)
+	if (cursor_get(f->gr->s, f->name, &c) == -1)
 		return -1;
 	if (f->gr->s->full)
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	/* A stored link is a provider's text too: checked as it was. */
 	if ((c.next_link != NULL &&
 		!link_ok(f, c.next_link, "stored nextLink")) ||
 	    (c.delta_link != NULL &&
 		!link_ok(f, c.delta_link, "stored deltaLink")))
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	if (c.next_link != NULL) /* resume an unfinished round */
 		url = ms_xstrdup(c.next_link);
 	else if (c.delta_link != NULL)
@@ -549,7 +598,7 @@ folder_start(struct folder *f)
 		url = first_url(f);
 	f->delta_link = c.delta_link;
 	c.delta_link = NULL;
-	ms_cursor_finish(&c);
+	cursor_finish(&c);
 	folder_get(f, url);
 	free(url);
 	return 0;

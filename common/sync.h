@@ -35,21 +35,15 @@ struct ms_sync {
 	void *drv; /* the driver's state */
 };
 
-struct ms_cursor {
-	char *history_id;
-	char *full_history_id;
-	char *page_token;
-	char *delta_link;
-	char *next_link;
-};
-
-int
-ms_sync_cursor_get(struct ms_sync *, const char *folder, struct ms_cursor *);
-/* Inside the caller's transaction. */
-int ms_sync_cursor_set(
-    struct ms_sync *, const char *folder, const struct ms_cursor *);
+/*
+ * The cursor of one folder of the account ("" for a driver with one):
+ * the driver's own text, opaque here. get: a new string in *text, NULL
+ * when none is stored; 0 or -1. set stores it (NULL removes it) inside
+ * the caller's transaction; clear removes every folder's.
+ */
+int ms_sync_cursor_get(struct ms_sync *, const char *folder, char **text);
+int ms_sync_cursor_set(struct ms_sync *, const char *folder, const char *text);
 int ms_sync_cursor_clear(struct ms_sync *);
-void ms_cursor_finish(struct ms_cursor *);
 
 /* Whether this account has the provider's message id already: 1, 0, -1. */
 int ms_sync_known(struct ms_sync *, const char *provider_id);

@@ -119,7 +119,8 @@ else
 	# An older schema is never upgraded through a read-only connection.
 	chmod 0700 "$T/biz"
 	chmod 0600 "$db"
-	sqlite3 "$db" "PRAGMA user_version = 4"
+	cur=$(sqlite3 "$db" "PRAGMA user_version")
+	sqlite3 "$db" "PRAGMA user_version = $((cur - 1))"
 	[ -n "$as" ] && chown -R nobody "$T/biz"
 	chmod 0400 "$db"
 	chmod 0500 "$T/biz"
@@ -129,7 +130,7 @@ else
 	one_line_err "in one line"
 	chmod 0700 "$T/biz"
 	chmod 0600 "$db"
-	sqlite3 "$db" "PRAGMA user_version = 5"
+	sqlite3 "$db" "PRAGMA user_version = $cur"
 	[ -n "$as" ] && chown -R "$(id -u)" "$T/biz"
 	if [ -n "$as" ]; then
 		# A reader that is not the owner, in a folder it may not
