@@ -200,11 +200,10 @@ blocked_line(const char *pattern, long long created, void *arg)
 static int
 alias(struct ms_db *db, const struct opts *o, int on, char **argv)
 {
-	const char *prov;
 	int64_t id;
 	int rc;
 
-	if ((rc = ms_account_find(db, o->provider, argv[0], &id, &prov)) == -1)
+	if ((rc = ms_account_find(db, o->provider, argv[0], &id, NULL)) == -1)
 		return -1;
 	if (rc == 1)
 		return ms_errc(EX_NOINPUT, "no %s%saccount %s",

@@ -447,7 +447,6 @@ static void
 read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
     const char *address)
 {
-	const char *prov;
 	char **addrs = NULL;
 	size_t n = 0;
 	int64_t id;
@@ -455,7 +454,7 @@ read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
 	if (!(p->drv->flags & MS_DRV_ALIASES))
 		return;
 	if (p->drv->aliases(p, access, &addrs, &n) == -1 ||
-	    ms_account_find(db, p->name, address, &id, &prov) != 0 ||
+	    ms_account_find(db, p->name, address, &id, NULL) != 0 ||
 	    ms_db_begin(db) == -1) {
 		ms_log_warn("warning: %s: send-as addresses not read (%s); "
 			    "the next pull tries again",

@@ -134,7 +134,8 @@ main(int argc, char *argv[])
 	struct ms_secret_key *key;
 	struct ms_cli cli = {0};
 	struct ms_db *db;
-	const char *provider = NULL, *prov;
+	const char *provider = NULL;
+	char *prov = NULL;
 	int64_t id, n = 0;
 	int ch, rc, purge = 0, yes = 0;
 
@@ -190,6 +191,7 @@ main(int argc, char *argv[])
 	if (purge)
 		printf("purged %s %s: %lld emails deleted\n", prov, argv[0],
 		    (long long)n);
+	free(prov);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
 	if (fflush(stdout) == EOF || ferror(stdout))

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "client.h"
 #include "date.h"
+#include "driver.h"
 #include "email.h"
 #include "print.h"
 #include "term.h"
@@ -245,7 +246,7 @@ main(int argc, char *argv[])
 			break;
 		case 'S':
 			filters = 1;
-			if ((q.source = ms_email_source(optarg)) == NULL)
+			if ((q.source = ms_driver_source(optarg)) == NULL)
 				errx(EX_USAGE,
 				    "--source \"%s\": want crm, "
 				    "gmail or outlook",

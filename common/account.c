@@ -7,7 +7,6 @@
 
 #include "addr.h"
 #include "config.h"
-#include "driver.h"
 #include "util.h"
 
 int
@@ -97,17 +96,18 @@ ms_account_upsert(struct ms_db *db, const char *provider, const char *address,
 
 int
 ms_account_find(struct ms_db *db, const char *provider, const char *address,
-    int64_t *id, const char **prov)
+    int64_t *id, char **prov)
 {
 	static const char *sql =
 	    "SELECT id, provider FROM accounts "
 	    "WHERE address = ?1 AND (?2 IS NULL OR provider = ?2) "
 	    "ORDER BY provider";
-	const struct ms_driver *d;
 	sqlite3_stmt *st;
 	char *norm;
 	int rc, n = 0;
 
+	if (prov != NULL)
+		*prov = NULL;
 	if ((norm = ms_addr_normalize(address)) == NULL)
 		return 1;
 	if ((st = ms_db_stmt(db, sql)) == NULL) {
@@ -120,9 +120,8 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 		if (n++ > 0)
 			continue;
 		*id = sqlite3_column_int64(st, 0);
-		/* The driver's own name: a static string. */
-		d = ms_driver_find(ms_db_col_text(st, 1));
-		*prov = d != NULL ? d->name : "?";
+		if (prov != NULL)
+			*prov = ms_xstrdup(ms_db_col_text(st, 1));
 	}
 	sqlite3_reset(st);
 	if (rc != -1 && n > 1)
@@ -131,6 +130,10 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 		    "provider: name one with --provider",
 		    norm);
 	free(norm);
+	if (rc == -1 && prov != NULL) {
+		free(*prov);
+		*prov = NULL;
+	}
 	if (rc == -1)
 		return -1;
 	return n == 0;

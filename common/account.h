@@ -43,12 +43,12 @@ int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
 
 /*
  * Find an account by address (normalised here), of provider when not
- * NULL: 0 with *id and *prov (its driver's name, static) set, 1 when
- * unknown, -1 (EX_USAGE when the address is connected with both
- * providers and none was named).
+ * NULL: 0 with *id set and, when prov is not NULL, *prov its provider's
+ * name (a new string); 1 when unknown; -1 (EX_USAGE when the address is
+ * connected with several providers and none was named).
  */
 int ms_account_find(struct ms_db *, const char *provider, const char *address,
-    int64_t *id, const char **prov);
+    int64_t *id, char **prov);
 
 /*
  * Aliases: the account's other addresses, read from the provider

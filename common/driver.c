@@ -52,6 +52,19 @@ ms_driver_find(const char *name)
 }
 
 const char *
+ms_driver_source(const char *s)
+{
+	size_t i;
+
+	if (strcmp(s, "crm") == 0)
+		return "crm";
+	for (i = 0; i < NDRIVERS; i++)
+		if (strcmp(s, drivers[i]->name) == 0)
+			return drivers[i]->name;
+	return NULL;
+}
+
+const char *
 ms_driver_env(const char *var, const char *def)
 {
 	const char *v = getenv(var);

@@ -91,6 +91,10 @@ const struct ms_driver *ms_driver_find(const char *name);
 /* The i-th driver, NULL past the last (for listings). */
 const struct ms_driver *ms_driver_at(size_t i);
 
+/* An email source as stored: "crm" or a driver's name (static), or NULL
+ * for any other (--source). */
+const char *ms_driver_source(const char *s);
+
 /* The known drivers' names as "gmail, outlook or imap", for messages. */
 const char *ms_driver_names(void);
 

@@ -72,7 +72,6 @@ load_accounts(struct ms_pull *p)
 	static const char *sql = "SELECT id, provider, address, status "
 				 "FROM accounts ORDER BY provider, address";
 	const struct ms_pull_opts *o = &p->opts;
-	const char *prov;
 	sqlite3_stmt *st;
 	int64_t id;
 	size_t i;
@@ -80,7 +79,7 @@ load_accounts(struct ms_pull *p)
 
 	for (i = 0; i < o->nnames; i++)
 		if ((rc = ms_account_find(
-			 p->db, NULL, o->names[i], &id, &prov)) == 1)
+			 p->db, NULL, o->names[i], &id, NULL)) == 1)
 			return ms_errc(
 			    EX_NOINPUT, "no account %s", o->names[i]);
 		else if (rc == -1)

@@ -101,7 +101,7 @@ ms_sync_store(struct ms_sync *s, struct ms_email *e, const char *provider_id)
 {
 	int out = 0, created;
 
-	e->source = s->p->name;
+	strlcpy(e->source, s->p->name, sizeof(e->source));
 	if (e->from.n > 0 &&
 	    (out = ms_account_is_business(s->db, e->from.v[0].email)) == -1)
 		return -1;
