@@ -55,7 +55,7 @@ COST_GET = 5                 # Gmail units of one messages.get
 UNLIMITED = "1000000000"     # client quota settings when quotas are off
 RSS_GOAL = 32 * 1024         # KiB
 
-# The client's request shapes (common/gmail.c, common/graph.c), replayed
+# The client's request shapes (common/drivers/gmail.c, common/drivers/graph.c), replayed
 # for the emulator's ceiling in scenario C.
 META = ("format=metadata&metadataHeaders=From&metadataHeaders=To"
         "&metadataHeaders=Cc&metadataHeaders=Subject&metadataHeaders=Date"

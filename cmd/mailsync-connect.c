@@ -33,6 +33,7 @@ enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
 
 struct opts {
 	const char *provider;
+	const struct ms_driver *drv; /* the provider's */
 	const char *client_id;
 	const char *secret_file;
 	int secret_stdin;
@@ -123,12 +124,13 @@ read_secret(const struct opts *o)
 		}
 		return s;
 	}
-	if (strcmp(o->provider, "outlook") == 0)
+	if (!(o->drv->flags & MS_DRV_SECRET))
 		return NULL; /* a public client has none */
 	if (!isatty(STDIN_FILENO))
 		errx(EX_USAGE,
-		    "gmail needs the client secret: "
-		    "--client-secret-file FILE or --client-secret-stdin");
+		    "%s needs the client secret: "
+		    "--client-secret-file FILE or --client-secret-stdin",
+		    o->drv->name);
 	if (readpassphrase("Client secret: ", buf, sizeof(buf),
 		RPP_ECHO_OFF | RPP_REQUIRE_TTY) == NULL ||
 	    *buf == '\0') {
@@ -168,27 +170,6 @@ open_browser(const char *url)
 	if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ) != 0)
 		ms_log_debug("no browser opened (xdg-open not found)");
 	posix_spawn_file_actions_destroy(&fa);
-}
-
-/*
- * Why the browser most likely never came back, and the fix: the provider
- * showed an error page rather than redirecting, most often because the
- * app does not allow the loopback redirect.
- */
-static const char *
-timeout_hint(const struct ms_provider *p)
-{
-	if (strcmp(p->name, "gmail") == 0)
-		return "if the browser showed a Google error page instead of "
-		       "coming back here, the redirect was refused (most often "
-		       "a redirect_uri mismatch): register the client ID as a "
-		       "\"Desktop app\" OAuth client, which allows loopback "
-		       "redirects";
-	return "if the browser showed a Microsoft error page instead of coming "
-	       "back here, the redirect was refused (most often AADSTS50011, "
-	       "a redirect URI mismatch): in the app registration, add "
-	       "http://127.0.0.1 (any port matches) under \"Mobile and "
-	       "desktop applications\"";
 }
 
 /* The pasted line, read without stdio's buffer (it holds the code):
@@ -248,7 +229,7 @@ code_flow(const struct opts *o, const struct ms_provider *p,
 		close(fd);
 		if (rc == -1 && ms_errcode() == EX_TEMPFAIL)
 			errx(EX_TEMPFAIL, "%s; %s", ms_errstr(),
-			    timeout_hint(p));
+			    p->drv->redirect_hint);
 	} else if ((line = read_paste()) == NULL)
 		rc = ms_errc(EX_DATAERR, "nothing pasted on stdin");
 	else {
@@ -278,10 +259,10 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 	if (ms_db_begin(db) == -1)
 		return -1;
 	if ((o->client_id != NULL &&
-		ms_app_store(db, key, o->provider, app) == -1) ||
+		ms_cred_app_store(db, key, o->provider, app) == -1) ||
 	    ms_account_upsert(db, o->provider, address, o->member,
 		default_member(), &id, &existed, member) == -1 ||
-	    ms_oauth_save(db, key, id, o->provider, address, t) == -1 ||
+	    ms_cred_tokens_save(db, key, id, o->provider, address, t) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
 		return -1;
@@ -375,11 +356,11 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	if (optind < argc)
 		errx(EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if (o->provider == NULL)
-		errx(EX_USAGE, "which provider? --provider gmail|outlook");
-	if (strcmp(o->provider, "gmail") != 0 &&
-	    strcmp(o->provider, "outlook") != 0)
-		errx(EX_USAGE, "--provider \"%s\": gmail or outlook",
-		    o->provider);
+		errx(EX_USAGE, "which provider? --provider %s",
+		    ms_driver_names());
+	if ((o->drv = ms_driver_find(o->provider)) == NULL)
+		errx(EX_USAGE, "--provider \"%s\": %s", o->provider,
+		    ms_driver_names());
 	if (o->client_id == NULL &&
 	    (o->secret_file || o->secret_stdin || o->tenant))
 		errx(EX_USAGE,
@@ -393,12 +374,13 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		errx(EX_USAGE,
 		    "--client-secret-stdin and --paste both read "
 		    "stdin: store the credentials first with --setup");
-	if (o->tenant != NULL && strcmp(o->provider, "gmail") == 0)
-		errx(EX_USAGE, "--tenant is Microsoft's: not for gmail");
-	if (o->mode == MODE_DEVICE && strcmp(o->provider, "gmail") == 0)
+	if (o->tenant != NULL && !(o->drv->flags & MS_DRV_TENANT))
+		errx(EX_USAGE, "--tenant: %s has no tenants", o->drv->label);
+	if (o->mode == MODE_DEVICE && !(o->drv->flags & MS_DRV_DEVICE))
 		errx(EX_USAGE,
-		    "Google does not allow Gmail scopes with the "
-		    "device flow: use the browser or --paste");
+		    "%s does not allow its mail scopes with the "
+		    "device flow: use the browser or --paste",
+		    o->drv->label);
 }
 
 /*
@@ -420,7 +402,7 @@ new_key(struct ms_db *db)
 		    "if it is the wrong one, move it away first",
 		    path);
 	if (ms_db_begin(db) == -1 ||
-	    ms_oauth_discard_sealed(db, &apps, &tokens) == -1 ||
+	    ms_cred_discard_sealed(db, &apps, &tokens) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
 		die();
@@ -447,7 +429,7 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		app->tenant = o->tenant ? ms_xstrdup(o->tenant) : NULL;
 		return;
 	}
-	if ((rc = ms_app_load(db, key, o->provider, app)) == -1)
+	if ((rc = ms_cred_app_load(db, key, o->provider, app)) == -1)
 		die();
 	if (rc == 1)
 		errx(EX_CONFIG,
@@ -465,15 +447,14 @@ static void
 read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
     const char *address)
 {
-	const char *prov;
 	char **addrs = NULL;
 	size_t n = 0;
 	int64_t id;
 
-	if (p->aliases == NULL)
+	if (!(p->drv->flags & MS_DRV_ALIASES))
 		return;
-	if (p->aliases(p, access, &addrs, &n) == -1 ||
-	    ms_account_find(db, p->name, address, &id, &prov) != 0 ||
+	if (p->drv->aliases(p, access, &addrs, &n) == -1 ||
+	    ms_account_find(db, p->name, address, &id, NULL) != 0 ||
 	    ms_db_begin(db) == -1) {
 		ms_log_warn("warning: %s: send-as addresses not read (%s); "
 			    "the next pull tries again",
@@ -511,16 +492,16 @@ main(int argc, char *argv[])
 		die();
 	if (o.new_key)
 		new_key(db);
-	if ((key = ms_oauth_key_load(db, 1)) == NULL)
+	if ((key = ms_cred_key_load(db, 1)) == NULL)
 		die();
 	get_app(db, key, &o, &app);
 	if (o.setup) {
 		if (ms_db_begin(db) == -1 ||
-		    ms_app_store(db, key, o.provider, &app) == -1 ||
+		    ms_cred_app_store(db, key, o.provider, &app) == -1 ||
 		    ms_db_commit(db) == -1)
 			die();
 		ms_log_info("stored the %s app credentials", o.provider);
-		ms_app_finish(&app);
+		ms_cred_app_finish(&app);
 		ms_secret_key_destroy(key);
 		ms_db_close(db);
 		return 0;
@@ -531,12 +512,13 @@ main(int argc, char *argv[])
 				   : code_flow(&o, p, &app, &t);
 	if (rc == -1)
 		die();
-	if (t.scope != NULL && !ms_provider_scope_has(t.scope, p->needed_scope))
+	if (t.scope != NULL &&
+	    !ms_provider_scope_has(t.scope, p->drv->needed_scope))
 		errx(EX_NOPERM,
 		    "the grant lacks %s (was its box unticked?): "
 		    "nothing stored; connect again and allow reading mail",
-		    p->needed_scope);
-	if ((raw = p->address(p, t.access)) == NULL)
+		    p->drv->needed_scope);
+	if ((raw = p->drv->address(p, t.access)) == NULL)
 		die();
 	if ((address = ms_addr_normalize(raw)) == NULL)
 		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
@@ -548,8 +530,8 @@ main(int argc, char *argv[])
 	free(member);
 	free(raw);
 	free(address);
-	ms_tokens_finish(&t);
-	ms_app_finish(&app);
+	ms_cred_tokens_finish(&t);
+	ms_cred_app_finish(&app);
 	ms_provider_destroy(p);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
