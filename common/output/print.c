@@ -8,6 +8,7 @@
 #include <wchar.h>
 
 #include "date.h"
+#include "driver.h"
 #include "term.h"
 #include "utf8.h"
 
@@ -246,13 +247,72 @@ static const struct choice direction_choices[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const struct choice source_choices[] = {
-    {"crm", "CRM", "C", C_GREEN, "ms-src-crm", NULL},
-    {"gmail", "Gmail", "G", C_RED, "ms-src-gmail", NULL},
-    {"outlook", "Outlook", "O", C_BLUE, "ms-src-outlook", NULL},
-    {"imap", "IMAP", "I", C_GREY, "ms-src-imap", NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+/*
+ * The source badges: the CRM's, then one per driver, in its label and
+ * badge colour (driver.h), filled in by sources_init(): a provider added
+ * gets its badge in every format without a line here.
+ */
+#define MAX_SOURCES 16
+static struct choice source_choices[MAX_SOURCES + 1];
+static char source_cls[MAX_SOURCES][40], source_brief[MAX_SOURCES][2];
+
+/* A badge colour's table escape and page colour (its light and dark
+ * schemes share it: white text on it passes WCAG AA in both). */
+static const struct {
+	const char *name, *ansi, *hex;
+} palette[] = {
+    {"green", C_GREEN, "#1a7f37"},
+    {"red", C_RED, "#c5221f"},
+    {"blue", C_BLUE, "#0a5ebd"},
+    {"grey", C_GREY, "#5f6368"},
 };
+
+static int
+colour(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(palette) / sizeof(*palette); i++)
+		if (strcmp(palette[i].name, name) == 0)
+			return (int)i;
+	return 3; /* grey */
+}
+
+static void
+source_add(size_t i, const char *name, const char *label, const char *badge)
+{
+	struct choice *c = &source_choices[i];
+
+	snprintf(source_cls[i], sizeof(source_cls[i]), "ms-src-%s", name);
+	source_brief[i][0] = label[0];
+	c->value = name;
+	c->text = label;
+	c->brief = source_brief[i];
+	c->ansi = palette[colour(badge)].ansi;
+	c->cls = source_cls[i];
+}
+
+static void
+sources_init(void)
+{
+	const struct ms_driver *d;
+	size_t i;
+
+	if (source_choices[0].value != NULL)
+		return;
+	source_add(0, "crm", "CRM", "green");
+	for (i = 0; i < MAX_SOURCES - 1 && (d = ms_driver_at(i)) != NULL; i++)
+		source_add(i + 1, d->name, d->label, d->badge);
+}
+
+/* The badge colour of a source, for the page's style. */
+static const char *
+source_hex(size_t i)
+{
+	const struct ms_driver *d = i > 0 ? ms_driver_at(i - 1) : NULL;
+
+	return palette[colour(d != NULL ? d->badge : "green")].hex;
+}
 
 static const struct choice clip_choices[] = {
     {"true", "📎", "📎", NULL, "ms-clip", "has attachments"},
@@ -703,6 +763,7 @@ ms_printer_create(FILE *out, enum ms_format fmt, int color, int width)
 {
 	struct ms_printer *p = ms_xcalloc(1, sizeof(*p));
 
+	sources_init();
 	p->out = out;
 	p->fmt = fmt;
 	p->color = color && fmt == MS_FMT_TABLE;
@@ -1444,8 +1505,7 @@ html_cols(const struct layout *l)
 static const char tab_style[] =
     ".ms-tab{--ms-bg:#ffffff;--ms-fg:#1f2328;--ms-muted:#59636e;"
     "--ms-line:#d1d9e0;--ms-panel:#f6f8fa;--ms-in:#0b57d0;"
-    "--ms-out:#137333;--ms-on:#ffffff;--ms-crm:#1a7f37;"
-    "--ms-gmail:#c5221f;--ms-outlook:#0a5ebd;--ms-imap:#5f6368;"
+    "--ms-out:#137333;--ms-on:#ffffff;"
     "--ms-active:#116329;--ms-stale:#8a5300;--ms-reauth:#b93b00;"
     "--ms-off:#656d76;--ms-error:#b42318;"
     "color-scheme:light;display:block;box-sizing:border-box;"
@@ -1483,10 +1543,7 @@ static const char tab_style[] =
     ".ms-tab .ms-badge{display:inline-block;padding:1px 8px;"
     "border-radius:10px;font-size:12px;font-weight:600;"
     "line-height:18px;color:var(--ms-on);white-space:nowrap}\n"
-    ".ms-tab .ms-src-crm{background:var(--ms-crm)}\n"
-    ".ms-tab .ms-src-gmail{background:var(--ms-gmail)}\n"
-    ".ms-tab .ms-src-outlook{background:var(--ms-outlook)}\n"
-    ".ms-tab .ms-src-imap{background:var(--ms-imap)}\n"
+
     ".ms-tab .ms-st-active{background:var(--ms-active)}\n"
     ".ms-tab .ms-st-stale{background:var(--ms-stale)}\n"
     ".ms-tab .ms-st-reauth{background:var(--ms-reauth)}\n"
@@ -1766,6 +1823,23 @@ html_page(struct ms_printer *p, const struct layout *l)
 
 /* The root element with its style, and on a page the header: opened
  * once, by the first layout that prints. */
+/* Each source's badge colour, a custom property of .ms-tab, and its
+ * badge class's background. */
+static void
+source_style(FILE *out)
+{
+	size_t i;
+
+	fputs(".ms-tab{", out);
+	for (i = 0; source_choices[i].value != NULL; i++)
+		fprintf(out, "--ms-%s:%s;", source_choices[i].value,
+		    source_hex(i));
+	fputs("}\n", out);
+	for (i = 0; source_choices[i].value != NULL; i++)
+		fprintf(out, ".ms-tab .%s{background:var(--ms-%s)}\n",
+		    source_choices[i].cls, source_choices[i].value);
+}
+
 static void
 html_open(struct ms_printer *p, const struct layout *l)
 {
@@ -1775,8 +1849,10 @@ html_open(struct ms_printer *p, const struct layout *l)
 	p->root = 1;
 	fprintf(p->out,
 	    "<section class=\"ms-tab ms-%s%s\" aria-label=\"%s\">\n"
-	    "<style>\n%s</style>\n",
-	    l->name, p->fragment ? "" : " ms-page", l->title, tab_style);
+	    "<style>\n",
+	    l->name, p->fragment ? "" : " ms-page", l->title);
+	source_style(p->out);
+	fprintf(p->out, "%s</style>\n", tab_style);
 	if (p->fragment)
 		return;
 	if (p->head != NULL)

@@ -216,10 +216,6 @@ PAIRS = [
     ("muted text on the View panel", "muted", "panel"),
     ("inbound arrow", "in", "bg"),
     ("outbound arrow", "out", "bg"),
-    ("CRM badge", "on", "crm"),
-    ("Gmail badge", "on", "gmail"),
-    ("Outlook badge", "on", "outlook"),
-    ("IMAP badge", "on", "imap"),
     ("status active", "on", "active"),
     ("status stale", "on", "stale"),
     ("status needs re-authorization", "on", "reauth"),
@@ -230,10 +226,18 @@ PAIRS = [
 PRINT_PAIRS = PAIRS[:6] + [("badge text", "on", "bg")]
 
 
+SOURCE = re.compile(r"\.ms-src-([a-z]+)\{")
+
+
 def cmd_contrast(page):
     bad = []
+    # Every source badge the page styles (the CRM's and one per driver).
+    sources = sorted(set(SOURCE.findall(tab_style(page))))
+    if "crm" not in sources or len(sources) < 3:
+        fail(f"{page}: want the CRM's and the drivers' badges, got {sources}")
+    pairs = PAIRS + [("%s badge" % s, "on", s) for s in sources]
     for scheme, v in schemes(page).items():
-        for what, fg, bg in PRINT_PAIRS if scheme == "print" else PAIRS:
+        for what, fg, bg in PRINT_PAIRS if scheme == "print" else pairs:
             r = contrast(v[fg], v[bg])
             diag(f"{scheme:5} {what}: {v[fg]} on {v[bg]} {r:.2f}:1")
             if r < 4.5:
@@ -284,8 +288,10 @@ def column_box(img, colours, margin=4):
     return (max(0, lo - margin), 0, hi + margin + 1, img.height)
 
 
-SOURCE_VARS = {"crm": "crm", "gmail": "gmail", "outlook": "outlook",
-               "imap": "imap"}
+def source_vars(page):
+    """The sources the page styles a badge for (the CRM's and one per
+    driver), each its custom property's name."""
+    return sorted(set(SOURCE.findall(tab_style(page))))
 
 
 def cmd_rows(shot, page, scheme, expect):
@@ -296,7 +302,7 @@ def cmd_rows(shot, page, scheme, expect):
     img = png.read(shot)
     want = [tuple(e.split(":")) for e in expect.split()]
     arrows = {"in": v["in"], "out": v["out"]}
-    badges = {s: v[SOURCE_VARS[s]] for s in SOURCE_VARS}
+    badges = {s: v[s] for s in source_vars(page)}
     left = (0, 0, img.width // 3, img.height)
     # An arrow's stem is a pixel or two wide; a badge is filled.
     a = sequence(img, arrows, left, 2, 1)
