@@ -1832,8 +1832,8 @@ source_style(FILE *out)
 
 	fputs(".ms-tab{", out);
 	for (i = 0; source_choices[i].value != NULL; i++)
-		fprintf(out, "--ms-%s:%s;", source_choices[i].value,
-		    source_hex(i));
+		fprintf(
+		    out, "--ms-%s:%s;", source_choices[i].value, source_hex(i));
 	fputs("}\n", out);
 	for (i = 0; source_choices[i].value != NULL; i++)
 		fprintf(out, ".ms-tab .%s{background:var(--ms-%s)}\n",
