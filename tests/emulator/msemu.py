@@ -552,7 +552,8 @@ class Mailbox:
         d = {"provider": self.provider, "address": self.address,
              "name": self.name}
         if self.provider == "gmail":
-            d.update(messages=len(self.msgs), historyId=str(self.history_id),
+            d.update(messages=len(self.msgs), threads=len(self.thread_index()),
+                     historyId=str(self.history_id),
                      minHistoryId=str(self.min_history))
         else:
             d.update(messages=len(self.omsgs), upn=self.upn, mail=self.mail,
