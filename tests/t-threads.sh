@@ -52,6 +52,7 @@ EOF
 # account and provider id, the Message-ID, subject, date, snippet,
 # attachment flag, direction, bulk mark, thread id, source, and From, To
 # and Cc (addresses and names, in order). Not empty, no link twice.
+# same --subset DB1 DB2 [ACCOUNT]: every row of DB1 is one of DB2's.
 cat >"$T/same.py" <<'EOF'
 import sqlite3, sys
 def rows(path, acct):
@@ -71,9 +72,13 @@ def rows(path, acct):
             sys.exit("# %s: %s linked twice" % (path, r[2]))
         out[(r[1], r[2])] = tuple(r[3:]) + (tuple(who),)
     return out
+subset = sys.argv[1] == "--subset"
+if subset:
+    del sys.argv[1]
 a = rows(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else "")
 b = rows(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
-diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+# --subset: every row of the first is the second's (some left out)
+diff = sorted(k for k in (set(a) if subset else set(a) | set(b)) if a.get(k) != b.get(k))
 for k in diff[:5]:
     print("# %s %s:\n#   %s\n#   %s" % (k[0], k[1], a.get(k), b.get(k)))
 print("# %d and %d rows, %d differ" % (len(a), len(b), len(diff)))
@@ -298,5 +303,35 @@ check "--full: nothing new" pc json "$T/out" 'J["'$G'"]["new"] == 0'
 fetched=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["fetched"])' "$T/full.json")
 lg full "--full: auto lists messages, gets only the $fetched it does not have, no threads.get" \
 	'by("messages.list", "'$G'") and not by("threads.get", "'$G'") and len(by("messages.get", "'$G'")) == '$fetched' < 200'
+
+# 7. Thread replies that fail or are not what was asked: a refusal for
+# rate is asked again; a thread that is not one, or a message of it
+# without a usable id, is left out with a warning, the rest stored.
+fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
+newdb rate threads $A
+fault '{"kind": "status", "status": 429, "prefix": "/gmail/v1/users/me/threads/", "count": 3}'
+clearlog
+run mailsync-pull --json
+expect_rc "threads.get parts refused for rate" 0
+savelog rate
+lg rate "the refused threads.get parts were asked again" \
+	'len([e for e in L if e["path"].startswith("/gmail/v1/users/me/threads/") and e["status"] == 429]) == 3 and {e["path"] for e in by("threads.get", "'$A'") if e["status"] == 200} == {e["path"] for e in L if e["path"].startswith("/gmail/v1/users/me/threads/")}'
+check "refused for rate, asked again: the same rows as message by message" \
+	same "$T/rate/mailsync.db" "$T/messages/mailsync.db" $A
+emu DELETE /_emu/faults >/dev/null
+newdb odd threads $A
+fault '[{"kind": "json", "prefix": "/gmail/v1/users/me/threads/", "count": 1, "set": {"messages.0.id": "../../x y"}},
+ {"kind": "json", "prefix": "/gmail/v1/users/me/threads/", "count": 1, "set": {"id": "ffffffffffffffff"}},
+ {"kind": "json", "prefix": "/gmail/v1/users/me/threads/", "count": 1, "set": {"messages": {"id": "x"}}},
+ {"kind": "raw", "prefix": "/gmail/v1/users/me/threads/", "count": 1, "body": "{\"id\": "}]'
+run mailsync-pull --json
+expect_rc "odd thread replies: the account still syncs" 0
+emu DELETE /_emu/faults >/dev/null
+grep_err "one warning says what was left out" "$A: message .* left out"
+check "odd thread replies: the threads and the message left out, the others stored" \
+	test "$(MAILSYNC_DB=$T/odd/mailsync.db q "SELECT count(*) FROM emails")" -ge 7 -a \
+	"$(MAILSYNC_DB=$T/odd/mailsync.db q "SELECT count(*) FROM emails")" -lt "$(MAILSYNC_DB=$T/messages/mailsync.db q "SELECT count(*) FROM email_accounts ea JOIN accounts a ON a.id = ea.account_id WHERE a.address = '$A'")"
+check "odd thread replies: what is stored is what message by message stores" \
+	same --subset "$T/odd/mailsync.db" "$T/messages/mailsync.db" $A
 
 done_testing
