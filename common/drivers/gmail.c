@@ -719,12 +719,6 @@ try_commit(struct gmail *g)
 static void
 send_want(struct gmail *, struct unit *, struct idset *, struct idset *);
 
-/*
- * Incremental: the added messages go in units of a page, each stored in
- * its own transaction, so a bounded or killed run keeps what it fetched;
- * the historyId moves only with the last unit (a rerun lists the same
- * history again and skips what is stored).
- */
 static int
 same_thread(const struct pend *a, const struct pend *b)
 {
@@ -732,6 +726,12 @@ same_thread(const struct pend *a, const struct pend *b)
 	    strcmp(a->thread, b->thread) == 0;
 }
 
+/*
+ * Incremental: the added messages go in units of a page, each stored in
+ * its own transaction, so a bounded or killed run keeps what it fetched;
+ * the historyId moves only with the last unit (a rerun lists the same
+ * history again and skips what is stored).
+ */
 /*
  * The next unit: up to a page of the added messages (sorted by thread),
  * THREAD_MIN or more of one thread asked by one threads.get of which only
