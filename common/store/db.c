@@ -487,13 +487,14 @@ wal(struct ms_db *db)
 	int i, rc;
 
 	for (i = 0; i < BUSY_TIMEOUT_MS / 20; i++) {
-		rc = sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL,
-		    NULL);
+		rc = sqlite3_exec(
+		    db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
 			break;
 		usleep(20000);
 	}
-	return rc == SQLITE_OK ? 0 : ms_db_fail(db, "PRAGMA journal_mode = WAL");
+	return rc == SQLITE_OK ? 0
+			       : ms_db_fail(db, "PRAGMA journal_mode = WAL");
 }
 
 static int
