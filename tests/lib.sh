@@ -64,6 +64,16 @@ expect_out() {
 	fi
 }
 
+# expect_golden DESCRIPTION FILE: compare the last run's stdout with the
+# golden file tests/data/golden/FILE. MS_BLESS=1 in the environment
+# writes it instead (then read the change with git diff before keeping it).
+expect_golden() {
+	if [ "${MS_BLESS:-}" = 1 ]; then
+		cp "$T/out" "$MS_SRC/tests/data/golden/$2"
+	fi
+	expect_out "$1" <"$MS_SRC/tests/data/golden/$2"
+}
+
 # grep_out / grep_err DESCRIPTION PATTERN: a line of stdout/stderr matches.
 grep_out() {
 	if grep -qE -- "$2" "$T/out"; then ok "$1"; else
