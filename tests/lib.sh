@@ -30,6 +30,11 @@ not_ok() {
 	echo "not ok $tap_n - $*"
 }
 
+# skip_n N REASON: N tests skipped for REASON, each named apart.
+skip_n() {
+	for _i in $(seq "$1"); do ok "# SKIP $2 ($_i of $1)"; done
+}
+
 # check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
 check() {
 	_d=$1
