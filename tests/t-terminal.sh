@@ -41,7 +41,9 @@ check "mailsync-record stores the hostile CRM email" test -n "$crm"
 # A synced email as pull stores it (Gmail decodes "&#27;" in snippets to
 # a raw ESC), with invalid UTF-8 besides: a lone continuation byte, an
 # overlong "/", a truncated sequence. An account whose last error quotes
-# a provider's hostile reply.
+# a provider's hostile reply. Written by hand: no tool stores invalid
+# UTF-8, and what is tested is that whatever a database holds prints
+# safely.
 ev=$(printf '%s' "$EVIL" | xxd -p | tr -d '\n')
 q "INSERT INTO accounts (id, provider, address, member, created, last_sync,
        status, last_error)
