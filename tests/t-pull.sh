@@ -56,11 +56,10 @@ clearlog
 run mailsync-pull --json
 expect_rc "first pull: full sync" 0
 check "--json: one line per account with account, provider, status, fetched, new" \
-	pc json "$T/out" 'len(L) == 3 and sorted(J) == sorted(E) and all(set(r) >= {"account", "provider", "status", "fetched", "new"} and type(r["fetched"]) is int and type(r["new"]) is int and r["status"] == "ok" and r["provider"] == E[r["account"]][0] for r in L)'
-js "fetched covers every message to sync, at most those skipped besides" \
-	'all(len(E[a][1]) <= J[a]["fetched"] <= len(E[a][1]) + len(E[a][2]) for a in E)'
-js "new: every message to sync is new to its account" \
-	'all(J[a]["new"] == len(E[a][1]) for a in E)'
+	pc json-one-ok-line-per-account "$T/out"
+check "fetched covers every message to sync, at most those skipped besides" \
+	pc json-fetched-what-to-sync "$T/out"
+check "new: every message to sync is new to its account" pc json-all-new "$T/out"
 check "rows in emails: the distinct Message-IDs of all mailboxes" \
 	test "$(q "SELECT count(*) FROM emails")" = "$(pc distinct)"
 consistent "full sync"
@@ -96,10 +95,10 @@ before=$(q "SELECT count(*) FROM emails")
 clearlog
 run mailsync-pull --json
 expect_rc "incremental pull" 0
-js "only the new messages are fetched: alice 3, bob 1, carol 2" \
-	'J["alice@firm.example"]["fetched"] == 3 and J["bob@firm.example"]["fetched"] == 1 and J["carol@firm.example"]["fetched"] == 2'
-js "all of them new to their accounts" \
-	'J["alice@firm.example"]["new"] == 3 and J["bob@firm.example"]["new"] == 1 and J["carol@firm.example"]["new"] == 2'
+check "only the new messages are fetched: alice 3, bob 1, carol 2" \
+	pc json-says "$T/out" $A.fetched=3 $B.fetched=1 $C.fetched=2
+check "all of them new to their accounts" \
+	pc json-says "$T/out" $A.new=3 $B.new=1 $C.new=2
 check "5 rows more in emails" test "$(q "SELECT count(*) FROM emails")" = $((before + 5))
 consistent "incremental"
 check "incremental: attributes" pc attrs
@@ -125,7 +124,7 @@ consistent "after a 404 in a batch"
 # 3. Idle runs.
 idle "after the incremental pull"
 run mailsync-pull --json
-js "an idle --json run fetches nothing" 'len(L) == 3 and all(r["fetched"] == 0 and r["new"] == 0 and r["status"] == "ok" for r in L)'
+check "an idle --json run fetches nothing" pc json-idle "$T/out" 3
 
 if command -v script >/dev/null; then
 	script -qec "mailsync-pull" /dev/null >"$T/tty" 2>&1
@@ -141,8 +140,8 @@ add $A '{"message_id": "<t3.only@mail.acme.example>", "date": "2026-11-19T16:00:
 clearlog
 run mailsync-pull --json --account $A
 expect_rc "--account alice" 0
-js "--account: one line, alice's" 'list(J) == ["alice@firm.example"] and J["alice@firm.example"]["fetched"] == 1'
-lg "--account: no request for the other mailboxes" 'not by("bob@firm.example") and not by("carol@firm.example") and by("alice@firm.example")'
+check "--account: one line, alice's" pc json-says "$T/out" lines=1 $A.fetched=1
+check "--account: no request for the other mailboxes" pc log-asked-only mem $A
 consistent "--account"
 
 # 4. Gmail history 404: full sync again, no duplicates.
@@ -196,8 +195,8 @@ fault '{"kind": "status", "status": 403, "reason": "forbidden", "prefix": "/gmai
 run mailsync-pull --json
 nofaults
 expect_rc "a 403 forbidden is not transient" 69
-js "alice errs with the provider's reason, bob and carol are ok" \
-	'J["alice@firm.example"]["status"] == "error" and "403" in J["alice@firm.example"]["error"] and J["bob@firm.example"]["status"] == "ok" and J["carol@firm.example"]["status"] == "ok"'
+check "alice errs with the provider's reason, bob and carol are ok" \
+	pc json-says "$T/out" $A=error:403 $B=ok $C=ok
 run mailsync-pull -q
 expect_rc "the next run succeeds" 0
 
@@ -221,9 +220,8 @@ emu POST /_emu/tokens/expire '{}' >/dev/null
 clearlog
 run mailsync-pull --json
 expect_rc "expired access tokens" 0
-js "every account ok" 'all(r["status"] == "ok" for r in L)'
-lg "one refresh per account" \
-	'sorted(e.get("mailbox") for e in G if e.get("grant_type") == "refresh_token") == ["alice@firm.example", "bob@firm.example", "carol@firm.example"] and any(e["status"] == 401 for e in A)'
+check "every account ok" pc json-all-ok "$T/out"
+check "one refresh per account" pc log-one-refresh-per-account mem
 consistent "after the refresh"
 check "carol's rotated refresh token is stored" \
 	test "$(q "SELECT hex(refresh) FROM tokens WHERE account_id = $cid")" != "$old"
@@ -239,8 +237,8 @@ add $C '{"message_id": "<t6.ig.c@acme.example>", "date": "2026-11-19T21:10:00Z",
 clearlog
 run mailsync-pull --json
 expect_rc "invalid_grant on refresh" 77
-js "carol needs-reauth with an error, the others ok" \
-	'J["carol@firm.example"]["status"] == "needs-reauth" and J["carol@firm.example"].get("error") and J["alice@firm.example"]["status"] == "ok" and J["bob@firm.example"]["status"] == "ok"'
+check "carol needs-reauth with an error, the others ok" \
+	pc json-says "$T/out" $C=needs-reauth:invalid_grant $A=ok $B=ok
 grep_err "stderr names carol" "carol@firm.example"
 check "carol's status is needs-reauth" test "$(q "SELECT status FROM accounts WHERE address = '$C'")" = needs-reauth
 lg "it did not loop on the refresh" \
@@ -252,15 +250,15 @@ grep_out "show --accounts says needs-reauth" '"address":"carol@firm.example".*"s
 clearlog
 run mailsync-pull --json
 expect_rc "a later run while carol waits for re-authorization" 77
-js "--json: a line for every account, carol's needs-reauth with nothing fetched" \
-	'len(L) == 3 and J["carol@firm.example"]["status"] == "needs-reauth" and J["carol@firm.example"]["fetched"] == 0 and J["alice@firm.example"]["status"] == "ok"'
+check "--json: a line for every account, carol's needs-reauth with nothing fetched" \
+	pc json-says "$T/out" lines=3 $C=needs-reauth $C.fetched=0 $A=ok
 lg "carol's mailbox is not asked at all" 'not by("carol@firm.example")'
 connect_browser -p outlook --login-hint $C --member carol --timeout 30
 expect_rc "carol re-authorizes" 0
 clearlog
 run mailsync-pull --json
 expect_rc "after re-authorization" 0
-js "carol ok again, her waiting message fetched" 'J["carol@firm.example"]["status"] == "ok" and J["carol@firm.example"]["fetched"] == 1'
+check "carol ok again, her waiting message fetched" pc json-says "$T/out" $C=ok $C.fetched=1
 lg "incrementally, from the kept deltaLinks" 'not any(e.get("round") == "initial" for e in A)'
 check "carol is active" test "$(q "SELECT status FROM accounts WHERE address = '$C'")" = active
 consistent "after re-authorization"
@@ -278,8 +276,8 @@ fault '{"kind": "malformed", "prefix": "/v1.0/", "mailbox": "carol@firm.example"
 run mailsync-pull --json
 nofaults
 expect_rc "malformed JSON is a transient failure" 75
-js "bob and carol error with a message, alice ok" \
-	'J["bob@firm.example"]["status"] == "error" and J["bob@firm.example"].get("error") and J["carol@firm.example"]["status"] == "error" and J["carol@firm.example"].get("error") and J["alice@firm.example"]["status"] == "ok"'
+check "bob and carol error with a message, alice ok" \
+	pc json-says "$T/out" $B=error $C=error $A=ok
 grep_err "the error names bob" "bob@firm.example"
 grep_err "and carol" "carol@firm.example"
 check "nothing of the broken pages is stored, alice's message is" \
@@ -291,7 +289,7 @@ run mailsync-show --accounts --json
 grep_out "show --accounts shows the error" '"address":"bob@firm.example".*"status":"error","last_sync":[^,]*,"last_error":"[^"]+'
 run mailsync-pull --json
 expect_rc "the next clean run" 0
-js "recovers bob and carol" 'all(r["status"] == "ok" for r in L) and J["bob@firm.example"]["fetched"] == 1 and J["carol@firm.example"]["fetched"] == 2'
+check "recovers bob and carol" pc json-says "$T/out" all=ok $B.fetched=1 $C.fetched=2
 check "both active again" test "$(q "SELECT group_concat(status, ' ') FROM accounts WHERE address IN ('$B', '$C')")" = "active active"
 consistent "after the recovery"
 check "after the faults: attributes" pc attrs
@@ -356,9 +354,9 @@ before=$(q "SELECT count(*) FROM emails")
 clearlog
 run mailsync-pull --full --json
 expect_rc "--full" 0
-js "--full: every account ok, nothing new" 'len(L) == 3 and all(r["status"] == "ok" and r["new"] == 0 for r in L)'
-lg "--full read the profiles, listed everything and started both folders over" \
-	'all(any(e["path"].endswith("/profile") for e in by(a)) and sum(e.get("count", 0) for e in by(a) if e["path"].endswith("/messages") and not q(e, "q")) >= len(E[a][1]) for a in ("alice@firm.example", "bob@firm.example")) and len({e["path"] for e in by("carol@firm.example") if e.get("round") == "initial"}) == 2'
+check "--full: every account ok, nothing new" pc json-says "$T/out" lines=3 all=ok all.new=0
+check "--full read the profiles, listed everything and started both folders over" \
+	pc log-full-resync mem
 check "--full: same number of emails" test "$(q "SELECT count(*) FROM emails")" = "$before"
 consistent "after --full"
 idle "after --full"
@@ -426,8 +424,8 @@ connect_browser -p gmail --login-hint $A --member alice --timeout 30
 connect_browser -p outlook --login-hint $C --member carol --timeout 30
 run mailsync-pull --json --since 2026-10-20
 expect_rc "--since 2026-10-20 on a first sync" 0
-js "--since: new counts only the messages from that day on" \
-	"J['$A']['new'] == $(pc since $A 2026-10-20) and J['$C']['new'] == $(pc since $C 2026-10-20)"
+check "--since: new counts only the messages from that day on" \
+	pc json-says "$T/out" $A.new=$(pc since $A 2026-10-20) $C.new=$(pc since $C 2026-10-20)
 check "--since: nothing older stored" \
 	test "$(q "SELECT count(*) FROM emails WHERE date < CAST(strftime('%s', '2026-10-20') AS INTEGER)")/$(q "SELECT count(*) FROM emails")" = "0/$(ACCTS="$A $C" pc since_distinct 2026-10-20)"
 run mailsync-pull --since yesterday
@@ -442,8 +440,8 @@ setup_apps
 connect_browser -p gmail --login-hint big@firm.example --member big --timeout 30
 run mailsync-pull --json
 expect_rc "a first sync of 2600 messages, 6 pages" 0
-js "every page is fetched and the sync is complete" \
-	'J["big@firm.example"]["status"] == "ok" and J["big@firm.example"]["new"] == 2600'
+check "every page is fetched and the sync is complete" \
+	pc json-says "$T/out" big@firm.example=ok big@firm.example.new=2600
 check "and stored" test "$(q "SELECT count(*) FROM emails")" = 2600
 export MAILSYNC_DB="$T/data/mailsync.db"
 
