@@ -392,7 +392,7 @@ check "the two runs stored the 1200 messages once" \
 consistent "after --max-time"
 
 rm -f "$T"/maxtime.*
-q "INSERT OR REPLACE INTO settings VALUES ('quota.gmail_concurrency', '1')"
+mailsync-config -q set quota.gmail_concurrency 1
 emu POST "/_emu/mailboxes/$A/messages" '{"generate": 300, "seed": 8}' >/dev/null
 emu POST "/_emu/mailboxes/$C/messages" '{"generate": 300, "seed": 9}' >/dev/null
 econf '{"latency_ms": 300}'
@@ -406,7 +406,7 @@ for i in 1 2 3 4 5 6 7 8; do
 	grep -q '"status":"partial"' "$T/out" || break
 done
 econf '{"latency_ms": 0}'
-q "DELETE FROM settings WHERE key = 'quota.gmail_concurrency'"
+mailsync-config -q unset quota.gmail_concurrency
 check "300 new messages each for alice and carol: runs of --max-time 1 get through ($runs runs, $partial partial)" \
 	test "$runs" -lt 8 -a "$rc" -eq 0
 check "and store every message once" \
