@@ -292,6 +292,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		OPT_PORT,
 		OPT_TIMEOUT,
 	};
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"provider", required_argument, NULL, 'p'},
@@ -311,6 +312,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	const char *errstr;
 	int ch;
 

@@ -154,7 +154,7 @@ is blocky "Big offer|Offer, with Jane" "unblocking restores blocky"
 is acme "$ACMEF" "and acme"
 run mailsync-config unblock jane@acme.example
 expect_rc "unblocking what is not blocked" 66
-one_line_err "says so in one line"
+one_line_err "unblocking what is not blocked: says so in one line"
 
 # 8. A manual alias: outbound, and no longer matching a client.
 check "before: alice's home address is inbound" test "$(dir home)" = in
@@ -216,7 +216,7 @@ only_bob=$(q "SELECT count(*) FROM emails e WHERE e.source <> 'crm' AND EXISTS (
 total=$(q "SELECT count(*) FROM emails")
 run mailsync-disconnect --purge $B </dev/null
 expect_rc "--purge without a terminal and without --yes" 64
-one_line_err "says so in one line"
+one_line_err "--purge without --yes: says so in one line"
 check "and changes nothing" test "$(q "SELECT count(*) FROM emails")/$(q "SELECT status FROM accounts WHERE address = '$B'")" = "$total/active"
 if command -v script >/dev/null; then
 	rc=0

@@ -13,6 +13,7 @@
  * The settings. Adding one: a row here, its paragraph in
  * share/man/mailsync-config.1.scd, and the code that reads it.
  */
+/* clang-format off */
 static const struct ms_config_key keys[] = {
     {"sync.since", MS_CONFIG_DATE, "", 0, 0,
 	"first sync of a new account starts at this date (empty: all "
@@ -47,6 +48,7 @@ static const struct ms_config_key keys[] = {
     {"quota.time_scale", MS_CONFIG_NUM, "1", 0.001, 1000,
 	"quota windows divided by this (only for emulated providers)"},
 };
+/* clang-format on */
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
