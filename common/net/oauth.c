@@ -655,10 +655,9 @@ refresh_and_save(struct ms_db *db, const struct ms_secret_key *key,
 		if (ms_account_set_status(db, account, "needs-reauth", why) ==
 		    -1)
 			return -1;
+		/* Said once: whoever reports it names the account. */
 		return ms_errc(EX_NOPERM,
-		    "%s %s needs re-authorization "
-		    "(mailsync-connect): %s",
-		    p->name, address, why);
+		    "needs re-authorization (mailsync-connect): %s", why);
 	}
 	if (n.refresh == NULL) {
 		n.refresh = t->refresh;

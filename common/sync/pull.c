@@ -424,6 +424,7 @@ ms_pull_result(const struct ms_pull *p, size_t i, struct ms_pull_result *r)
 	r->total = -1;
 	if (a->reauth) {
 		r->code = EX_NOPERM;
+		r->error = "needs re-authorization: run mailsync-connect";
 		return;
 	}
 	r->fetched = a->s.fetched;
