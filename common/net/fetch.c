@@ -294,6 +294,16 @@ get_token(struct ms_fetch_acct *a)
 	return 0;
 }
 
+int
+ms_fetch_acct_secret(struct ms_fetch_acct *a, char **secret)
+{
+	*secret = NULL;
+	if (get_token(a) == -1)
+		return -1;
+	*secret = ms_secret_strdup(a->token);
+	return 0;
+}
+
 void
 ms_fetch_acct_fail(struct ms_fetch_acct *a, int code, const char *msg)
 {

@@ -153,6 +153,14 @@ double ms_fetch_acct_refused(const struct ms_fetch_acct *);
  */
 int ms_fetch_acct_reauth(struct ms_fetch_acct *);
 
+/*
+ * The account's credential as its auth callback gives it (an access
+ * token, or an IMAP password), for drivers that send it themselves: a
+ * new string in guarded memory (ms_secret_free) in *secret. 0, or -1
+ * with ms_err (the account is not failed: the caller says how).
+ */
+int ms_fetch_acct_secret(struct ms_fetch_acct *, char **secret);
+
 /* Fail the account: its queued requests are dropped, later adds ignored. */
 void ms_fetch_acct_fail(struct ms_fetch_acct *, int code, const char *msg);
 /* 0 while the account is fine, else the sysexits code it failed with. */

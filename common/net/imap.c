@@ -1018,3 +1018,68 @@ ms_imap_close(struct ms_imap *s)
 	else
 		session_free(s);
 }
+
+/*
+ * A login alone (mailsync-connect)
+ */
+
+struct login {
+	int done, err;
+	char msg[600];
+};
+
+static void
+login_ready(struct ms_imap *s, int err, const char *msg, void *arg)
+{
+	struct login *l = arg;
+
+	l->done = 1;
+	l->err = err;
+	snprintf(l->msg, sizeof(l->msg), "%s", msg ? msg : "");
+	if (err == 0)
+		ms_imap_close(s);
+}
+
+static void
+login_closed(struct ms_imap *s, int err, const char *msg, void *arg)
+{
+	(void)s;
+	if (!((struct login *)arg)->done)
+		login_ready(NULL, err ? err : EX_TEMPFAIL, msg, arg);
+}
+
+static int
+login_auth(void *arg, int refresh, char **token, time_t *expires)
+{
+	(void)arg;
+	(void)refresh;
+	*token = NULL;
+	*expires = 0;
+	return ms_errc(EX_SOFTWARE, "no credential here");
+}
+
+int
+ms_imap_login(const struct ms_fetch_conn_spec *conn, double timeout)
+{
+	static const struct ms_imap_ops ops = {login_ready, login_closed};
+	struct ms_fetch_limits lim = {.concurrency = 1, .window = 60};
+	struct ms_imap_spec spec = {0};
+	struct login l = {0};
+	struct ms_fetch_acct *a;
+	struct ms_fetch *f;
+
+	if ((f = ms_fetch_create()) == NULL)
+		return -1;
+	a = ms_fetch_acct_create(f, &lim, login_auth, NULL, conn->url);
+	spec.conn = *conn;
+	spec.ops = &ops;
+	spec.arg = &l;
+	ms_imap_open(a, &spec);
+	ms_fetch_run(f, ms_fetch_now() + timeout, 1);
+	ms_fetch_destroy(f);
+	if (!l.done)
+		return ms_errc(EX_TEMPFAIL, "no answer within %.0f s", timeout);
+	if (l.err != 0)
+		return ms_errc(l.err, "%s", l.msg);
+	return 0;
+}

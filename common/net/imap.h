@@ -188,4 +188,12 @@ long long ms_imap_received(const struct ms_imap *);
 /* LOGOUT (not waited for) and close; nothing more is called back. */
 void ms_imap_close(struct ms_imap *);
 
+/*
+ * Connect and log in, then log out (mailsync-connect checks a password
+ * so): 0, or -1 with ms_err: EX_NOPERM when the server refused the login
+ * (its words quoted), EX_UNAVAILABLE for TLS or a server that is none,
+ * EX_TEMPFAIL for the network or no answer within timeout seconds.
+ */
+int ms_imap_login(const struct ms_fetch_conn_spec *, double timeout);
+
 #endif

@@ -299,6 +299,10 @@ ms_cred_imap_load(struct ms_db *db, const struct ms_secret_key *key,
 	srv->port = sqlite3_column_int(st, 1);
 	srv->tls = ms_xstrdup(ms_db_col_text(st, 2));
 	srv->user = ms_xstrdup(ms_db_col_text(st, 3));
+	if (key == NULL) {
+		sqlite3_reset(st);
+		return 0;
+	}
 	ctx = ctx_imap(address);
 	srv->password = ms_secret_open(key, ctx, sqlite3_column_blob(st, 4),
 	    (size_t)sqlite3_column_bytes(st, 4));

@@ -69,8 +69,8 @@ void ms_cred_imap_finish(struct ms_imap_server *); /* wipes the password */
  * caller's transaction. */
 int ms_cred_imap_save(struct ms_db *, const struct ms_secret_key *,
     int64_t account, const char *address, const struct ms_imap_server *);
-/* Load them: 0, or -1 (EX_NOPERM when no password is stored: the
- * account must be connected again). */
+/* Load them (the password only when key is not NULL): 0, or -1
+ * (EX_NOPERM when none is stored: the account must be connected again). */
 int ms_cred_imap_load(struct ms_db *, const struct ms_secret_key *,
     int64_t account, const char *address, struct ms_imap_server *);
 
