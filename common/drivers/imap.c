@@ -885,7 +885,10 @@ has_news(struct imap *g, struct folder *f)
 		    g->s->address, f->name);
 		f->has_cursor = 0;
 	}
-	return !f->has_cursor || f->uidnext - 1 > f->c_uid;
+	/* An empty folder that never held a message: nothing to read. */
+	if (!f->has_cursor)
+		return f->uidnext > 1;
+	return f->uidnext - 1 > f->c_uid;
 }
 
 static void

@@ -104,6 +104,7 @@ struct ms_fetch_conn {
 	int err;
 	char msg[600];
 	char line[512]; /* the server's last line while setting up */
+	struct ms_buf setup; /* its lines then, the last 8 KiB or so */
 	char errbuf[CURL_ERROR_SIZE];
 	long long received;
 };
@@ -907,6 +908,9 @@ conn_line(char *data, size_t size, size_t n, void *arg)
 		k = sizeof(c->line) - 1;
 	memcpy(c->line, data, k);
 	c->line[k] = '\0';
+	if (c->setup.len + k + 1 > 8192)
+		c->setup.len = 0;
+	ms_buf_add(&c->setup, data, size * n < 8192 ? size * n : 0);
 	return len;
 }
 
@@ -1175,6 +1179,13 @@ ms_fetch_conn_close(struct ms_fetch_conn *c)
 			    * being walked */
 }
 
+const char *
+ms_fetch_conn_setup(const struct ms_fetch_conn *c, size_t *len)
+{
+	*len = c->setup.len;
+	return c->setup.s ? c->setup.s : "";
+}
+
 long long
 ms_fetch_conn_received(const struct ms_fetch_conn *c)
 {
@@ -1188,6 +1199,7 @@ conn_free(struct ms_fetch_conn *c)
 	free(c->url);
 	free(c->user);
 	ms_buf_finish(&c->out);
+	ms_buf_finish(&c->setup);
 	free(c);
 }
 

@@ -226,6 +226,10 @@ void ms_fetch_conn_waiting(struct ms_fetch_conn *, int waiting);
 /* Close it at once (nothing more is called back) and free it. */
 void ms_fetch_conn_close(struct ms_fetch_conn *);
 
+/* What the server said while libcurl set the connection up (its last
+ * 8 KiB or so: for IMAP, the capabilities after the login). */
+const char *ms_fetch_conn_setup(const struct ms_fetch_conn *, size_t *len);
+
 /* Bytes received on it so far, for figures. */
 long long ms_fetch_conn_received(const struct ms_fetch_conn *);
 

@@ -941,17 +941,74 @@ on_data(struct ms_fetch_conn *c, const char *data, size_t n, void *arg)
 	}
 }
 
+/*
+ * The capabilities the server gave with the login's answer, while
+ * libcurl set the connection up: the last tagged response's
+ * [CAPABILITY ...] code, or a "* CAPABILITY" line that came just before
+ * it. NULL when there were none (then CAPABILITY is asked).
+ */
+static const char *
+last_caps(const char *s, size_t len, const char **end)
+{
+	const char *line, *nl, *p, *cur = NULL, *cur_end = NULL;
+	const char *res = NULL, *res_end = NULL;
+	size_t n;
+
+	for (line = s; line < s + len; line = nl + 1) {
+		if ((nl = memchr(line, '\n', (size_t)(s + len - line))) == NULL)
+			break;
+		n = (size_t)(nl - line);
+		if (n > 13 && memcmp(line, "* CAPABILITY ", 13) == 0) {
+			cur = line + 12;
+			cur_end = nl;
+		} else if (n > 2 && line[0] != '*' && line[0] != '+') {
+			/* A tagged response: what came for it, or its code. */
+			res = cur;
+			res_end = cur_end;
+			if ((p = memmem(line, n, " OK [CAPABILITY ", 16)) !=
+				NULL &&
+			    (res_end = memchr(p, ']', (size_t)(nl - p))) !=
+				NULL)
+				res = p + 15;
+			else if (p != NULL)
+				res = NULL;
+			cur = NULL;
+		}
+	}
+	if (res == NULL)
+		return NULL;
+	while (res_end > res && (res_end[-1] == '\r' || res_end[-1] == ' '))
+		res_end--;
+	*end = res_end;
+	return res;
+}
+
 static void
 on_open(struct ms_fetch_conn *c, int err, const char *msg, void *arg)
 {
 	struct ms_imap *s = arg;
 
-	(void)c;
+	const char *line, *caps, *end;
+	struct ms_buf b = {0};
+	size_t len;
+
 	if (err != 0 || msg != NULL) {
 		s->c = NULL; /* the engine frees it */
 		s->gone = 1;
 		s->ops->ready(s, err, msg, s->arg);
 		session_free(s);
+		return;
+	}
+	/* The login's OK often says the capabilities after it (RFC 9051
+	 * 7.1): a round trip saved. */
+	line = ms_fetch_conn_setup(c, &len);
+	if ((caps = last_caps(line, len, &end)) != NULL) {
+		ms_buf_adds(&b, " ");
+		ms_buf_add(&b, caps, (size_t)(end - caps));
+		ms_buf_adds(&b, " ");
+		s->caps = ms_buf_steal(&b);
+		s->ready = 1;
+		s->ops->ready(s, 0, NULL, s->arg);
 		return;
 	}
 	ms_imap_cmd(s, caps_cb, NULL, "CAPABILITY");
