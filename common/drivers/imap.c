@@ -81,6 +81,7 @@ struct chunk {
 	struct msg *m;
 	size_t n;
 	int pending; /* commands outstanding */
+	int texts; /* its second round is asked */
 	int complete;
 };
 
@@ -677,8 +678,9 @@ uid_set(struct ms_buf *b, struct chunk *c, const char *sec)
 	}
 }
 
-/* The second round: one UID FETCH per text section in the chunk. */
-static void
+/* The second round: one UID FETCH per text section in the chunk;
+ * whether the chunk is complete already (nothing to ask). */
+static int
 fetch_texts(struct chunk *c)
 {
 	struct imap *g = c->g;
@@ -706,8 +708,8 @@ fetch_texts(struct chunk *c)
 		ms_imap_cmd_buf(g->sess, text_cb, c, b.s, b.len);
 	}
 	ms_buf_finish(&b);
-	if (--c->pending == 0)
-		chunk_done(c);
+	c->texts = 1;
+	return --c->pending == 0;
 }
 
 static void
@@ -728,10 +730,18 @@ fetch_cb(struct ms_imap *sess, const struct ms_imap_resp *r, void *arg)
 		return;
 	}
 	/* A NO: some messages were expunged meanwhile; the rest is kept. */
-	fetch_texts(c);
+	if (fetch_texts(c))
+		chunk_done(c);
+	else
+		fill(c->g);
 }
 
-/* Start chunks while fewer than INFLIGHT are on their way. */
+/*
+ * Start a chunk while fewer than INFLIGHT are on their way and none is
+ * in its first round: the server answers in order, so a chunk's second
+ * round goes right after its first and it is stored soon, while the
+ * next chunk's first round keeps the connection busy.
+ */
 static void
 fill(struct imap *g)
 {
@@ -740,7 +750,8 @@ fill(struct imap *g)
 	struct chunk *c;
 	size_t i, n;
 
-	while (g->nchunks < INFLIGHT && g->next < g->ntodo && !stopping(g) &&
+	while (g->nchunks < INFLIGHT && (g->tail == NULL || g->tail->texts) &&
+	    g->next < g->ntodo && !stopping(g) &&
 	    ms_fetch_acct_error(g->s->fa) == 0) {
 		n = g->ntodo - g->next < CHUNK ? g->ntodo - g->next : CHUNK;
 		c = ms_xcalloc(1, sizeof(*c));
@@ -968,7 +979,50 @@ on_closed(struct ms_imap *sess, int err, const char *msg, void *arg)
 	fail(g, err, "%s:%d: %s", g->srv.host, g->srv.port, msg);
 }
 
-static const struct ms_imap_ops session_ops = {on_ready, on_closed};
+/* The chunk that asked for the message of this FETCH response. */
+static struct chunk *
+chunk_of(struct imap *g, const struct ms_imap_resp *r)
+{
+	struct chunk *c;
+	uint64_t uid;
+
+	if (ms_imap_num(ms_imap_fetch_item(r, "UID", NULL), &uid) == -1)
+		return NULL;
+	for (c = g->head; c != NULL; c = c->next)
+		if (uid >= c->uids[0] && uid <= c->uids[c->n - 1])
+			return c;
+	return NULL;
+}
+
+/*
+ * Untagged responses, by what they say: the commands outstanding at
+ * once are STATUS (named by their mailbox) or UID FETCH (by their UID,
+ * the first round carrying the headers, the second a text part).
+ */
+static void
+on_untagged(struct ms_imap *sess, const struct ms_imap_resp *r, void *arg)
+{
+	struct imap *g = arg;
+	struct chunk *c;
+
+	if (strcmp(r->word, "FETCH") == 0) {
+		if ((c = chunk_of(g, r)) == NULL)
+			return; /* a flag update, or not asked */
+		if (ms_imap_fetch_item(r, "BODY[HEADER*", NULL) != NULL)
+			read_msg(c, r);
+		else
+			read_text(c, r);
+	} else if (strcmp(r->word, "LIST") == 0 ||
+	    strcmp(r->word, "STATUS") == 0)
+		list_cb(sess, r, g);
+	else if (strcmp(r->word, "SEARCH") == 0)
+		search_cb(sess, r, g);
+	else if (strcmp(r->word, "OK") == 0 && g->cur < g->nf)
+		examine_cb(sess, r, g);
+}
+
+static const struct ms_imap_ops session_ops = {
+    on_ready, on_closed, on_untagged};
 
 static void
 session_open(struct imap *g, double delay)

@@ -877,7 +877,9 @@ dispatch(struct ms_imap *s, const struct ms_imap_resp *r)
 		return;
 	}
 	if (r->type == MS_IMAP_UNTAGGED) {
-		if (s->nq > 0)
+		if (s->ready && s->ops->untagged != NULL)
+			s->ops->untagged(s, r, s->arg);
+		else if (s->nq > 0)
 			s->q[0].cb(s, r, s->q[0].arg);
 		return;
 	}
@@ -1118,7 +1120,7 @@ login_auth(void *arg, int refresh, char **token, time_t *expires)
 int
 ms_imap_login(const struct ms_fetch_conn_spec *conn, double timeout)
 {
-	static const struct ms_imap_ops ops = {login_ready, login_closed};
+	static const struct ms_imap_ops ops = {login_ready, login_closed, NULL};
 	struct ms_fetch_limits lim = {.concurrency = 1, .window = 60};
 	struct ms_imap_spec spec = {0};
 	struct login l = {0};

@@ -158,6 +158,14 @@ struct ms_imap_ops {
 	/* It ended: the server closed it or broke the protocol (err), or
 	 * the run abandoned it (err 0). Not called after ms_imap_close. */
 	void (*closed)(struct ms_imap *, int err, const char *msg, void *arg);
+	/*
+	 * When not NULL, every untagged response once the session is ready
+	 * (else each goes to the oldest command outstanding). A server may
+	 * run pipelined commands at once (Dovecot does with FETCH), so that
+	 * the untagged responses of several interleave: their content (a
+	 * UID, a mailbox name) says whose they are, not their order.
+	 */
+	ms_imap_cb *untagged;
 };
 
 struct ms_imap_spec {

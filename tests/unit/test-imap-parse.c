@@ -1,5 +1,5 @@
 /*
- * test-imap: the IMAP response parser (common/net/imap.c) on responses
+ * test-imap-parse: the IMAP response parser (common/net/imap.c) on responses
  * shaped as RFC 3501's examples and Dovecot's, and on hostile ones:
  * where a response ends in a stream, literals, BODYSTRUCTURE, bounds.
  */
