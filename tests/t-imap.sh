@@ -225,6 +225,17 @@ Message-ID: <p1@client.example>
 A project.
 EOF
 imap_folder_rm $A Archive
+run mailsync-config set imap.exclude "Spam, Nothing/Here"
+expect_rc "imap.exclude is a setting" 0
+imap_msg $A Spam x-Spam2 <<'EOF2'
+From: jm@client.example
+To: alice@firm.example
+Subject: excluded
+Date: Sat, 25 Nov 2026 10:00:00 +0000
+Message-ID: <spam2@client.example>
+
+in an excluded folder
+EOF2
 cp "$(imap_dir $A INBOX)/cur/m2:2,S" "$(imap_dir $A Projects/2026)/cur/m2-moved:2,S"
 rm "$(imap_dir $A INBOX)/cur/m2:2,S"
 [ "$(id -u)" -eq 0 ] && chown -R "$imap_uid:$imap_gid" "$D/mail"
@@ -233,6 +244,7 @@ expect_rc "an incremental pull" 0
 grep_out "two new messages, the moved one known" "\"account\":\"$A\",\"provider\":\"imap\",\"status\":\"ok\",\"fetched\":3,\"new\":2"
 check "a new folder's mail is synced" test "$(q "SELECT count(*) FROM emails WHERE message_id = '<p1@client.example>'")" -eq 1
 check "a deleted folder's emails stay" test "$(q "SELECT count(*) FROM emails WHERE subject = 'in Archive'")" -eq 1
+check "a folder imap.exclude names is not synced" test "$(q "SELECT count(*) FROM emails WHERE subject = 'excluded'")" -eq 0
 check "a moved message is one email" test "$(q "SELECT count(*) FROM email_accounts ea JOIN emails e ON e.id = ea.email_id WHERE e.message_id = '<m2@client.example>'")" -eq 1
 
 # A UIDVALIDITY change: the folder made again

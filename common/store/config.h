@@ -18,6 +18,7 @@ enum ms_config_type {
 	MS_CONFIG_INT, /* a whole number in [min, max] */
 	MS_CONFIG_NUM, /* a number in [min, max] */
 	MS_CONFIG_DATE, /* an ISO 8601 date, or "" for none */
+	MS_CONFIG_TEXT, /* any one line of text, "" for none */
 };
 
 struct ms_config_key {
