@@ -439,16 +439,21 @@ imap_address(const struct imap_opts *io)
 	return a;
 }
 
-/* Log in once (nothing stored when it fails), then store all at once. */
+/*
+ * Log in once, before the database is even opened (nothing stored when
+ * the login fails), then store the account, its server and its sealed
+ * password at once. The exit status.
+ */
 static int
-imap_connect(
-    struct ms_db *db, const struct ms_secret_key *key, const struct opts *o)
+imap_main(const struct opts *o, struct ms_cli *cli)
 {
 	const struct imap_opts *io = &o->imap;
 	struct ms_imap_server srv = {0};
 	struct ms_fetch_conn_spec cs = {0};
-	char *address, *member, *url;
-	int v6 = strchr(io->host, ':') != NULL, existed;
+	struct ms_secret_key *key = NULL;
+	char *address, *member = NULL, *url;
+	int v6 = strchr(io->host, ':') != NULL, existed, code = 0;
+	struct ms_db *db;
 	int64_t id;
 
 	srv.host = (char *)io->host;
@@ -464,28 +469,43 @@ imap_connect(
 	cs.starttls = io->starttls;
 	cs.user = io->user;
 	cs.password = srv.password;
-	if (ms_imap_login(&cs, o->timeout) == -1)
-		errx(ms_errcode(), "%s:%d: %s%s", io->host, srv.port,
-		    ms_errstr(),
+	if (ms_imap_login(&cs, o->timeout) == -1) {
+		warnx("%s:%d: %s%s", io->host, srv.port, ms_errstr(),
 		    ms_errcode() == EX_NOPERM ? ": nothing stored" : "");
-	free(url);
-	if (ms_db_begin(db) == -1 ||
+		code = ms_errcode();
+		goto out;
+	}
+	if ((db = ms_cli_open(cli)) == NULL) {
+		warnx("%s", ms_errstr());
+		code = ms_errcode();
+		goto out;
+	}
+	if ((key = ms_cred_key_load(db, 1)) == NULL || ms_db_begin(db) == -1 ||
 	    ms_account_upsert(db, o->provider, address, o->member,
 		default_member(), &id, &existed, &member) == -1 ||
 	    ms_cred_imap_save(db, key, id, address, &srv) == -1 ||
 	    ms_db_commit(db) == -1) {
+		warnx("%s", ms_errstr());
+		code = ms_errcode();
 		ms_db_rollback(db);
-		die();
+	} else {
+		if (existed)
+			ms_log_info("%s was connected already: its password "
+				    "and server replaced, its sync state kept",
+			    address);
+		printf("connected %s %s member=%s\n", o->provider, address,
+		    member);
 	}
-	if (existed)
-		ms_log_info("%s was connected already: its password and server "
-			    "replaced, its sync state kept",
-		    address);
-	printf("connected %s %s member=%s\n", o->provider, address, member);
+	ms_secret_key_destroy(key);
+	ms_db_close(db);
+out:
 	ms_secret_free(srv.password);
 	free(address);
 	free(member);
-	return 0;
+	free(url);
+	if (code == 0 && (fflush(stdout) == EOF || ferror(stdout)))
+		err(EX_IOERR, "stdout");
+	return code;
 }
 
 static void
@@ -719,20 +739,14 @@ main(int argc, char *argv[])
 
 	ms_secret_protect(); /* before any secret is in memory */
 	parse_args(argc, argv, &o, &cli);
+	if (o.drv->flags & MS_DRV_PASSWORD)
+		return imap_main(&o, &cli);
 	if ((db = ms_cli_open(&cli)) == NULL)
 		die();
 	if (o.new_key)
 		new_key(db);
 	if ((key = ms_cred_key_load(db, 1)) == NULL)
 		die();
-	if (o.drv->flags & MS_DRV_PASSWORD) {
-		imap_connect(db, key, &o);
-		ms_secret_key_destroy(key);
-		ms_db_close(db);
-		if (fflush(stdout) == EOF || ferror(stdout))
-			err(EX_IOERR, "stdout");
-		return 0;
-	}
 	get_app(db, key, &o, &app);
 	if (o.setup) {
 		if (ms_db_begin(db) == -1 ||
