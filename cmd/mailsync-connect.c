@@ -19,6 +19,8 @@
 #include "account.h"
 #include "addr.h"
 #include "cli.h"
+#include "http.h"
+#include "imap.h"
 #include "listen.h"
 #include "log.h"
 #include "oauth.h"
@@ -30,6 +32,31 @@
 extern char **environ;
 
 enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
+
+/* The options of a mailbox with a password of its own (IMAP): values
+ * of their own, clear of parse_args' enum. */
+enum {
+	OPT_HOST = 512,
+	OPT_IMAP_PORT,
+	OPT_USER,
+	OPT_PASSWORD,
+	OPT_PASSWORD_FILE,
+	OPT_PASSWORD_STDIN,
+	OPT_STARTTLS,
+	OPT_PLAIN,
+};
+
+/* The options of a mailbox with a password of its own (IMAP). */
+struct imap_opts {
+	const char *host;
+	int port; /* 0: 993, or 143 with --starttls or --plain */
+	const char *user;
+	const char *password_file;
+	int password_stdin;
+	int starttls;
+	int plain;
+	int given; /* any of them */
+};
 
 struct opts {
 	const char *provider;
@@ -46,6 +73,7 @@ struct opts {
 	enum mode mode;
 	int port;
 	int timeout;
+	struct imap_opts imap; /* --provider imap */
 };
 
 static MS_DEAD void
@@ -62,7 +90,7 @@ usage(FILE *out, int code)
 	    "Store the business's OAuth app for a provider, and authorize one\n"
 	    "mailbox for one team member.\n"
 	    "\n"
-	    "  -p, --provider P            gmail or outlook\n"
+	    "  -p, --provider P            gmail, outlook or imap\n"
 	    "      --client-id ID          the OAuth app's client id (stored,\n"
 	    "                              replacing the provider's app)\n"
 	    "      --client-secret-file F  read the client secret from F\n"
@@ -86,8 +114,31 @@ usage(FILE *out, int code)
 	    "      --port N                loopback listener port (default "
 	    "any)\n"
 	    "      --timeout SECONDS       give up after SECONDS (default %d)\n"
+	    "\n"
+	    "       %s --provider imap --host HOST [--imap-port N]\n"
+	    "           [--starttls | --plain] --user USER\n"
+	    "           [--password-file FILE | --password-stdin] [--member "
+	    "NAME]\n"
+	    "\n"
+	    "Connect an IMAP mailbox: TLS from the start (port 993) unless\n"
+	    "--starttls (port 143); certificates always verified.\n"
+	    "\n"
+	    "      --host HOST             the IMAP server\n"
+	    "      --imap-port N           its port (993; 143 with "
+	    "--starttls)\n"
+	    "      --starttls              upgrade to TLS with STARTTLS\n"
+	    "      --plain                 no TLS: 127.0.0.1, ::1 and "
+	    "localhost only\n"
+	    "      --user USER             the login; the address is USER "
+	    "when\n"
+	    "                              it is one, else USER@HOST\n"
+	    "      --password-file F       read the password from F\n"
+	    "      --password-stdin        read it from stdin (else prompted "
+	    "on\n"
+	    "                              a terminal; never from the "
+	    "command line)\n"
 	    "\n" MS_CLI_USAGE,
-	    getprogname(), DEFAULT_TIMEOUT);
+	    getprogname(), DEFAULT_TIMEOUT, getprogname());
 	exit(code);
 }
 
@@ -274,6 +325,189 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 	return 0;
 }
 
+/*
+ * --provider imap: a mailbox with a password of its own
+ */
+
+/* One of the IMAP options: 1 when it was. */
+static int
+imap_option(struct imap_opts *io, int ch, const char *arg)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case OPT_HOST: io->host = arg; break;
+	case OPT_IMAP_PORT:
+		io->port = (int)strtonum(arg, 1, 65535, &errstr);
+		if (errstr != NULL)
+			errx(EX_USAGE, "--imap-port \"%s\" is %s", arg, errstr);
+		break;
+	case OPT_USER: io->user = arg; break;
+	case OPT_PASSWORD:
+		errx(EX_USAGE,
+		    "passwords are never taken from the command "
+		    "line: use --password-file FILE or "
+		    "--password-stdin");
+	case OPT_PASSWORD_FILE: io->password_file = arg; break;
+	case OPT_PASSWORD_STDIN: io->password_stdin = 1; break;
+	case OPT_STARTTLS: io->starttls = 1; break;
+	case OPT_PLAIN: io->plain = 1; break;
+	default: return 0;
+	}
+	io->given = 1;
+	return 1;
+}
+
+/* The options that go with --provider imap, and only those. */
+static void
+imap_check(const struct opts *o)
+{
+	const struct imap_opts *io = &o->imap;
+
+	if (o->client_id || o->secret_file || o->secret_stdin || o->tenant ||
+	    o->setup || o->new_key || o->login_hint || o->no_browser ||
+	    o->mode != MODE_LOOPBACK || o->port)
+		errx(EX_USAGE,
+		    "an IMAP mailbox has no OAuth app: give --host, --user "
+		    "and the password (mailsync-connect --help)");
+	if (io->host == NULL || *io->host == '\0')
+		errx(EX_USAGE, "--provider imap needs --host HOST");
+	if (io->user == NULL || *io->user == '\0')
+		errx(EX_USAGE, "--provider imap needs --user USER");
+	if (io->starttls && io->plain)
+		errx(EX_USAGE, "--starttls or --plain, not both");
+	if (io->password_file && io->password_stdin)
+		errx(EX_USAGE, "--password-file or --password-stdin, not both");
+	if (io->plain && !ms_http_loopback(io->host))
+		errx(EX_USAGE,
+		    "--plain: clear text is allowed to 127.0.0.1, ::1 and "
+		    "localhost only; %s gets TLS (the default) or --starttls",
+		    io->host);
+	if (strpbrk(io->host, "/@?#[] \t\r\n") != NULL &&
+	    strchr(io->host, ':') == NULL)
+		errx(EX_USAGE, "--host \"%s\" is not a host name", io->host);
+}
+
+/* The password, in guarded memory: a file, stdin, or a prompt. */
+static char *
+imap_password(const struct imap_opts *io)
+{
+	char buf[SECRET_MAX], *s;
+
+	if (io->password_file != NULL || io->password_stdin) {
+		s = ms_secret_read(
+		    io->password_file ? io->password_file : "-", SECRET_MAX);
+		if (s == NULL)
+			errx(ms_errcode() == EX_DATAERR ? EX_DATAERR
+							: EX_NOINPUT,
+			    "password: %s", ms_errstr());
+		chomp(s);
+		if (*s == '\0') {
+			ms_secret_free(s);
+			errx(EX_DATAERR, "password: empty");
+		}
+		return s;
+	}
+	if (!isatty(STDIN_FILENO))
+		errx(EX_USAGE,
+		    "the password: --password-file FILE or "
+		    "--password-stdin (or run on a terminal)");
+	if (readpassphrase("Password: ", buf, sizeof(buf),
+		RPP_ECHO_OFF | RPP_REQUIRE_TTY) == NULL ||
+	    *buf == '\0') {
+		explicit_bzero(buf, sizeof(buf));
+		errx(EX_DATAERR, "password: none given");
+	}
+	s = ms_secret_strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return s;
+}
+
+/* USER when it is an address, else USER@HOST: normalised. */
+static char *
+imap_address(const struct imap_opts *io)
+{
+	char *raw, *a;
+
+	raw = strchr(io->user, '@') != NULL
+	    ? ms_xstrdup(io->user)
+	    : ms_xasprintf("%s@%s", io->user, io->host);
+	if ((a = ms_addr_normalize(raw)) == NULL)
+		errx(EX_USAGE, "%s is no email address: give --user as one",
+		    raw);
+	free(raw);
+	return a;
+}
+
+/*
+ * Log in once, before the database is even opened (nothing stored when
+ * the login fails), then store the account, its server and its sealed
+ * password at once. The exit status.
+ */
+static int
+imap_main(const struct opts *o, struct ms_cli *cli)
+{
+	const struct imap_opts *io = &o->imap;
+	struct ms_imap_server srv = {0};
+	struct ms_fetch_conn_spec cs = {0};
+	struct ms_secret_key *key = NULL;
+	char *address, *member = NULL, *url;
+	int v6 = strchr(io->host, ':') != NULL, existed, code = 0;
+	struct ms_db *db;
+	int64_t id;
+
+	srv.host = (char *)io->host;
+	srv.user = (char *)io->user;
+	srv.tls = io->plain ? "none" : io->starttls ? "starttls" : "implicit";
+	srv.port = io->port ? io->port : io->plain || io->starttls ? 143 : 993;
+	address = imap_address(io);
+	srv.password = imap_password(io);
+	url = ms_xasprintf("%s://%s%s%s:%d",
+	    strcmp(srv.tls, "implicit") == 0 ? "imaps" : "imap", v6 ? "[" : "",
+	    io->host, v6 ? "]" : "", srv.port);
+	cs.url = url;
+	cs.starttls = io->starttls;
+	cs.user = io->user;
+	cs.password = srv.password;
+	if (ms_imap_login(&cs, o->timeout) == -1) {
+		warnx("%s:%d: %s%s", io->host, srv.port, ms_errstr(),
+		    ms_errcode() == EX_NOPERM ? ": nothing stored" : "");
+		code = ms_errcode();
+		goto out;
+	}
+	if ((db = ms_cli_open(cli)) == NULL) {
+		warnx("%s", ms_errstr());
+		code = ms_errcode();
+		goto out;
+	}
+	if ((key = ms_cred_key_load(db, 1)) == NULL || ms_db_begin(db) == -1 ||
+	    ms_account_upsert(db, o->provider, address, o->member,
+		default_member(), &id, &existed, &member) == -1 ||
+	    ms_cred_imap_save(db, key, id, address, &srv) == -1 ||
+	    ms_db_commit(db) == -1) {
+		warnx("%s", ms_errstr());
+		code = ms_errcode();
+		ms_db_rollback(db);
+	} else {
+		if (existed)
+			ms_log_info("%s was connected already: its password "
+				    "and server replaced, its sync state kept",
+			    address);
+		printf("connected %s %s member=%s\n", o->provider, address,
+		    member);
+	}
+	ms_secret_key_destroy(key);
+	ms_db_close(db);
+out:
+	ms_secret_free(srv.password);
+	free(address);
+	free(member);
+	free(url);
+	if (code == 0 && (fflush(stdout) == EOF || ferror(stdout)))
+		err(EX_IOERR, "stdout");
+	return code;
+}
+
 static void
 parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 {
@@ -310,6 +544,14 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	    {"device-code", no_argument, NULL, OPT_DEVICE},
 	    {"port", required_argument, NULL, OPT_PORT},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"imap-port", required_argument, NULL, OPT_IMAP_PORT},
+	    {"user", required_argument, NULL, OPT_USER},
+	    {"password", required_argument, NULL, OPT_PASSWORD},
+	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	    {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+	    {"starttls", no_argument, NULL, OPT_STARTTLS},
+	    {"plain", no_argument, NULL, OPT_PLAIN},
 	    {NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
@@ -351,6 +593,8 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 				    errstr);
 			break;
 		default:
+			if (imap_option(&o->imap, ch, optarg))
+				break;
 			if (!ms_cli_option(cli, ch, optarg))
 				exit(EX_USAGE);
 		}
@@ -363,6 +607,13 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	if ((o->drv = ms_driver_find(o->provider)) == NULL)
 		errx(EX_USAGE, "--provider \"%s\": %s", o->provider,
 		    ms_driver_names());
+	if (o->drv->flags & MS_DRV_PASSWORD) {
+		imap_check(o);
+		return;
+	}
+	if (o->imap.given)
+		errx(EX_USAGE,
+		    "--host, --user and the password go with --provider imap");
 	if (o->client_id == NULL &&
 	    (o->secret_file || o->secret_stdin || o->tenant))
 		errx(EX_USAGE,
@@ -490,6 +741,8 @@ main(int argc, char *argv[])
 
 	ms_secret_protect(); /* before any secret is in memory */
 	parse_args(argc, argv, &o, &cli);
+	if (o.drv->flags & MS_DRV_PASSWORD)
+		return imap_main(&o, &cli);
 	if ((db = ms_cli_open(&cli)) == NULL)
 		die();
 	if (o.new_key)

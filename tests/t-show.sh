@@ -140,8 +140,10 @@ check "--source gmail" test "$(mailsync-show --tsv --source gmail c-17 | cut -f1
 check "--source crm" test "$(mailsync-show --tsv -S crm c-17 | cut -f1 | tr "\n" " ")" = "3 1 "
 run mailsync-show --since yesterday c-17
 expect_rc "a bad --since" 64
-run mailsync-show --source imap c-17
+run mailsync-show --source yahoo c-17
 expect_rc "a bad --source" 64
+run mailsync-show --source imap c-17
+expect_rc "--source imap: a source, with no email here" 0
 run mailsync-show --limit -1 c-17
 expect_rc "a bad --limit" 64
 

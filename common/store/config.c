@@ -30,6 +30,8 @@ static const struct ms_config_key keys[] = {
 	"profile"},
     {"exclude.bulk", MS_CONFIG_BOOL, "off", 0, 0,
 	"newsletters and automated mail are on no profile"},
+    {"imap.exclude", MS_CONFIG_TEXT, "", 0, 0,
+	"IMAP folders not synced, comma-separated (their subfolders too)"},
     {"health.stale_minutes", MS_CONFIG_INT, "60", 1, 525600,
 	"an active account not synced for this long is stale"},
     /* Google's quota page: 6,000 units per minute per user per project
@@ -200,6 +202,12 @@ ms_config_check(const struct ms_config_key *k, const char *v)
 		free(list);
 		return NULL;
 	}
+	case MS_CONFIG_TEXT:
+		if (strpbrk(v, "\r\n") == NULL && strlen(v) <= 4096)
+			return ms_xstrdup(v);
+		ms_errc(
+		    EX_DATAERR, "%s: one line of at most 4096 bytes", k->key);
+		return NULL;
 	default: return check_number(k, v);
 	}
 }

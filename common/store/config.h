@@ -19,6 +19,7 @@ enum ms_config_type {
 	MS_CONFIG_NUM, /* a number in [min, max] */
 	MS_CONFIG_DATE, /* an ISO 8601 date, or "" for none */
 	MS_CONFIG_CHOICE, /* one of a few words (config.c lists them) */
+	MS_CONFIG_TEXT, /* any one line of text, "" for none */
 };
 
 struct ms_config_key {

@@ -11,10 +11,11 @@
  * Every provider mailsync knows, in the order people read them: each is
  * one file of common/drivers/ and its line here.
  */
-extern const struct ms_driver ms_gmail_driver, ms_graph_driver;
+extern const struct ms_driver ms_gmail_driver, ms_graph_driver, ms_imap_driver;
 static const struct ms_driver *const drivers[] = {
     &ms_gmail_driver,
     &ms_graph_driver,
+    &ms_imap_driver,
 };
 #define NDRIVERS (sizeof(drivers) / sizeof(*drivers))
 

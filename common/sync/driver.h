@@ -29,6 +29,9 @@ enum {
 	    1 << 4, /* it tells what other addresses one sends as */
 	MS_DRV_SECRET = 1 << 5, /* its apps need a client secret */
 	MS_DRV_ROTATES = 1 << 6, /* every refresh brings a new refresh token */
+	/* Its accounts log in with a password of their own (IMAP): no app,
+	 * no tokens; pull's credential is the sealed password. */
+	MS_DRV_PASSWORD = 1 << 7,
 };
 
 struct ms_driver {

@@ -155,7 +155,19 @@ static int
 auth(void *arg, int refresh, char **token, time_t *expires)
 {
 	struct acct *a = arg;
+	struct ms_imap_server srv;
 
+	if (a->drv != NULL && (a->drv->flags & MS_DRV_PASSWORD)) {
+		/* Its credential is its password, sealed as tokens are. */
+		*expires = 0;
+		if (ms_cred_imap_load(a->s.db, a->run->key, a->s.account,
+			a->address, &srv) == -1)
+			return -1;
+		*token = srv.password;
+		srv.password = NULL;
+		ms_cred_imap_finish(&srv);
+		return 0;
+	}
 	if (ms_oauth_access(a->s.db, a->run->key, a->p, &a->app, a->s.account,
 		a->address, refresh, token) == -1)
 		return -1;
@@ -223,7 +235,9 @@ prepare(struct ms_pull *p, struct acct *a)
 	a->ceiling = lim.units;
 	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
-	if (rc == 0 &&
+	if (rc == 0 && !(a->drv->flags & MS_DRV_OAUTH))
+		; /* no app: a password of its own (auth) */
+	else if (rc == 0 &&
 	    (rc = ms_cred_app_load(p->db, p->key, a->provider, &a->app)) == 1)
 		rc = ms_errc(
 		    EX_CONFIG, "no %s app credentials stored", a->provider);
@@ -333,6 +347,14 @@ since(const struct acct *a, char *buf, size_t len)
 	snprintf(buf, len, " (failing since %s)", date);
 }
 
+static int
+password_drv(const char *provider)
+{
+	const struct ms_driver *d = ms_driver_find(provider);
+
+	return d != NULL && (d->flags & MS_DRV_PASSWORD);
+}
+
 /*
  * What people read. A failure goes to the system log every run (syslog
  * or the journal: an error, or a warning while it waits for a person),
@@ -350,7 +372,13 @@ report(const struct acct *a)
 	if (a->reauth || ms_fetch_acct_error(a->s.fa) != 0) {
 		if (loud() || a->notify)
 			where |= MS_LOG_STDERR;
-		if (a->reauth)
+		if (a->reauth && password_drv(a->provider))
+			ms_log_to(where, LOG_WARNING,
+			    "%s needs re-authorization: run mailsync-connect "
+			    "--provider %s with its --host and --user, and the "
+			    "new password%s",
+			    a->address, a->provider, when);
+		else if (a->reauth)
 			/* Waits for a person: exit 77. */
 			ms_log_to(where, LOG_WARNING,
 			    "%s needs re-authorization: run mailsync-connect "
