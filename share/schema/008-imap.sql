@@ -2,7 +2,9 @@
 --
 -- An IMAP account is an account of provider 'imap', and its emails have
 -- source 'imap': the two CHECK constraints that named only Gmail and
--- Outlook are widened. SQLite cannot alter a CHECK, so both tables are
+-- Outlook go, for the driver table (common/sync/driver.c) is the one list
+-- of providers, and a provider added later must not need another
+-- rebuild. SQLite cannot alter a CHECK, so both tables are
 -- rebuilt the way sqlite.org/lang_altertable.html ("Making Other Kinds
 -- Of Table Schema Changes") says: common/store/db.c runs migrations
 -- with foreign keys off and checks them (PRAGMA foreign_key_check)
@@ -11,7 +13,7 @@
 
 CREATE TABLE accounts_new (
 	id INTEGER PRIMARY KEY,
-	provider TEXT NOT NULL CHECK (provider IN ('gmail', 'outlook', 'imap')),
+	provider TEXT NOT NULL,		-- a driver's name
 	address TEXT NOT NULL,
 	member TEXT NOT NULL,
 	status TEXT NOT NULL DEFAULT 'active'
@@ -34,8 +36,7 @@ ALTER TABLE accounts_new RENAME TO accounts;
 CREATE TABLE emails_new (
 	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	message_id TEXT NOT NULL UNIQUE,
-	source TEXT NOT NULL
-	    CHECK (source IN ('crm', 'gmail', 'outlook', 'imap')),
+	source TEXT NOT NULL,		-- 'crm', or a driver's name
 	direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
 	date INTEGER NOT NULL,
 	subject TEXT NOT NULL DEFAULT '',
