@@ -38,6 +38,7 @@ struct opts {
 	const char *secret_file;
 	int secret_stdin;
 	const char *tenant;
+	const char *shared; /* --shared ADDRESS */
 	int setup;
 	int new_key;
 	const char *member;
@@ -53,11 +54,12 @@ usage(FILE *out, int code)
 {
 	fprintf(out,
 	    "usage: %s --provider gmail|outlook [--client-id ID\n"
-	    "           [--client-secret-file FILE | --client-secret-stdin]\n"
-	    "           [--tenant TENANT]] [--setup [--new-key]] [--member "
+	    "           [--client-secret-file FILE | --client-secret-stdin]]\n"
+	    "           [--tenant TENANT] [--setup [--new-key]] [--member "
 	    "NAME]\n"
-	    "           [--login-hint EMAIL] [--no-browser | --paste |\n"
-	    "           --device-code] [--port N] [--timeout SECONDS]\n"
+	    "           [--shared ADDRESS] [--login-hint EMAIL]\n"
+	    "           [--no-browser | --paste | --device-code] [--port N]\n"
+	    "           [--timeout SECONDS]\n"
 	    "\n"
 	    "Store the business's OAuth app for a provider, and authorize one\n"
 	    "mailbox for one team member.\n"
@@ -70,7 +72,12 @@ usage(FILE *out, int code)
 	    "                              (else prompted on a terminal; "
 	    "never\n"
 	    "                              from the command line)\n"
-	    "      --tenant T              Microsoft tenant (default common)\n"
+	    "      --tenant T              Microsoft tenant (default: the\n"
+	    "                              app's, else common); the account\n"
+	    "                              is refreshed there from now on\n"
+	    "      --shared ADDRESS        Outlook: connect the Microsoft 365\n"
+	    "                              shared mailbox ADDRESS, signing in\n"
+	    "                              as a member who can read it\n"
 	    "      --setup                 store the app credentials and stop\n"
 	    "      --new-key               with --setup, when the key file is\n"
 	    "                              lost: discard every sealed secret\n"
@@ -262,6 +269,8 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		ms_cred_app_store(db, key, o->provider, app) == -1) ||
 	    ms_account_upsert(db, o->provider, address, o->member,
 		default_member(), &id, &existed, member) == -1 ||
+	    ms_account_origin_set(db, id, o->shared ? "shared" : "own",
+		(o->drv->flags & MS_DRV_TENANT) ? app->tenant : NULL) == -1 ||
 	    ms_cred_tokens_save(db, key, id, o->provider, address, t) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
@@ -272,6 +281,21 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 			    "sync state kept",
 		    address);
 	return 0;
+}
+
+/* --shared: a mailbox of the provider's kind, never with --setup. */
+static void
+check_shared(const struct opts *o)
+{
+	if (o->shared == NULL)
+		return;
+	if (!(o->drv->flags & MS_DRV_SHARED))
+		errx(EX_USAGE, "--shared: %s has no shared mailboxes",
+		    o->drv->label);
+	if (o->setup)
+		errx(EX_USAGE,
+		    "--shared connects a mailbox: it does not go with "
+		    "--setup");
 }
 
 static void
@@ -291,6 +315,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		OPT_DEVICE,
 		OPT_PORT,
 		OPT_TIMEOUT,
+		OPT_SHARED,
 	};
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
@@ -309,6 +334,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	    {"device-code", no_argument, NULL, OPT_DEVICE},
 	    {"port", required_argument, NULL, OPT_PORT},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"shared", required_argument, NULL, OPT_SHARED},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *errstr;
@@ -342,6 +368,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 				errx(EX_USAGE, "--port \"%s\" is %s", optarg,
 				    errstr);
 			break;
+		case OPT_SHARED: o->shared = optarg; break;
 		case OPT_TIMEOUT:
 			o->timeout = (int)strtonum(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
@@ -361,11 +388,9 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	if ((o->drv = ms_driver_find(o->provider)) == NULL)
 		errx(EX_USAGE, "--provider \"%s\": %s", o->provider,
 		    ms_driver_names());
-	if (o->client_id == NULL &&
-	    (o->secret_file || o->secret_stdin || o->tenant))
-		errx(EX_USAGE,
-		    "a client secret or tenant goes with "
-		    "--client-id");
+	if (o->client_id == NULL && (o->secret_file || o->secret_stdin))
+		errx(EX_USAGE, "a client secret goes with --client-id");
+	check_shared(o);
 	if (o->setup && o->client_id == NULL)
 		errx(EX_USAGE, "--setup stores credentials: give --client-id");
 	if (o->new_key && !o->setup)
@@ -381,6 +406,35 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		    "%s does not allow its mail scopes with the "
 		    "device flow: use the browser or --paste",
 		    o->drv->label);
+}
+
+/*
+ * The address of the account to store: the signed-in mailbox's, or with
+ * --shared the shared mailbox's, once the member's token is found to
+ * read it (Graph answers 403 ErrorAccessDenied otherwise: nothing is
+ * stored). A new string; exits on failure.
+ */
+static char *
+account_address(const struct opts *o, const struct ms_provider *p,
+    const struct ms_tokens *t, const char *own)
+{
+	char *address;
+
+	if (o->shared == NULL)
+		return ms_xstrdup(own);
+	if ((address = ms_addr_normalize(o->shared)) == NULL)
+		errx(EX_USAGE, "--shared \"%s\": not an address: %s", o->shared,
+		    ms_errstr());
+	if (t->scope != NULL &&
+	    !ms_provider_scope_has(t->scope, p->drv->shared_needed))
+		errx(EX_NOPERM,
+		    "the grant lacks %s (was its box unticked?): nothing "
+		    "stored; connect again and allow reading shared mail",
+		    p->drv->shared_needed);
+	if (p->drv->shared(p, t->access, address) == -1)
+		errx(ms_errcode(), "%s; nothing stored", ms_errstr());
+	ms_log_info("%s signed in; %s is shared with them", own, address);
+	return address;
 }
 
 /*
@@ -437,6 +491,10 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		    "mailsync-connect --provider %s --setup --client-id ID "
 		    "first",
 		    o->provider, o->provider);
+	if (o->tenant != NULL) { /* this account's tenant, not the app's */
+		free(app->tenant);
+		app->tenant = ms_xstrdup(o->tenant);
+	}
 }
 
 /*
@@ -483,7 +541,7 @@ main(int argc, char *argv[])
 	struct ms_tokens t = {0};
 	struct ms_app app;
 	struct ms_db *db;
-	char *raw, *address, *member;
+	char *raw, *own, *address, *member;
 	int rc;
 
 	ms_secret_protect(); /* before any secret is in memory */
@@ -508,6 +566,8 @@ main(int argc, char *argv[])
 	}
 	if ((p = ms_provider_create(o.provider, app.tenant)) == NULL)
 		die();
+	if (o.shared != NULL)
+		ms_provider_shared(p);
 	rc = o.mode == MODE_DEVICE ? ms_oauth_device(p, &app, o.timeout, &t)
 				   : code_flow(&o, p, &app, &t);
 	if (rc == -1)
@@ -520,9 +580,11 @@ main(int argc, char *argv[])
 		    p->drv->needed_scope);
 	if ((raw = p->drv->address(p, t.access)) == NULL)
 		die();
-	if ((address = ms_addr_normalize(raw)) == NULL)
+	if ((own = ms_addr_normalize(raw)) == NULL)
 		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
 		    ms_errstr());
+	address = account_address(&o, p, &t, own);
+	free(own);
 	if (store(db, key, &o, &app, address, &t, &member) == -1)
 		die();
 	read_aliases(db, p, t.access, address);

@@ -16,33 +16,45 @@
 static const struct ms_config_key keys[] = {
     {"sync.since", MS_CONFIG_DATE, "", 0, 0,
 	"first sync of a new account starts at this date (empty: all "
-	"history)"},
+	"history)",
+	NULL},
     {"retention.unmatched_days", MS_CONFIG_INT, "0", 0, 36500,
 	"delete synced emails matched to no client after this many days "
-	"(0: keep)"},
+	"(0: keep)",
+	NULL},
     {"match.plus_addressing", MS_CONFIG_BOOL, "off", 0, 0,
-	"user+tag@domain matches user@domain"},
+	"user+tag@domain matches user@domain", NULL},
     {"match.gmail_dots", MS_CONFIG_BOOL, "off", 0, 0,
-	"dots in gmail.com and googlemail.com names do not count"},
+	"dots in gmail.com and googlemail.com names do not count", NULL},
     {"exclude.internal", MS_CONFIG_BOOL, "on", 0, 0,
 	"mail among the team and the business's own domains is on no "
-	"profile"},
+	"profile",
+	NULL},
     {"exclude.bulk", MS_CONFIG_BOOL, "off", 0, 0,
-	"newsletters and automated mail are on no profile"},
+	"newsletters and automated mail are on no profile", NULL},
     {"health.stale_minutes", MS_CONFIG_INT, "60", 1, 525600,
-	"an active account not synced for this long is stale"},
+	"an active account not synced for this long is stale", NULL},
     /* Google's quota page: 6,000 units per minute per user per project
      * (older pages said 15,000); pull learns a lower one from refusals. */
     {"quota.gmail_units_per_minute", MS_CONFIG_NUM, "6000", 0, 1e9,
-	"Gmail quota units per mailbox per minute, at most (0: no limiter)"},
+	"Gmail quota units per mailbox per minute, at most (0: no limiter)",
+	NULL},
     {"quota.gmail_concurrency", MS_CONFIG_INT, "10", 1, 100,
-	"Gmail requests in flight per mailbox"},
+	"Gmail requests in flight per mailbox", NULL},
     {"quota.graph_requests_per_10min", MS_CONFIG_NUM, "10000", 0, 1e9,
-	"Graph requests per mailbox per 10 minutes (0: no limiter)"},
+	"Graph requests per mailbox per 10 minutes (0: no limiter)", NULL},
     {"quota.graph_concurrency", MS_CONFIG_INT, "4", 1, 100,
-	"Graph requests in flight per mailbox"},
+	"Graph requests in flight per mailbox", NULL},
     {"quota.time_scale", MS_CONFIG_NUM, "1", 0.001, 1000,
-	"quota windows divided by this (only for emulated providers)"},
+	"quota windows divided by this (only for emulated providers)", NULL},
+    {"outlook.folders", MS_CONFIG_CHOICE, "all", 0, 0,
+	"Outlook folders synced: all (but deleted, junk, drafts, outbox and "
+	"the like) or inbox-sent",
+	"all|inbox-sent"},
+    {"outlook.exclude", MS_CONFIG_LIST, "", 0, 0,
+	"Outlook folders not synced, by name or path, separated by ; "
+	"(Clients/Old;Newsletters)",
+	NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
@@ -105,6 +117,67 @@ check_number(const struct ms_config_key *k, const char *v)
 					: ms_xstrdup(v);
 }
 
+/* One of k->choices ("a|b"), as written there. */
+static char *
+check_choice(const struct ms_config_key *k, const char *v)
+{
+	const char *c = k->choices, *end;
+	size_t n;
+
+	while (c != NULL && *c != '\0') {
+		end = strchr(c, '|');
+		n = end ? (size_t)(end - c) : strlen(c);
+		if (strlen(v) == n && ms_ascii_ncasecmp(c, v, n) == 0)
+			return ms_xstrndup(c, n);
+		c = end ? end + 1 : NULL;
+	}
+	ms_errc(
+	    EX_DATAERR, "%s: \"%s\" is not one of %s", k->key, v, k->choices);
+	return NULL;
+}
+
+/* Names separated by ";": each trimmed, none empty, no control
+ * character; stored joined by ";" again. At most 4 KB. */
+static char *
+check_list(const struct ms_config_key *k, const char *v)
+{
+	struct ms_buf b = {0};
+	const char *p = v, *end, *s, *e;
+	char *out;
+
+	if (strlen(v) > 4096) {
+		ms_errc(EX_DATAERR, "%s: longer than 4096 bytes", k->key);
+		return NULL;
+	}
+	for (s = v; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			ms_errc(EX_DATAERR, "%s: a control character", k->key);
+			return NULL;
+		}
+	while (*v != '\0' && p != NULL) {
+		end = strchr(p, ';');
+		s = p;
+		e = end ? end : p + strlen(p);
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == s) {
+			ms_buf_finish(&b);
+			ms_errc(EX_DATAERR,
+			    "%s: \"%s\" has an empty name (names are "
+			    "separated by ;)",
+			    k->key, v);
+			return NULL;
+		}
+		ms_buf_printf(&b, "%s%.*s", b.len ? ";" : "", (int)(e - s), s);
+		p = end ? end + 1 : NULL;
+	}
+	out = ms_xstrdup(b.len ? b.s : "");
+	ms_buf_finish(&b);
+	return out;
+}
+
 char *
 ms_config_check(const struct ms_config_key *k, const char *v)
 {
@@ -124,6 +197,8 @@ ms_config_check(const struct ms_config_key *k, const char *v)
 		    "%s: \"%s\" is not a date (YYYY-MM-DD, or empty for none)",
 		    k->key, v);
 		return NULL;
+	case MS_CONFIG_CHOICE: return check_choice(k, v);
+	case MS_CONFIG_LIST: return check_list(k, v);
 	default: return check_number(k, v);
 	}
 }
@@ -206,4 +281,10 @@ ms_config_num(struct ms_db *db, const char *key, double *d)
 	*d = strtod(v, NULL);
 	free(v);
 	return 0;
+}
+
+int
+ms_config_str(struct ms_db *db, const char *key, char **v)
+{
+	return (*v = get_checked(db, key)) == NULL ? -1 : 0;
 }

@@ -206,6 +206,7 @@ static void
 prepare(struct ms_pull *p, struct acct *a)
 {
 	struct ms_fetch_limits lim = {0};
+	char *kind = NULL, *tenant = NULL;
 	int rc;
 
 	a->run = p;
@@ -227,9 +228,19 @@ prepare(struct ms_pull *p, struct acct *a)
 	    (rc = ms_cred_app_load(p->db, p->key, a->provider, &a->app)) == 1)
 		rc = ms_errc(
 		    EX_CONFIG, "no %s app credentials stored", a->provider);
+	/* The account's tenant (where it was authorized), else the app's;
+	 * a shared mailbox refreshes with the shared scopes. */
 	if (rc == 0 &&
-	    (a->p = ms_provider_create(a->provider, a->app.tenant)) == NULL)
+	    ms_account_origin_get(p->db, a->s.account, &kind, &tenant) == -1)
 		rc = -1;
+	if (rc == 0 &&
+	    (a->p = ms_provider_create(
+		 a->provider, tenant ? tenant : a->app.tenant)) == NULL)
+		rc = -1;
+	if (a->p != NULL && kind != NULL && strcmp(kind, "shared") == 0)
+		ms_provider_shared(a->p);
+	free(kind);
+	free(tenant);
 	a->s.p = a->p;
 	/* The token goes to the provider's API only. */
 	if (a->p != NULL)
