@@ -368,17 +368,22 @@ static const struct layout snippet_layout = {
     .table = snippet_table,
 };
 
-/* Accounts fit 80 columns: the address, then the member, shrink (with
- * "…") before the last error gets fewer than 10; the last sync says how
- * long ago, which is what a person checking health asks. */
+/* Accounts fit 80 columns: the address, then the member, then the
+ * folders' header shrink (with "…") before the last error gets fewer
+ * than 10; the last sync says how long ago, which is what a person
+ * checking health asks. */
 static const struct column account_table[] = {
     {.key = "provider", .head = "PROVIDER"},
-    {.key = "mailbox", .head = "ADDRESS", .narrow = 16, .max = 40},
+    {.key = "mailbox", .head = "ADDRESS", .narrow = 15, .max = 40},
     {.key = "member", .head = "MEMBER", .narrow = 6, .max = 16},
     {.key = "state", .head = "STATUS"},
     {.key = "last_sync", .head = "LAST SYNC", .flags = C_AGO, .none = "never"},
     {.key = "emails", .head = "EMAILS", .flags = C_RIGHT},
-    {.key = "nfolders", .head = "FOLDERS", .flags = C_RIGHT, .none = "-"},
+    {.key = "nfolders",
+	.head = "FOLDERS",
+	.narrow = 3,
+	.flags = C_RIGHT,
+	.none = "-"},
     {.key = "last_error",
 	.head = "LAST ERROR",
 	.width = FLEX,
@@ -387,7 +392,7 @@ static const struct column account_table[] = {
 	.none = "-"},
     {.key = NULL},
 };
-static const int account_steps[] = {1, 2, -1};
+static const int account_steps[] = {1, 2, 6, -1};
 
 static const struct column account_tsv[] = {
     {.key = "provider"},
@@ -403,12 +408,11 @@ static const struct column account_tsv[] = {
 
 static const struct column account_html[] = {
     {.key = "provider", .head = "Provider"},
-    {.key = "mailbox", .head = "Address"},
+    {.key = "address", .head = "Address"},
     {.key = "member", .head = "Member"},
     {.key = "state", .head = "Status"},
     {.key = "last_sync", .head = "Last sync", .none = "never"},
     {.key = "emails", .head = "Emails", .flags = C_RIGHT},
-    {.key = "nfolders", .head = "Folders", .flags = C_RIGHT, .none = "-"},
     {.key = "last_error", .head = "Last error"},
     {.key = NULL},
 };
