@@ -31,8 +31,8 @@ idle() {
 	run mailsync-pull -q
 	expect_rc "$1: an idle run" 0
 	check "$1: -q prints nothing" test ! -s "$T/out" -a ! -s "$T/err"
-	lg "$1: one history.list per Gmail account, one delta per Outlook folder" \
-		'len(A) == 4 and [e["path"] for e in by("alice@firm.example") + by("bob@firm.example")] == ["/gmail/v1/users/me/history"] * 2 and len(by("carol@firm.example")) == 2 and len({e["path"] for e in by("carol@firm.example")}) == 2 and all(e["path"].endswith("/messages/delta") for e in by("carol@firm.example"))'
+	lg "$1: one history.list per Gmail account, one \$batch per Outlook account: a delta per tracked folder, and the folder list's" \
+		'len(A) == 3 and [e["path"] for e in by("alice@firm.example") + by("bob@firm.example")] == ["/gmail/v1/users/me/history"] * 2 and [e["path"] for e in by("carol@firm.example")] == ["/v1.0/$batch"] and len(parts("carol@firm.example")) == 4 and len({e["path"] for e in parts("carol@firm.example") if e["path"].endswith("/messages/delta")}) == 3 and len([e for e in parts("carol@firm.example") if e["path"] == "/v1.0/me/mailFolders/delta"]) == 1'
 }
 
 # Setup: the CRM's clients, the apps, three accounts.
@@ -65,14 +65,16 @@ check "rows in emails: the distinct Message-IDs of all mailboxes" \
 	test "$(q "SELECT count(*) FROM emails")" = "$(pc distinct)"
 consistent "full sync"
 check "full sync: subjects and names decoded, participants, dates, attachments, direction, snippet, no body" pc attrs
-check "drafts, spam, trash, chats, junk and other folders are not stored" \
-	test "$(q "SELECT count(*) FROM emails WHERE message_id IN ('<draft.alice.1@mail.gmail.com>', '<spam.99812@bulk.example>', '<chat.bob.1@firm.example>', '<trash.alice.1@mail.acme.example>', '<carol.draft.1@firm.example>', '<junk.777@cheap.example>', '<carol.archive.1@globex.example>', '<carol.deleted.1@acme.example>')")" = 0
+check "drafts, spam, trash, chats, junk and deleted items are not stored" \
+	test "$(q "SELECT count(*) FROM emails WHERE message_id IN ('<draft.alice.1@mail.gmail.com>', '<spam.99812@bulk.example>', '<chat.bob.1@firm.example>', '<trash.alice.1@mail.acme.example>', '<carol.draft.1@firm.example>', '<junk.777@cheap.example>', '<carol.deleted.1@acme.example>')")" = 0
+check "mail filed in Outlook's Archive is stored (every folder is synced)" \
+	test "$(q "SELECT count(*) FROM emails WHERE message_id = '<carol.archive.1@globex.example>'")" = 1
 check "the message in alice's, bob's and carol's mailboxes is one email with three accounts" \
 	test "$(q "SELECT count(*) FROM email_accounts ea JOIN emails e ON e.id = ea.email_id WHERE e.message_id = '<CAJ7bcc.0003@mail.acme.example>'")" = 3
 check "Gmail full sync read the profile, listed by 500, fetched metadata in batches of at most 50" \
 	pc log mem 'all(len([e for e in by(a) if e["path"] == "/gmail/v1/users/me/profile"]) == 1 for a in ("alice@firm.example", "bob@firm.example")) and all(q(e, "maxResults") == "500" for e in A if e["path"] == "/gmail/v1/users/me/messages") and any(q(e, "q") == "has:attachment" for e in by("alice@firm.example")) and all(0 < e.get("parts", 0) <= 50 for e in A if e["path"] == "/batch/gmail/v1") and not any(e["path"].startswith("/gmail/v1/users/me/messages/") for e in A)'
-check "the cursors are stored: a historyId per Gmail account, a deltaLink per Outlook folder, no page left" \
-	test "$(q "SELECT count(*) FROM sync_state WHERE (json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL) AND json_extract(cursor, '$.pageToken') IS NULL AND json_extract(cursor, '$.nextLink') IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 4/2
+check "the cursors are stored: a historyId per Gmail account, a deltaLink per Outlook folder (Inbox, Sent Items, Archive) and the folder list's, no page left" \
+	test "$(q "SELECT count(*) FROM sync_state WHERE (json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL) AND json_extract(cursor, '$.pageToken') IS NULL AND json_extract(cursor, '$.nextLink') IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 6/4
 check "last_sync is set for every account" \
 	test "$(q "SELECT count(*) FROM accounts WHERE last_sync IS NOT NULL AND status = 'active'")" = 3
 run mailsync-match -q
@@ -108,7 +110,7 @@ check "the shared message is one email linked to alice and bob" \
 check "alice's sent message is out, the others in" \
 	test "$(q "SELECT group_concat(direction, ' ') FROM (SELECT direction FROM emails WHERE message_id IN ('<t2.out@mail.gmail.com>', '<t2.carol.out@firm.example>', '<t2.in@mail.acme.example>', '<t2.carol.in@globex.example>') ORDER BY message_id)")" = "in out in out"
 lg "Gmail used history.list with messageAdded and labelAdded and fetched only the new messages" \
-	'all(ql(e, "historyTypes") == ["messageAdded", "labelAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
+	'all(ql(e, "historyTypes") == ["messageAdded", "labelAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e and e["path"].startswith("/gmail/")) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
 
 # A message deleted before its metadata is fetched: the 404 part is skipped.
 gone=$(add $B '{"message_id": "<t2.gone@mail.acme.example>", "date": "2026-11-19T15:00:00Z", "from": "ops@acme.example", "to": "bob@firm.example", "subject": "Gone", "body": "Deleted soon."}')
@@ -167,15 +169,15 @@ clearlog
 run mailsync-pull --json
 expect_rc "delta answers 410 syncStateNotFound" 0
 lg "carol got the 410, then an initial round" \
-	'any(e["status"] == 410 for e in by("carol@firm.example")) and any(e.get("round") == "initial" for e in by("carol@firm.example"))'
+	'any(e["status"] == 410 for e in every("carol@firm.example")) and any(e.get("round") == "initial" for e in every("carol@firm.example"))'
 check "one email more, no duplicate" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
 consistent "after the Outlook resync"
 fault '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 2, "code": "resyncRequired"}'
 clearlog
 run mailsync-pull --json
-expect_rc "both folders answer 410 resyncRequired" 0
+expect_rc "two folders answer 410 resyncRequired" 0
 lg "both folders started over" \
-	'len([e for e in by("carol@firm.example") if e["status"] == 410]) == 2 and len({e["path"] for e in by("carol@firm.example") if e.get("round") == "initial"}) == 2'
+	'len([e for e in every("carol@firm.example") if e["status"] == 410]) == 2 and len({e["path"] for e in every("carol@firm.example") if e.get("round") == "initial"}) == 2'
 check "no email more" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
 consistent "after resyncRequired"
 idle "after the Outlook resyncs"
@@ -265,7 +267,8 @@ lg "incrementally, from the kept deltaLinks" 'not any(e.get("round") == "initial
 check "carol is active" test "$(q "SELECT status FROM accounts WHERE address = '$C'")" = active
 consistent "after re-authorization"
 
-# 6e. Malformed replies: bob's history, carol's delta pages (every attempt).
+# 6e. Malformed replies: bob's history, carol's $batch of delta polls (every
+# attempt: a batch reply that does not parse is asked again, 5 times).
 bid=$(q "SELECT id FROM accounts WHERE address = '$B'")
 add $B '{"message_id": "<t6.bad.b@acme.example>", "date": "2026-11-19T22:00:00Z", "from": "ops@acme.example", "to": "bob@firm.example", "subject": "Behind a malformed page", "body": "Wait."}' >/dev/null
 add $C '{"message_id": "<t6.bad.c1@acme.example>", "date": "2026-11-19T22:05:00Z", "from": "ops@acme.example", "to": "carol@firm.example", "subject": "Behind a malformed page, carol", "body": "Wait."}' >/dev/null
@@ -274,7 +277,7 @@ add $A '{"message_id": "<t6.bad.a@acme.example>", "date": "2026-11-19T22:10:00Z"
 cursors="SELECT a.address, s.folder, json_extract(s.cursor, '$.historyId'), json_extract(s.cursor, '$.deltaLink'), json_extract(s.cursor, '$.nextLink'), json_extract(s.cursor, '$.pageToken') FROM sync_state s JOIN accounts a ON a.id = s.account_id WHERE a.address IN ('$B', '$C') ORDER BY 1, 2"
 cur_before=$(q "$cursors")
 fault '{"kind": "malformed", "prefix": "/gmail/v1/users/me/history", "mailbox": "bob@firm.example", "count": 5}'
-fault '{"kind": "malformed", "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 10}'
+fault '{"kind": "malformed", "prefix": "/v1.0/$batch", "mailbox": "carol@firm.example", "count": 10}'
 run mailsync-pull --json
 nofaults
 expect_rc "malformed JSON is a transient failure" 75
@@ -357,8 +360,8 @@ clearlog
 run mailsync-pull --full --json
 expect_rc "--full" 0
 js "--full: every account ok, nothing new" 'len(L) == 3 and all(r["status"] == "ok" and r["new"] == 0 for r in L)'
-lg "--full read the profiles, listed everything and started both folders over" \
-	'all(any(e["path"].endswith("/profile") for e in by(a)) and sum(e.get("count", 0) for e in by(a) if e["path"].endswith("/messages") and not q(e, "q")) >= len(E[a][1]) for a in ("alice@firm.example", "bob@firm.example")) and len({e["path"] for e in by("carol@firm.example") if e.get("round") == "initial"}) == 2'
+lg "--full read the profiles, listed everything and started every Outlook folder over" \
+	'all(any(e["path"].endswith("/profile") for e in by(a)) and sum(e.get("count", 0) for e in by(a) if e["path"].endswith("/messages") and not q(e, "q")) >= len(E[a][1]) for a in ("alice@firm.example", "bob@firm.example")) and len({e["path"] for e in every("carol@firm.example") if e.get("round") == "initial" and e["path"].endswith("/messages/delta")}) == 3'
 check "--full: same number of emails" test "$(q "SELECT count(*) FROM emails")" = "$before"
 consistent "after --full"
 idle "after --full"
@@ -456,6 +459,6 @@ check "every messages.get went through a batch" \
 	pc log file 'all("batch" in e for e in G if e["path"].startswith("/gmail/v1/users/me/messages/"))'
 check "Graph delta with immutable ids, a \$select without body on first calls" \
 	pc log file 'all(e.get("immutable") for e in G if e["path"].endswith("/messages/delta") and e["status"] == 200) and all(q(e, "$select") and "body" not in q(e, "$select").split(",") and "uniqueBody" not in q(e, "$select").split(",") for e in G if e["path"].endswith("/messages/delta") and e["status"] == 200 and not q(e, "$skiptoken") and not q(e, "$deltatoken"))'
-check "Graph: only delta, only on inbox and sentitems" pc delta_folders $C
+check "Graph: only delta, only on folders synced (Inbox, Sent Items, Archive)" pc delta_folders $C
 
 done_testing

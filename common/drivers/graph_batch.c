@@ -393,7 +393,7 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		if (++b->tries < MS_FETCH_ATTEMPTS) {
 			ms_log_debug("%s: %s: the batch is asked again",
 			    gr->s->address, ms_errstr());
-			send_batch(gr, b, backoff(b->tries));
+			send_batch(gr, b, 0.25 * (1 << b->tries));
 			return;
 		}
 		ms_errc(EX_TEMPFAIL, "%s (after %d attempts)", ms_errstr(),

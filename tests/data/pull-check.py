@@ -29,7 +29,11 @@ DB = os.environ.get("MAILSYNC_DB", "")
 T = os.environ.get("T", ".")
 ACCTS = os.environ.get("ACCTS", "").split()
 SKIP_LABELS = {"DRAFT", "SPAM", "TRASH", "CHAT"}
-SYNCED_FOLDERS = {"inbox", "sentitems"}
+# Outlook folders a pull skips, with everything below them (every other
+# folder is synced).
+SKIPPED_FOLDERS = {"drafts", "deleteditems", "junkemail", "outbox",
+                   "conversationhistory", "syncissues", "conflicts",
+                   "localfailures", "serverfailures"}
 HF = email.policy.default.header_factory
 
 
@@ -88,7 +92,7 @@ def kept(addr):
         if box["provider"] == "gmail":
             bad = SKIP_LABELS & set(x["labelIds"])
         else:
-            bad = x["folder"] not in SYNCED_FOLDERS
+            bad = bool(SKIPPED_FOLDERS & set(x.get("under") or [x["folder"]]))
         (skip if bad else keep).add(norm_id(x["messageId"]))
     return box["provider"], keep, skip
 
@@ -389,6 +393,12 @@ def cmd_log(source, expr):
     def by(mb):
         return [e for e in A if (e.get("mailbox") or "").lower() == mb.lower()]
 
+    def parts(mb):
+        return [e for e in G if "batch" in e and (e.get("mailbox") or "").lower() == mb.lower()]
+
+    def every(mb):
+        return sorted(by(mb) + parts(mb), key=lambda e: e["seq"])
+
     def q(e, k, d=None):
         return e.get("query", {}).get(k, d)
 
@@ -396,30 +406,41 @@ def cmd_log(source, expr):
         v = q(e, k, [])
         return v if isinstance(v, list) else [v]
     E = expected() if "E[" in expr else {}
-    if not eval(expr, dict(globals(), G=G, A=A, E=E, by=by, q=q, ql=ql)):
+    if not eval(expr, dict(globals(), G=G, A=A, E=E, by=by, parts=parts,
+                           every=every, q=q, ql=ql)):
         fail("false: " + expr,
              *["%s %s %s %s %s" % (e.get("mailbox"), e["method"], e["path"], e["status"],
                                     e.get("time")) for e in A[-15:]])
 
 
 def cmd_delta_folders(addr):
-    """Every Graph request of the run for this mailbox is a delta on its
-    inbox or sentitems folder (well-known name or id), and both are used."""
+    """Every Graph request of the run for this mailbox is a $batch, a
+    delta of a folder it syncs (well-known name or id), the folder list's
+    delta, a read of a well-known folder's id, or a partial item read in
+    full; and the Inbox, Sent Items and Archive are among the folders."""
     box = mailbox(addr)
     f = box["folders"]
-    names = {"inbox": "inbox", "sentitems": "sentitems",
-             f["inbox"].lower(): "inbox", f["sentitems"].lower(): "sentitems"}
+    names = {}
+    for key, fid in f.items():
+        names[fid.lower()] = key
+        if "/" not in key:
+            names[key.lower()] = key
+    skipped = {k.lower() for k in SKIPPED_FOLDERS}
     seen = set()
     for e in log_entries("file"):
         if (e.get("mailbox") or "").lower() != addr.lower() or \
-                not e["path"].startswith("/v1.0/me/"):
+                not e["path"].startswith("/v1.0/") or \
+                e["path"] in ("/v1.0/me", "/v1.0/$batch") or \
+                re.match(r"^/v1\.0/me/(mailFolders/delta|mailFolders/[a-z]+|messages/[^/]+)$",
+                         e["path"]):
             continue
         m = re.match(r"^/v1\.0/me/mailFolders(?:\('([^']*)'\)|/([^/]+))/messages/delta$",
                      e["path"], re.I)
-        if not m or (m.group(1) or m.group(2)).lower() not in names:
-            fail("not a delta on inbox or sentitems: %s" % e["path"])
-        seen.add(names[(m.group(1) or m.group(2)).lower()])
-    if seen != {"inbox", "sentitems"}:
+        key = names.get((m.group(1) or m.group(2)).lower()) if m else None
+        if key is None or key in skipped:
+            fail("not a delta on a folder synced: %s" % e["path"])
+        seen.add(key)
+    if not {"inbox", "sentitems", "archive"} <= seen:
         fail("folders used: %s" % sorted(seen))
 
 
