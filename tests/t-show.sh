@@ -202,14 +202,15 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert rows == [
  {"provider": "gmail", "address": "alice@firm.example", "member": "alice",
   "status": "active", "last_sync": "2026-11-18T08:53:20Z",
-  "last_error": None, "emails": 1, "stale": True},
+  "last_error": None, "emails": 1, "stale": True, "shared": False,
+  "folders": []},
  {"provider": "outlook", "address": "bob@firm.example", "member": "bob",
   "status": "active", "last_sync": None, "last_error": None, "emails": 2,
-  "stale": True}], rows
+  "stale": True, "shared": False, "folders": []}], rows
 PY
 run mailsync-show --accounts
-grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +LAST ERROR"
-grep_out "and a row per account, stale when it has not synced for long" "^outlook +bob@firm.example +bob +active \(stale\) +never +2 +-$"
+grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +FOLDERS +LAST ERROR"
+grep_out "and a row per account, stale when it has not synced for long" "^outlook +bob@firm.example +bob +active \(stale\) +never +2 +- +-$"
 
 # --accounts --check: for monitoring.
 run mailsync-show --accounts --check
