@@ -200,6 +200,23 @@ def cmd_links():
                    ["extra " + x for x in sorted(set(g) - keep)]))
 
 
+def cmd_covers():
+    """Every account is linked to every email its mailbox holds to sync,
+    each once (mail that left the synced folders may stay linked)."""
+    exp = expected()
+    c = db()
+    rows = c.execute("""SELECT a.address, e.message_id, ea.provider_id
+        FROM email_accounts ea JOIN accounts a ON a.id = ea.account_id
+        JOIN emails e ON e.id = ea.email_id""").fetchall()
+    for a, (_, keep, _) in exp.items():
+        g = [r["message_id"] for r in rows if r["address"] == a]
+        p = [r["provider_id"] for r in rows if r["address"] == a]
+        if len(g) != len(set(g)) or len(p) != len(set(p)):
+            fail("%s: an email or provider id is linked more than once" % a)
+        if not keep <= set(g):
+            fail("%s: missing" % a, *sorted(keep - set(g)))
+
+
 def cmd_emails():
     """The emails table holds each expected Message-ID once, nothing else."""
     exp = expected()
