@@ -236,5 +236,35 @@ expect_rc "an idle run" 0
 lg "an idle run of 45 folders: 3 requests" \
 	'[e["path"] for e in A] == ["/v1.0/$batch"] * 3 and len([e for e in parts("big@firm.example") if e["path"].endswith("/messages/delta")]) == 45'
 
+# 10. Inside a $batch: a 429 for one request is asked again after its own
+# Retry-After, the other answers are used; a reply whose ids do not
+# answer the batch is asked again; a link to another origin is never
+# followed.
+add $C '{"message_id": "<b429.1@acme.example>", "date": "2026-11-19T15:00:00Z", "from": "jane@acme.example", "to": "carol@firm.example", "subject": "Beside a 429", "body": "x"}' >/dev/null
+emu POST /_emu/faults '{"kind": "status", "status": 429, "retry_after": 2, "prefix": "/v1.0/me/mailFolders/delta", "mailbox": "carol@firm.example", "count": 1}' >/dev/null
+clearlog
+run mailsync-pull --json -a $C
+expect_rc "a 429 inside the batch" 0
+js "the mail beside it is fetched" 'J["carol@firm.example"]["new"] == 1'
+lg "only the refused request was asked again, after its Retry-After" \
+	'(lambda f: [e["status"] for e in f] == [429, 200] and f[1]["time"] - f[0]["time"] >= 1.9)([e for e in every("carol@firm.example") if e["path"] == "/v1.0/me/mailFolders/delta"]) and (lambda d: d and len(d) == len({e["path"] for e in d}))([e for e in every("carol@firm.example") if e["path"].endswith("/messages/delta")])'
+emu POST /_emu/faults '{"kind": "batch", "mode": "dup_cid", "mailbox": "carol@firm.example"}' >/dev/null
+add $C '{"message_id": "<bdup.1@acme.example>", "date": "2026-11-19T15:10:00Z", "from": "jane@acme.example", "to": "carol@firm.example", "subject": "Behind a bad batch", "body": "x"}' >/dev/null
+clearlog
+run mailsync-pull --json -a $C
+expect_rc "a batch reply answering one request twice" 0
+lg "is asked again" '[e["path"] for e in by("carol@firm.example")] == ["/v1.0/$batch"] * 2'
+check "and its mail stored once" has '<bdup.1@acme.example>'
+emu DELETE /_emu/spy >/dev/null
+emu POST /_emu/faults '{"kind": "foreign_link", "link": "delta", "prefix": "/v1.0/me/mailFolders(", "mailbox": "carol@firm.example", "count": 1}' >/dev/null
+run mailsync-pull -a $C
+expect_rc "a deltaLink to another origin inside a batch" 0
+grep_err "is not followed, with a warning" "leads to http://127.0.0.1:[0-9]+, not to the Graph API"
+run mailsync-pull -q -a $C
+check "and nothing ever reaches that origin" \
+	test "$(emu GET /_emu/spy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')" = 0
+emu DELETE /_emu/faults >/dev/null
+check "nothing lost, nothing doubled" pc covers
+
 check "the database is sound" test "$(q "PRAGMA integrity_check")" = ok
 done_testing
