@@ -451,8 +451,9 @@ def scenario_a(a):
         if prov == "outlook":
             es = idle_req.get(addr, [])
             # the folders polled, inside the $batch requests or alone
-            folders = {m.group(1) for m in
-                       (re.search(r"mailFolders(?:/|\('?)([^/')]+)/messages/delta", e["path"])
+            folders = {m.group(1) or m.group(2) for m in
+                       (re.search(r"mailFolders(?:/([^/(]+)|\('([^']+)'\))/messages/delta",
+                                  e["path"])
                         for e in ilog if e.get("mailbox") == addr and not is_token(e)) if m}
             o_idle.append("%d/%d" % (len(es), len(folders)))
     row("idle run: requests per Gmail account", ",".join(map(str, g_idle)),

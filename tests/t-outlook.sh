@@ -266,5 +266,15 @@ check "and nothing ever reaches that origin" \
 emu DELETE /_emu/faults >/dev/null
 check "nothing lost, nothing doubled" pc covers
 
+# 11. The member's grant revoked: the shared mailbox waits for its member
+# to connect it again, and says how.
+emu POST /_emu/grants/revoke "{\"mailbox\": \"$C\"}" >/dev/null
+emu POST /_emu/tokens/expire "{\"mailbox\": \"$C\"}" >/dev/null
+run mailsync-pull -a $S
+expect_rc "the member's grant revoked" 77
+run mailsync-pull -v -a $S
+expect_rc "and while it waits (-v says everything)" 77
+grep_err "the way back names --shared" "$S needs re-authorization: run mailsync-connect --provider outlook --shared $S"
+
 check "the database is sound" test "$(q "PRAGMA integrity_check")" = ok
 done_testing

@@ -344,6 +344,19 @@ since(const struct acct *a, char *buf, size_t len)
 	snprintf(buf, len, " (failing since %s)", date);
 }
 
+/* Whether the account is a shared mailbox (read with a member's grant). */
+static int
+shared(struct ms_db *db, const struct acct *a)
+{
+	char *kind = NULL, *tenant = NULL;
+	int rc = ms_account_origin_get(db, a->s.account, &kind, &tenant) == 0 &&
+	    kind != NULL && strcmp(kind, "shared") == 0;
+
+	free(kind);
+	free(tenant);
+	return rc;
+}
+
 /*
  * What people read. A failure goes to the system log every run (syslog
  * or the journal: an error, or a warning while it waits for a person),
@@ -352,7 +365,7 @@ since(const struct acct *a, char *buf, size_t len)
  * success is a notice (a terminal, or syslog).
  */
 static void
-report(const struct acct *a)
+report(struct ms_db *db, const struct acct *a)
 {
 	int where = MS_LOG_SYSTEM;
 	char when[64];
@@ -362,11 +375,14 @@ report(const struct acct *a)
 		if (loud() || a->notify)
 			where |= MS_LOG_STDERR;
 		if (a->reauth)
-			/* Waits for a person: exit 77. */
+			/* Waits for a person: exit 77. A shared mailbox is
+			 * connected again by its member, with --shared. */
 			ms_log_to(where, LOG_WARNING,
 			    "%s needs re-authorization: run mailsync-connect "
-			    "--provider %s --login-hint %s%s",
-			    a->address, a->provider, a->address, when);
+			    "--provider %s %s %s%s",
+			    a->address, a->provider,
+			    shared(db, a) ? "--shared" : "--login-hint",
+			    a->address, when);
 		else
 			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
 			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
@@ -398,7 +414,7 @@ ms_pull_run(struct ms_pull *p)
 	for (i = 0; i < p->n; i++) {
 		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
-		report(&p->v[i]);
+		report(p->db, &p->v[i]);
 		if (!p->v[i].reauth)
 			learned_put(p->db, &p->v[i]);
 	}
