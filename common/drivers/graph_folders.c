@@ -74,6 +74,7 @@ struct gnode {
 	char *parent; /* or NULL */
 	char *name;
 	int search; /* a mailSearchFolder */
+	int removed; /* by the page being applied: swept by tree_sort */
 };
 
 struct gtree {
@@ -193,6 +194,7 @@ tree_unpack(struct gtree *t, const char *text)
 				continue;
 			p = arr_str(a, 0);
 			t->v = ms_xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+			memset(&t->v[t->n], 0, sizeof(*t->v));
 			t->v[t->n].id = ms_xstrdup(id);
 			t->v[t->n].parent = p ? ms_xstrdup(p) : NULL;
 			t->v[t->n].name = ms_xstrdup(name);
@@ -572,52 +574,104 @@ wk_answer(struct graph *gr, struct gcall *c, long status, struct json_object *o)
 	tree_done(gr);
 }
 
-/* Apply one item of a hierarchy page. */
+/* Apply a change to folder n (a change may carry only some properties). */
 static void
-tree_item(struct gtree *t, struct json_object *it)
+node_apply(struct gnode *n, struct json_object *it)
 {
-	const char *id = ms_json_str(it, "id"), *name, *parent, *type;
-	struct gnode *n;
+	const char *name = ms_json_str(it, "displayName"),
+		   *parent = ms_json_str(it, "parentFolderId"),
+		   *type = ms_json_str(it, "@odata.type");
 
-	if (!ms_graph_id_ok(id))
-		return;
-	n = node_find(t, id);
-	if (json_object_object_get_ex(it, "@removed", NULL)) {
-		if (n != NULL) {
-			node_free(n);
-			memmove(n, n + 1,
-			    (size_t)(t->v + t->n - (n + 1)) * sizeof(*n));
-			t->n--;
-		}
-		return;
-	}
-	name = ms_json_str(it, "displayName");
-	parent = ms_json_str(it, "parentFolderId");
-	type = ms_json_str(it, "@odata.type");
-	if (n == NULL) {
-		if (name == NULL || t->n >= MAX_FOLDERS)
-			return;
-		t->v = ms_xreallocarray(t->v, t->n + 1, sizeof(*t->v));
-		n = &t->v[t->n++];
-		memset(n, 0, sizeof(*n));
-		n->id = ms_xstrdup(id);
+	if (name != NULL) {
+		free(n->name);
 		n->name = ms_utf8_sanitize(name, strlen(name));
-		n->parent = parent ? ms_xstrdup(parent) : NULL;
-		qsort(t->v, t->n, sizeof(*t->v), node_cmp);
-		n = node_find(t, id);
-	} else {
-		/* A change may carry only some properties. */
-		if (name != NULL) {
-			free(n->name);
-			n->name = ms_utf8_sanitize(name, strlen(name));
-		}
-		if (parent != NULL) {
-			free(n->parent);
-			n->parent = ms_xstrdup(parent);
-		}
+	}
+	if (parent != NULL) {
+		free(n->parent);
+		n->parent = ms_xstrdup(parent);
 	}
 	if (type != NULL && strstr(type, "mailSearchFolder") != NULL)
 		n->search = 1;
+}
+
+/* An item of a page naming a folder not known before the page. */
+struct fresh {
+	const char *id;
+	size_t idx;
+	struct json_object *it;
+};
+
+static int
+fresh_cmp(const void *a, const void *b)
+{
+	const struct fresh *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * Apply a hierarchy page: changes to known folders in place (a removed
+ * one swept by tree_sort), new folders sorted once and added, the last
+ * of a page's items about one folder winning. Sorting on each insertion
+ * would cost a hostile page of thousands of folders minutes.
+ */
+static void
+tree_page(struct gtree *t, struct json_object *arr)
+{
+	size_t i, j, nf = 0, n = arr ? json_object_array_length(arr) : 0;
+	struct fresh *fr = ms_xcalloc(n ? n : 1, sizeof(*fr));
+	struct gnode key, *node;
+	struct json_object *it;
+	const char *id;
+
+	for (i = 0; i < n; i++) {
+		if ((it = ms_json_arr_obj(arr, i)) == NULL ||
+		    !ms_graph_id_ok(id = ms_json_str(it, "id")))
+			continue;
+		key.id = (char *)id;
+		node = t->n ? bsearch(&key, t->v, t->n, sizeof(*t->v), node_cmp)
+			    : NULL;
+		if (node == NULL) {
+			fr[nf].id = id;
+			fr[nf].idx = i;
+			fr[nf++].it = it;
+		} else if (json_object_object_get_ex(it, "@removed", NULL))
+			node->removed = 1; /* its id keeps the order */
+		else if (!node->removed)
+			node_apply(node, it);
+	}
+	qsort(fr, nf, sizeof(*fr), fresh_cmp);
+	for (i = 0; i < nf; i = j) {
+		for (j = i + 1; j < nf && strcmp(fr[j].id, fr[i].id) == 0; j++)
+			;
+		it = fr[j - 1].it;
+		if (json_object_object_get_ex(it, "@removed", NULL) ||
+		    ms_json_str(it, "displayName") == NULL ||
+		    t->n >= MAX_FOLDERS)
+			continue;
+		t->v = ms_xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+		node = &t->v[t->n++];
+		memset(node, 0, sizeof(*node));
+		node->id = ms_xstrdup(fr[i].id);
+		node_apply(node, it);
+	}
+	free(fr);
+}
+
+/* Sweep the folders removed and sort the rest by id. */
+static void
+tree_sort(struct gtree *t)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].removed)
+			node_free(&t->v[i]);
+		else
+			t->v[k++] = t->v[i];
+	t->n = k;
+	qsort(t->v, t->n, sizeof(*t->v), node_cmp);
 }
 
 static void
@@ -645,7 +699,6 @@ tree_answer(
 	struct gtree *t = gr->tree;
 	struct json_object *arr = NULL;
 	const char *next, *delta, *code = graph_error_code(o);
-	size_t i, n;
 
 	(void)c;
 	if (status == 0) {
@@ -699,10 +752,8 @@ tree_answer(
 		}
 		return;
 	}
-	n = arr ? json_object_array_length(arr) : 0;
-	for (i = 0; i < n; i++)
-		if (ms_json_arr_obj(arr, i) != NULL)
-			tree_item(t, ms_json_arr_obj(arr, i));
+	tree_page(t, arr);
+	tree_sort(t);
 	free(t->next_link);
 	t->next_link = next ? ms_xstrdup(next) : NULL;
 	if (delta != NULL) {
