@@ -31,6 +31,11 @@
 
 extern char **environ;
 
+/* The provider of this run: a file-scope pointer, so that it stays
+ * reachable when errx ends the run from a helper (LeakSanitizer sees no
+ * leak in what the exit leaves behind). */
+static struct ms_provider *volatile provider;
+
 enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
 
 /* The options of a mailbox with a password of its own (IMAP): values
@@ -65,6 +70,7 @@ struct opts {
 	const char *secret_file;
 	int secret_stdin;
 	const char *tenant;
+	const char *shared; /* --shared ADDRESS */
 	int setup;
 	int new_key;
 	const char *member;
@@ -81,11 +87,12 @@ usage(FILE *out, int code)
 {
 	fprintf(out,
 	    "usage: %s --provider gmail|outlook [--client-id ID\n"
-	    "           [--client-secret-file FILE | --client-secret-stdin]\n"
-	    "           [--tenant TENANT]] [--setup [--new-key]] [--member "
+	    "           [--client-secret-file FILE | --client-secret-stdin]]\n"
+	    "           [--tenant TENANT] [--setup [--new-key]] [--member "
 	    "NAME]\n"
-	    "           [--login-hint EMAIL] [--no-browser | --paste |\n"
-	    "           --device-code] [--port N] [--timeout SECONDS]\n"
+	    "           [--shared ADDRESS] [--login-hint EMAIL]\n"
+	    "           [--no-browser | --paste | --device-code] [--port N]\n"
+	    "           [--timeout SECONDS]\n"
 	    "\n"
 	    "Store the business's OAuth app for a provider, and authorize one\n"
 	    "mailbox for one team member.\n"
@@ -98,7 +105,12 @@ usage(FILE *out, int code)
 	    "                              (else prompted on a terminal; "
 	    "never\n"
 	    "                              from the command line)\n"
-	    "      --tenant T              Microsoft tenant (default common)\n"
+	    "      --tenant T              Microsoft tenant (default: the\n"
+	    "                              app's, else common); the account\n"
+	    "                              is refreshed there from now on\n"
+	    "      --shared ADDRESS        Outlook: connect the Microsoft 365\n"
+	    "                              shared mailbox ADDRESS, signing in\n"
+	    "                              as a member who can read it\n"
 	    "      --setup                 store the app credentials and stop\n"
 	    "      --new-key               with --setup, when the key file is\n"
 	    "                              lost: discard every sealed secret\n"
@@ -313,6 +325,8 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		ms_cred_app_store(db, key, o->provider, app) == -1) ||
 	    ms_account_upsert(db, o->provider, address, o->member,
 		default_member(), &id, &existed, member) == -1 ||
+	    ms_account_origin_set(db, id, o->shared ? "shared" : "own",
+		(o->drv->flags & MS_DRV_TENANT) ? app->tenant : NULL) == -1 ||
 	    ms_cred_tokens_save(db, key, id, o->provider, address, t) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
@@ -366,7 +380,7 @@ imap_check(const struct opts *o)
 
 	if (o->client_id || o->secret_file || o->secret_stdin || o->tenant ||
 	    o->setup || o->new_key || o->login_hint || o->no_browser ||
-	    o->mode != MODE_LOOPBACK || o->port)
+	    o->mode != MODE_LOOPBACK || o->port || o->shared)
 		errx(EX_USAGE,
 		    "an IMAP mailbox has no OAuth app: give --host, --user "
 		    "and the password (mailsync-connect --help)");
@@ -508,6 +522,21 @@ out:
 	return code;
 }
 
+/* --shared: a mailbox of the provider's kind, never with --setup. */
+static void
+check_shared(const struct opts *o)
+{
+	if (o->shared == NULL)
+		return;
+	if (!(o->drv->flags & MS_DRV_SHARED))
+		errx(EX_USAGE, "--shared: %s has no shared mailboxes",
+		    o->drv->label);
+	if (o->setup)
+		errx(EX_USAGE,
+		    "--shared connects a mailbox: it does not go with "
+		    "--setup");
+}
+
 static void
 parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 {
@@ -525,6 +554,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		OPT_DEVICE,
 		OPT_PORT,
 		OPT_TIMEOUT,
+		OPT_SHARED,
 	};
 	/* clang-format off */
 	static const struct option longopts[] = {
@@ -552,6 +582,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	    {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
 	    {"starttls", no_argument, NULL, OPT_STARTTLS},
 	    {"plain", no_argument, NULL, OPT_PLAIN},
+	    {"shared", required_argument, NULL, OPT_SHARED},
 	    {NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
@@ -586,6 +617,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 				errx(EX_USAGE, "--port \"%s\" is %s", optarg,
 				    errstr);
 			break;
+		case OPT_SHARED: o->shared = optarg; break;
 		case OPT_TIMEOUT:
 			o->timeout = (int)strtonum(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
@@ -614,11 +646,9 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	if (o->imap.given)
 		errx(EX_USAGE,
 		    "--host, --user and the password go with --provider imap");
-	if (o->client_id == NULL &&
-	    (o->secret_file || o->secret_stdin || o->tenant))
-		errx(EX_USAGE,
-		    "a client secret or tenant goes with "
-		    "--client-id");
+	if (o->client_id == NULL && (o->secret_file || o->secret_stdin))
+		errx(EX_USAGE, "a client secret goes with --client-id");
+	check_shared(o);
 	if (o->setup && o->client_id == NULL)
 		errx(EX_USAGE, "--setup stores credentials: give --client-id");
 	if (o->new_key && !o->setup)
@@ -634,6 +664,35 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		    "%s does not allow its mail scopes with the "
 		    "device flow: use the browser or --paste",
 		    o->drv->label);
+}
+
+/*
+ * The address of the account to store: the signed-in mailbox's, or with
+ * --shared the shared mailbox's, once the member's token is found to
+ * read it (Graph answers 403 ErrorAccessDenied otherwise: nothing is
+ * stored). A new string; exits on failure.
+ */
+static char *
+account_address(const struct opts *o, const struct ms_provider *p,
+    const struct ms_tokens *t, const char *own)
+{
+	char *address;
+
+	if (o->shared == NULL)
+		return ms_xstrdup(own);
+	if ((address = ms_addr_normalize(o->shared)) == NULL)
+		errx(EX_USAGE, "--shared \"%s\": not an address: %s", o->shared,
+		    ms_errstr());
+	if (t->scope != NULL &&
+	    !ms_provider_scope_has(t->scope, p->drv->shared_needed))
+		errx(EX_NOPERM,
+		    "the grant lacks %s (was its box unticked?): nothing "
+		    "stored; connect again and allow reading shared mail",
+		    p->drv->shared_needed);
+	if (p->drv->shared(p, t->access, address) == -1)
+		errx(ms_errcode(), "%s; nothing stored", ms_errstr());
+	ms_log_info("%s signed in; %s is shared with them", own, address);
+	return address;
 }
 
 /*
@@ -690,6 +749,10 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		    "mailsync-connect --provider %s --setup --client-id ID "
 		    "first",
 		    o->provider, o->provider);
+	if (o->tenant != NULL) { /* this account's tenant, not the app's */
+		free(app->tenant);
+		app->tenant = ms_xstrdup(o->tenant);
+	}
 }
 
 /*
@@ -736,7 +799,7 @@ main(int argc, char *argv[])
 	struct ms_tokens t = {0};
 	struct ms_app app;
 	struct ms_db *db;
-	char *raw, *address, *member;
+	char *raw, *own, *address, *member;
 	int rc;
 
 	ms_secret_protect(); /* before any secret is in memory */
@@ -761,8 +824,10 @@ main(int argc, char *argv[])
 		ms_db_close(db);
 		return 0;
 	}
-	if ((p = ms_provider_create(o.provider, app.tenant)) == NULL)
+	if ((p = provider = ms_provider_create(o.provider, app.tenant)) == NULL)
 		die();
+	if (o.shared != NULL)
+		ms_provider_shared(p);
 	rc = o.mode == MODE_DEVICE ? ms_oauth_device(p, &app, o.timeout, &t)
 				   : code_flow(&o, p, &app, &t);
 	if (rc == -1)
@@ -775,9 +840,11 @@ main(int argc, char *argv[])
 		    p->drv->needed_scope);
 	if ((raw = p->drv->address(p, t.access)) == NULL)
 		die();
-	if ((address = ms_addr_normalize(raw)) == NULL)
+	if ((own = ms_addr_normalize(raw)) == NULL)
 		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
 		    ms_errstr());
+	address = account_address(&o, p, &t, own);
+	free(own);
 	if (store(db, key, &o, &app, address, &t, &member) == -1)
 		die();
 	read_aliases(db, p, t.access, address);

@@ -225,7 +225,7 @@ Message-ID: <p1@client.example>
 A project.
 EOF
 imap_folder_rm $A Archive
-run mailsync-config set imap.exclude "Spam, Nothing/Here"
+run mailsync-config set imap.exclude "Spam; Nothing/Here"
 expect_rc "imap.exclude is a setting" 0
 imap_msg $A Spam x-Spam2 <<'EOF2'
 From: jm@client.example

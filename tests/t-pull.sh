@@ -31,8 +31,10 @@ idle() {
 	run mailsync-pull -q
 	expect_rc "$1: an idle run" 0
 	check "$1: -q prints nothing" test ! -s "$T/out" -a ! -s "$T/err"
-	check "$1: one history.list per Gmail account, one delta per Outlook folder" \
+	check "$1: one history.list per Gmail account, one \$batch per Outlook account" \
 		pc log-idle-costs-one-request mem
+	lg "$1: inside it a delta per tracked folder, and the folder list's" \
+		'len(parts("carol@firm.example")) == 4 and len({e["path"] for e in parts("carol@firm.example") if e["path"].endswith("/messages/delta")}) == 3 and len([e for e in parts("carol@firm.example") if e["path"] == "/v1.0/me/mailFolders/delta"]) == 1'
 }
 
 # Setup: the CRM's clients, the apps, three accounts.
@@ -64,14 +66,16 @@ check "rows in emails: the distinct Message-IDs of all mailboxes" \
 	test "$(q "SELECT count(*) FROM emails")" = "$(pc distinct)"
 consistent "full sync"
 check "full sync: subjects and names decoded, participants, dates, attachments, direction, snippet, no body" pc attrs
-check "drafts, spam, trash, chats, junk and other folders are not stored" \
-	test "$(q "SELECT count(*) FROM emails WHERE message_id IN ('<draft.alice.1@mail.gmail.com>', '<spam.99812@bulk.example>', '<chat.bob.1@firm.example>', '<trash.alice.1@mail.acme.example>', '<carol.draft.1@firm.example>', '<junk.777@cheap.example>', '<carol.archive.1@globex.example>', '<carol.deleted.1@acme.example>')")" = 0
+check "drafts, spam, trash, chats, junk and deleted items are not stored" \
+	test "$(q "SELECT count(*) FROM emails WHERE message_id IN ('<draft.alice.1@mail.gmail.com>', '<spam.99812@bulk.example>', '<chat.bob.1@firm.example>', '<trash.alice.1@mail.acme.example>', '<carol.draft.1@firm.example>', '<junk.777@cheap.example>', '<carol.deleted.1@acme.example>')")" = 0
+check "mail filed in Outlook's Archive is stored (every folder is synced)" \
+	test "$(q "SELECT count(*) FROM emails WHERE message_id = '<carol.archive.1@globex.example>'")" = 1
 check "the message in alice's, bob's and carol's mailboxes is one email with three accounts" \
 	test "$(q "SELECT count(*) FROM email_accounts ea JOIN emails e ON e.id = ea.email_id WHERE e.message_id = '<CAJ7bcc.0003@mail.acme.example>'")" = 3
 check "Gmail full sync read the profile, listed by 500, fetched metadata in batches of at most 50" \
 	pc log-gmail-full-sync mem
-check "the cursors are stored: a historyId per Gmail account, a deltaLink per Outlook folder, no page left" \
-	test "$(q "SELECT count(*) FROM sync_state WHERE (json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL) AND json_extract(cursor, '$.pageToken') IS NULL AND json_extract(cursor, '$.nextLink') IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 4/2
+check "the cursors are stored: a historyId per Gmail account, a deltaLink per Outlook folder (Inbox, Sent Items, Archive) and the folder list's, no page left" \
+	test "$(q "SELECT count(*) FROM sync_state WHERE (json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL) AND json_extract(cursor, '$.pageToken') IS NULL AND json_extract(cursor, '$.nextLink') IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 6/4
 check "last_sync is set for every account" \
 	test "$(q "SELECT count(*) FROM accounts WHERE last_sync IS NOT NULL AND status = 'active'")" = 3
 run mailsync-match -q
@@ -171,7 +175,7 @@ consistent "after the Outlook resync"
 fault '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 2, "code": "resyncRequired"}'
 clearlog
 run mailsync-pull --json
-expect_rc "both folders answer 410 resyncRequired" 0
+expect_rc "two folders answer 410 resyncRequired" 0
 check "both folders started over" pc log-delta-410-initial mem $C 2
 check "no email more" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
 consistent "after resyncRequired"
@@ -260,7 +264,8 @@ lg "incrementally, from the kept deltaLinks" 'not any(e.get("round") == "initial
 check "carol is active" test "$(q "SELECT status FROM accounts WHERE address = '$C'")" = active
 consistent "after re-authorization"
 
-# 6e. Malformed replies: bob's history, carol's delta pages (every attempt).
+# 6e. Malformed replies: bob's history, carol's $batch of delta polls (every
+# attempt: a batch reply that does not parse is asked again, 5 times).
 bid=$(q "SELECT id FROM accounts WHERE address = '$B'")
 add $B '{"message_id": "<t6.bad.b@acme.example>", "date": "2026-11-19T22:00:00Z", "from": "ops@acme.example", "to": "bob@firm.example", "subject": "Behind a malformed page", "body": "Wait."}' >/dev/null
 add $C '{"message_id": "<t6.bad.c1@acme.example>", "date": "2026-11-19T22:05:00Z", "from": "ops@acme.example", "to": "carol@firm.example", "subject": "Behind a malformed page, carol", "body": "Wait."}' >/dev/null
@@ -269,7 +274,7 @@ add $A '{"message_id": "<t6.bad.a@acme.example>", "date": "2026-11-19T22:10:00Z"
 cursors="SELECT a.address, s.folder, json_extract(s.cursor, '$.historyId'), json_extract(s.cursor, '$.deltaLink'), json_extract(s.cursor, '$.nextLink'), json_extract(s.cursor, '$.pageToken') FROM sync_state s JOIN accounts a ON a.id = s.account_id WHERE a.address IN ('$B', '$C') ORDER BY 1, 2"
 cur_before=$(q "$cursors")
 fault '{"kind": "malformed", "prefix": "/gmail/v1/users/me/history", "mailbox": "bob@firm.example", "count": 5}'
-fault '{"kind": "malformed", "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 10}'
+fault '{"kind": "malformed", "prefix": "/v1.0/$batch", "mailbox": "carol@firm.example", "count": 10}'
 run mailsync-pull --json
 nofaults
 expect_rc "malformed JSON is a transient failure" 75
@@ -352,7 +357,7 @@ clearlog
 run mailsync-pull --full --json
 expect_rc "--full" 0
 check "--full: every account ok, nothing new" pc json-says "$T/out" lines=3 all=ok all.new=0
-check "--full read the profiles, listed everything and started both folders over" \
+check "--full read the profiles, listed everything and started every Outlook folder over" \
 	pc log-full-resync mem
 check "--full: same number of emails" test "$(q "SELECT count(*) FROM emails")" = "$before"
 consistent "after --full"
@@ -449,6 +454,6 @@ check "every messages.get asked for metadata with the needed headers" \
 check "every messages.get went through a batch" pc log-gets-batched file
 check "Graph delta with immutable ids, a \$select without body on first calls" \
 	pc log-graph-select-no-body file
-check "Graph: only delta, only on inbox and sentitems" pc delta_folders $C
+check "Graph: only delta, only on folders synced (Inbox, Sent Items, Archive)" pc delta_folders $C
 
 done_testing

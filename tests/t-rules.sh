@@ -178,8 +178,8 @@ emu DELETE /_emu/log >/dev/null
 run mailsync-pull -q
 check "a pull within the day does not read them" \
 	test "$(mailsync-config aliases | cut -f1 | paste -sd ' ')" = "sales@firm.example"
-check "and makes one request per account" \
-	test "$(emu GET /_emu/log | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e["path"].startswith(("/gmail/", "/v1.0/"))]))')" = 4
+check "and makes one request per account (Outlook's folders in one \$batch)" \
+	test "$(emu GET /_emu/log | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e["path"].startswith(("/gmail/", "/v1.0/")) and "batch" not in e]))')" = 3
 q "UPDATE accounts SET aliases_read = aliases_read - 90000"
 emu DELETE /_emu/log >/dev/null
 run mailsync-pull -q

@@ -185,22 +185,26 @@ import json, sys, time
 from datetime import datetime
 rows = [json.loads(l) for l in open(sys.argv[1])]
 bob = rows[1]["last_sync"] or ""
+# bob's Outlook folders, as the emulator's mailbox names them.
+FOLDERS = rows[1]["folders"]
+assert "Inbox" in FOLDERS and "Sent Items" in FOLDERS, FOLDERS
 assert abs(datetime.fromisoformat(bob.replace("Z", "+00:00")).timestamp() - time.time()) < 600, bob
 assert rows == [
  {"provider": "gmail", "address": "alice@firm.example", "member": "alice",
   "status": "active", "last_sync": "2026-11-18T08:53:20Z",
-  "last_error": None, "emails": 1, "stale": True},
+  "last_error": None, "emails": 1, "stale": True, "shared": False,
+  "folders": []},
  {"provider": "outlook", "address": "bob@firm.example", "member": "bob",
   "status": "active", "last_sync": bob, "last_error": None, "emails": 2,
-  "stale": False},
+  "stale": False, "shared": False, "folders": FOLDERS},
  {"provider": "outlook", "address": "carol@firm.example", "member": "carol",
   "status": "active", "last_sync": None, "last_error": None, "emails": 0,
-  "stale": True}], rows
+  "stale": True, "shared": False, "folders": []}], rows
 PY
 run mailsync-show --accounts
-grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +LAST ERROR"
-grep_out "and a row per account, stale when it has not synced for long" "^outlook +carol@firm.example +carol +active \(stale\) +never +0 +-$"
-grep_out "a fresh account is not marked stale" "^outlook +bob@firm.example +bob +active +[a-z0-9 ]+ago +2 +-$|^outlook +bob@firm.example +bob +active +just now +2 +-$"
+grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +FOLDERS +LAST ERROR"
+grep_out "and a row per account, stale when it has not synced for long" "^outlook +carol@firm.example +carol +active \(stale\) +never +0 +- +-$"
+grep_out "a fresh account is not marked stale" "^outlook +bob@firm.example +bob +active +([a-z0-9 ]+ago|just now) +2 +[0-9]+ +-$"
 
 # --accounts --check: for monitoring.
 run mailsync-show --accounts --check

@@ -257,8 +257,8 @@ junk_name(const struct folder *f)
 	return 0;
 }
 
-/* Whether the setting imap.exclude (folder names, comma-separated; a
- * folder's subfolders go with it) names f. */
+/* Whether the setting imap.exclude (folder names or paths separated by
+ * ";", as outlook.exclude; a folder's subfolders go with it) names f. */
 static int
 excluded(const struct imap *g, const struct folder *f)
 {
@@ -266,9 +266,9 @@ excluded(const struct imap *g, const struct folder *f)
 	size_t n, fl = strlen(f->name);
 
 	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ',')
+		while (*p == ' ' || *p == ';')
 			p++;
-		end = strchr(p, ',');
+		end = strchr(p, ';');
 		n = end ? (size_t)(end - p) : strlen(p);
 		while (n > 0 && p[n - 1] == ' ')
 			n--;

@@ -33,6 +33,7 @@ struct req {
 	char *body;
 	char **headers;
 	double units;
+	int slots; /* of the account's concurrency, >= 1 */
 	double not_before;
 	double started; /* when it last went in flight */
 	int urgent;
@@ -389,6 +390,9 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->body = s->body ? ms_xstrdup(s->body) : NULL;
 	r->headers = copy_headers(s->headers);
 	r->units = s->units;
+	r->slots = s->slots < 1             ? 1
+	    : s->slots > a->lim.concurrency ? a->lim.concurrency
+					    : s->slots;
 	r->not_before = ms_fetch_now() + s->delay;
 	r->urgent = s->urgent;
 	r->max_body = s->max_body ? s->max_body : MS_FETCH_MAX_BODY;
@@ -487,7 +491,7 @@ start(struct ms_fetch *f, struct req *r)
 	r->attempts++;
 	r->started = ms_fetch_now();
 	a->requests++;
-	a->inflight++;
+	a->inflight += r->slots;
 	ms_limiter_started(&a->rl, r->units);
 	r->fnext = f->flying;
 	if (f->flying != NULL)
@@ -539,6 +543,11 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 				pp = &r->next;
 				continue;
 			}
+			/* A request of several slots waits for them all, and
+			 * the ones after it wait with it: keeping its place
+			 * in the queue is what lets it ever start. */
+			if (a->inflight + r->slots > a->lim.concurrency)
+				break;
 			if ((wait = ms_limiter_take(&a->rl, r->units, now)) >
 			    0) {
 				if (now + wait < *wake)
@@ -634,7 +643,7 @@ land(struct req *r)
 	if (r->fnext != NULL)
 		r->fnext->fprev = r->fprev;
 	r->fprev = r->fnext = NULL;
-	a->inflight--;
+	a->inflight -= r->slots;
 	ms_limiter_ended(&a->rl, r->units, ms_fetch_now());
 }
 

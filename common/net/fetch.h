@@ -74,6 +74,10 @@ struct ms_fetch_spec {
 	const char *body; /* copied */
 	const char *const *headers; /* copied */
 	double units; /* quota cost */
+	/* Of the account's concurrency it takes while in flight, 0: 1 (a
+	 * batch whose provider runs its requests side by side takes as many
+	 * as it runs at once; at most the whole concurrency). */
+	int slots;
 	double delay; /* seconds before it may start */
 	int urgent; /* queued ahead of the account's requests not urgent */
 	size_t max_body; /* the largest reply taken, 0: MS_FETCH_MAX_BODY */

@@ -95,6 +95,7 @@ ms_provider_create(const char *name, const char *tenant)
 	p->drv = d;
 	p->name = d->name;
 	p->label = d->label;
+	p->scope = d->scope;
 	if (d->endpoints(p, (d->flags & MS_DRV_TENANT) ? tenant : NULL) == -1)
 		goto fail;
 	/* Refuse a clear-text endpoint before anything is sent to it. */
@@ -106,6 +107,13 @@ ms_provider_create(const char *name, const char *tenant)
 fail:
 	ms_provider_destroy(p);
 	return NULL;
+}
+
+void
+ms_provider_shared(struct ms_provider *p)
+{
+	if (p->drv->shared_scope != NULL)
+		p->scope = p->drv->shared_scope;
 }
 
 void

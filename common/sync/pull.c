@@ -218,6 +218,7 @@ static void
 prepare(struct ms_pull *p, struct acct *a)
 {
 	struct ms_fetch_limits lim = {0};
+	char *kind = NULL, *tenant = NULL;
 	int rc;
 
 	a->run = p;
@@ -241,9 +242,19 @@ prepare(struct ms_pull *p, struct acct *a)
 	    (rc = ms_cred_app_load(p->db, p->key, a->provider, &a->app)) == 1)
 		rc = ms_errc(
 		    EX_CONFIG, "no %s app credentials stored", a->provider);
+	/* The account's tenant (where it was authorized), else the app's;
+	 * a shared mailbox refreshes with the shared scopes. */
 	if (rc == 0 &&
-	    (a->p = ms_provider_create(a->provider, a->app.tenant)) == NULL)
+	    ms_account_origin_get(p->db, a->s.account, &kind, &tenant) == -1)
 		rc = -1;
+	if (rc == 0 &&
+	    (a->p = ms_provider_create(
+		 a->provider, tenant ? tenant : a->app.tenant)) == NULL)
+		rc = -1;
+	if (a->p != NULL && kind != NULL && strcmp(kind, "shared") == 0)
+		ms_provider_shared(a->p);
+	free(kind);
+	free(tenant);
 	a->s.p = a->p;
 	/* The token goes to the provider's API only. */
 	if (a->p != NULL)
@@ -355,6 +366,19 @@ password_drv(const char *provider)
 	return d != NULL && (d->flags & MS_DRV_PASSWORD);
 }
 
+/* Whether the account is a shared mailbox (read with a member's grant). */
+static int
+shared(struct ms_db *db, const struct acct *a)
+{
+	char *kind = NULL, *tenant = NULL;
+	int rc = ms_account_origin_get(db, a->s.account, &kind, &tenant) == 0 &&
+	    kind != NULL && strcmp(kind, "shared") == 0;
+
+	free(kind);
+	free(tenant);
+	return rc;
+}
+
 /*
  * What people read. A failure goes to the system log every run (syslog
  * or the journal: an error, or a warning while it waits for a person),
@@ -363,7 +387,7 @@ password_drv(const char *provider)
  * success is a notice (a terminal, or syslog).
  */
 static void
-report(const struct acct *a)
+report(struct ms_db *db, const struct acct *a)
 {
 	int where = MS_LOG_SYSTEM;
 	char when[64];
@@ -379,11 +403,14 @@ report(const struct acct *a)
 			    "new password%s",
 			    a->address, a->provider, when);
 		else if (a->reauth)
-			/* Waits for a person: exit 77. */
+			/* Waits for a person: exit 77. A shared mailbox is
+			 * connected again by its member, with --shared. */
 			ms_log_to(where, LOG_WARNING,
 			    "%s needs re-authorization: run mailsync-connect "
-			    "--provider %s --login-hint %s%s",
-			    a->address, a->provider, a->address, when);
+			    "--provider %s %s %s%s",
+			    a->address, a->provider,
+			    shared(db, a) ? "--shared" : "--login-hint",
+			    a->address, when);
 		else
 			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
 			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
@@ -415,7 +442,7 @@ ms_pull_run(struct ms_pull *p)
 	for (i = 0; i < p->n; i++) {
 		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
-		report(&p->v[i]);
+		report(p->db, &p->v[i]);
 		if (!p->v[i].reauth)
 			learned_put(p->db, &p->v[i]);
 	}

@@ -219,6 +219,10 @@ complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.graph_concurrency -d 'Graph requests in flight per mailbox'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.time_scale -d 'Quota windows divided by this (emulators only)'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a outlook.folders -d 'Outlook folders synced: all or inbox-sent'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a outlook.exclude -d 'Outlook folders not synced, by name or path'
 complete -c mailsync-config -n __mailsync_config_bool_value -a 'on off'
 complete -c mailsync-config -s j -l json \
     -n '__mailsync_config_needs_command; or __mailsync_config_using list blocklist aliases' \

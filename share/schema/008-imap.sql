@@ -24,12 +24,16 @@ CREATE TABLE accounts_new (
 	aliases_read INTEGER,
 	failing_since INTEGER,
 	notified INTEGER,
+	kind TEXT NOT NULL DEFAULT 'own' CHECK (kind IN ('own', 'shared')),
+	tenant TEXT,
 	UNIQUE (provider, address)
 );
 INSERT INTO accounts_new (id, provider, address, member, status, created,
-	last_sync, last_error, aliases_read, failing_since, notified)
+	last_sync, last_error, aliases_read, failing_since, notified, kind,
+	tenant)
 SELECT id, provider, address, member, status, created, last_sync,
-	last_error, aliases_read, failing_since, notified FROM accounts;
+	last_error, aliases_read, failing_since, notified, kind, tenant
+FROM accounts;
 DROP TABLE accounts;
 ALTER TABLE accounts_new RENAME TO accounts;
 

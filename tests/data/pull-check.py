@@ -34,7 +34,11 @@ DB = os.environ.get("MAILSYNC_DB", "")
 T = os.environ.get("T", ".")
 ACCTS = os.environ.get("ACCTS", "").split()
 SKIP_LABELS = {"DRAFT", "SPAM", "TRASH", "CHAT"}
-SYNCED_FOLDERS = {"inbox", "sentitems"}
+# Outlook folders a pull skips, with everything below them (every other
+# folder is synced).
+SKIPPED_FOLDERS = {"drafts", "deleteditems", "junkemail", "outbox",
+                   "conversationhistory", "syncissues", "conflicts",
+                   "localfailures", "serverfailures"}
 HF = email.policy.default.header_factory
 
 
@@ -93,7 +97,7 @@ def kept(addr):
         if box["provider"] == "gmail":
             bad = SKIP_LABELS & set(x["labelIds"])
         else:
-            bad = x["folder"] not in SYNCED_FOLDERS
+            bad = bool(SKIPPED_FOLDERS & set(x.get("under") or [x["folder"]]))
         (skip if bad else keep).add(norm_id(x["messageId"]))
     return box["provider"], keep, skip
 
@@ -199,6 +203,23 @@ def cmd_links():
             fail("%s: %d linked, the mailbox holds %d to sync" % (a, len(g), len(keep)),
                  *(["missing " + x for x in sorted(keep - set(g))] +
                    ["extra " + x for x in sorted(set(g) - keep)]))
+
+
+def cmd_covers():
+    """Every account is linked to every email its mailbox holds to sync,
+    each once (mail that left the synced folders may stay linked)."""
+    exp = expected()
+    c = db()
+    rows = c.execute("""SELECT a.address, e.message_id, ea.provider_id
+        FROM email_accounts ea JOIN accounts a ON a.id = ea.account_id
+        JOIN emails e ON e.id = ea.email_id""").fetchall()
+    for a, (_, keep, _) in exp.items():
+        g = [r["message_id"] for r in rows if r["address"] == a]
+        p = [r["provider_id"] for r in rows if r["address"] == a]
+        if len(g) != len(set(g)) or len(p) != len(set(p)):
+            fail("%s: an email or provider id is linked more than once" % a)
+        if not keep <= set(g):
+            fail("%s: missing" % a, *sorted(keep - set(g)))
 
 
 def cmd_emails():
@@ -409,34 +430,52 @@ def cmd_log(source, expr):
 
     def by(mb):
         return of(A, mb)
+
+    def parts(mb):
+        """The inner requests of mb's batches (Gmail's and Graph's)."""
+        return [e for e in of(G, mb) if "batch" in e]
+
+    def every(mb):
+        """mb's requests, outer and inner, in order."""
+        return sorted(by(mb) + parts(mb), key=lambda e: e["seq"])
     E = expected() if "E[" in expr else {}
-    if not eval(expr, dict(globals(), G=G, A=A, E=E, by=by, q=q, ql=ql)):
+    if not eval(expr, dict(globals(), G=G, A=A, E=E, by=by, parts=parts,
+                           every=every, q=q, ql=ql)):
         log_fail("false: " + expr, A)
 
 
 def log_fail(msg, A):
     fail(msg, *["%s %s %s %s %s" % (e.get("mailbox"), e["method"], e["path"], e["status"],
-                                     e.get("time")) for e in A[-15:]])
 
 
 def cmd_delta_folders(addr):
-    """Every Graph request of the run for this mailbox is a delta on its
-    inbox or sentitems folder (well-known name or id), and both are used."""
+    """Every Graph request of the run for this mailbox is a $batch, a
+    delta of a folder it syncs (well-known name or id), the folder list's
+    delta, a read of a well-known folder's id, or a partial item read in
+    full; and the Inbox, Sent Items and Archive are among the folders."""
     box = mailbox(addr)
     f = box["folders"]
-    names = {"inbox": "inbox", "sentitems": "sentitems",
-             f["inbox"].lower(): "inbox", f["sentitems"].lower(): "sentitems"}
+    names = {}
+    for key, fid in f.items():
+        names[fid.lower()] = key
+        if "/" not in key:
+            names[key.lower()] = key
+    skipped = {k.lower() for k in SKIPPED_FOLDERS}
     seen = set()
     for e in log_entries("file"):
         if (e.get("mailbox") or "").lower() != addr.lower() or \
-                not e["path"].startswith("/v1.0/me/"):
+                not e["path"].startswith("/v1.0/") or \
+                e["path"] in ("/v1.0/me", "/v1.0/$batch") or \
+                re.match(r"^/v1\.0/me/(mailFolders/delta|mailFolders/[a-z]+|messages/[^/]+)$",
+                         e["path"]):
             continue
         m = re.match(r"^/v1\.0/me/mailFolders(?:\('([^']*)'\)|/([^/]+))/messages/delta$",
                      e["path"], re.I)
-        if not m or (m.group(1) or m.group(2)).lower() not in names:
-            fail("not a delta on inbox or sentitems: %s" % e["path"])
-        seen.add(names[(m.group(1) or m.group(2)).lower()])
-    if seen != {"inbox", "sentitems"}:
+        key = names.get((m.group(1) or m.group(2)).lower()) if m else None
+        if key is None or key in skipped:
+            fail("not a delta on a folder synced: %s" % e["path"])
+        seen.add(key)
+    if not {"inbox", "sentitems", "archive"} <= seen:
         fail("folders used: %s" % sorted(seen))
 
 
@@ -565,25 +604,19 @@ def path_is(e, end):
 
 def cmd_log_idle_costs_one_request(source, *mailboxes):
     """An idle run (of the connected accounts, or the mailboxes named):
-    one history.list per Gmail account, one delta per Outlook folder
-    (two folders), nothing else."""
+    one history.list per Gmail account, one $batch per Outlook account
+    (its folders' deltas, up to 20, inside it), nothing else."""
     mbs = mailboxes or ACCTS
 
     def ok(A):
-        n = 0
         for a in mbs:
-            mine = of(A, a)
-            if mailbox(a)["provider"] == "gmail":
-                n += 1
-                if [e["path"] for e in mine] != ["/gmail/v1/users/me/history"]:
-                    return False
-            else:
-                n += 2
-                if len(mine) != 2 or len({e["path"] for e in mine}) != 2 or \
-                        not all(path_is(e, "/messages/delta") for e in mine):
-                    return False
-        return len(A) == n
-    log_check(source, ok, "not one request per Gmail account and Outlook folder")
+            want = "/gmail/v1/users/me/history" \
+                if mailbox(a)["provider"] == "gmail" else "/v1.0/$batch"
+            if [e["path"] for e in of(A, a)] != [want]:
+                return False
+        return len(A) == len(mbs)
+    log_check(source, ok, "not one request per Gmail account and one "
+              "$batch per Outlook account")
 
 
 def cmd_log_history_types(source):
@@ -624,7 +657,8 @@ def cmd_log_gmail_incremental(source, *parts):
              for e in A if path_is(e, "/history")) and \
         not any(path_is(e, "/profile") or path_is(e, "/messages") and
                 not q(e, "q", "").startswith("has:attachment") for e in A) and \
-        sorted(e.get("mailbox") for e in G if "batch" in e) == want
+        sorted(e.get("mailbox") for e in G
+               if "batch" in e and e["path"].startswith("/gmail/")) == want
     if not ok:
         log_fail("not an incremental Gmail sync of %s" % " ".join(parts), A)
 
@@ -651,17 +685,17 @@ def cmd_log_history_404_resync(source, addr):
 
 def cmd_log_delta_410_initial(source, addr, folders="1"):
     """addr got a 410 on as many folders as given (1 or 2, default 1),
-    and started that many folders over with an initial round."""
+    and started that many folders over with an initial round (inside a
+    $batch or alone)."""
     n = int(folders)
-
-    def ok(A):
-        mine = of(A, addr)
-        gone = [e for e in mine if e["status"] == 410]
-        initial = {e["path"] for e in mine if e.get("round") == "initial"}
-        if n == 1:
-            return bool(gone) and bool(initial)
-        return len(gone) == n and len(initial) == n
-    log_check(source, ok, "%s: not %d folder(s) started over after a 410" % (addr, n))
+    G = log_entries(source)
+    mine = of(G, addr)
+    gone = [e for e in mine if e["status"] == 410]
+    initial = {e["path"] for e in mine if e.get("round") == "initial"}
+    if not (bool(gone) and bool(initial) if n == 1 else
+            len(gone) == n and len(initial) == n):
+        log_fail("%s: not %d folder(s) started over after a 410" % (addr, n),
+                 api(G))
 
 
 def cmd_log_retry_after(source, addr, seconds):
@@ -700,22 +734,21 @@ def cmd_log_one_refresh_per_account(source):
 
 def cmd_log_full_resync(source):
     """--full: each Gmail account read its profile and listed at least
-    every message it must store; each Outlook account started both
-    folders over."""
+    every message it must store; each Outlook account started every
+    folder it syncs over (at least its inbox and sent items)."""
     E = expected()
-
-    def ok(A):
-        for a, (prov, keep, _) in E.items():
+    G = log_entries(source)
+    A = api(G)
+    for a, (prov, keep, _) in E.items():
+        if prov == "gmail":
             mine = of(A, a)
-            if prov == "gmail":
-                listed = sum(e.get("count", 0) for e in mine
-                             if path_is(e, "/messages") and not q(e, "q"))
-                if not any(path_is(e, "/profile") for e in mine) or listed < len(keep):
-                    return False
-            elif len({e["path"] for e in mine if e.get("round") == "initial"}) != 2:
-                return False
-        return True
-    log_check(source, ok, "not a full sync of every account")
+            listed = sum(e.get("count", 0) for e in mine
+                         if path_is(e, "/messages") and not q(e, "q"))
+            if not any(path_is(e, "/profile") for e in mine) or listed < len(keep):
+                log_fail("%s: not a full sync" % a, A)
+        elif len({e["path"] for e in of(G, a) if e.get("round") == "initial"
+                  and path_is(e, "/messages/delta")}) < 2:
+            log_fail("%s: its folders did not start over" % a, A)
 
 
 def cmd_log_no_body(source):
