@@ -446,6 +446,7 @@ def cmd_log(source, expr):
 
 def log_fail(msg, A):
     fail(msg, *["%s %s %s %s %s" % (e.get("mailbox"), e["method"], e["path"], e["status"],
+                                     e.get("time")) for e in A[-15:]])
 
 
 def cmd_delta_folders(addr):
