@@ -125,6 +125,27 @@ check_number(const struct ms_config_key *k, const char *v)
 					: ms_xstrdup(v);
 }
 
+/* "gmail.fetch: "x" is not auto, messages or threads": the choices
+ * read as a sentence, not as the "|" list they are stored as. */
+static void
+choice_refused(const struct ms_config_key *k, const char *v)
+{
+	struct ms_buf b = {0};
+	const char *c = k->choices, *end, *last = strrchr(c, '|');
+	char *list;
+
+	for (; c != NULL; c = end ? end + 1 : NULL) {
+		end = strchr(c, '|');
+		if (c != k->choices)
+			ms_buf_adds(
+			    &b, last != NULL && c == last + 1 ? " or " : ", ");
+		ms_buf_add(&b, c, end ? (size_t)(end - c) : strlen(c));
+	}
+	list = ms_buf_steal(&b);
+	ms_errc(EX_DATAERR, "%s: \"%s\" is not %s", k->key, v, list);
+	free(list);
+}
+
 /* One of k->choices ("a|b"), as written there. */
 static char *
 check_choice(const struct ms_config_key *k, const char *v)
@@ -139,8 +160,7 @@ check_choice(const struct ms_config_key *k, const char *v)
 			return ms_xstrndup(c, n);
 		c = end ? end + 1 : NULL;
 	}
-	ms_errc(
-	    EX_DATAERR, "%s: \"%s\" is not one of %s", k->key, v, k->choices);
+	choice_refused(k, v);
 	return NULL;
 }
 
