@@ -3,7 +3,7 @@
  * and single addresses (ms_addr_normalize: client records, the
  * blocklist), with the match keys built from them.
  *
- * libfuzzer: -max_len=16384 -dict=addr.dict -rss_limit_mb=512
+ * libfuzzer: -max_len=16384 -dict=addr.dict -malloc_limit_mb=512
  */
 #include "addr.h"
 #include "fuzz.h"

@@ -3,7 +3,7 @@
  * CSV as the first byte says (even: JSON Lines, odd: CSV). A failed
  * import keeps nothing; a good one has an id on every client.
  *
- * libfuzzer: -max_len=65536 -dict=client.dict -rss_limit_mb=512
+ * libfuzzer: -max_len=65536 -dict=client.dict -malloc_limit_mb=512
  */
 #include "client.h"
 #include "fuzz.h"

@@ -5,7 +5,7 @@
  * 0000 to 9999 that four digits hold (a zone can move a date of
  * year 0000 or 9999 out of them).
  *
- * libfuzzer: -max_len=512 -dict=date.dict -rss_limit_mb=512
+ * libfuzzer: -max_len=512 -dict=date.dict -malloc_limit_mb=512
  */
 #include "date.h"
 #include "fuzz.h"

@@ -3,7 +3,7 @@
  * snippet (ms_msg_snippet) of its text body and of the raw input.
  * Messages come from the CRM (mailsync-record) and, later, providers.
  *
- * libfuzzer: -max_len=262144 -dict=mail.dict -rss_limit_mb=512
+ * libfuzzer: -max_len=262144 -dict=mail.dict -malloc_limit_mb=512
  */
 #include "fuzz.h"
 #include "msg.h"

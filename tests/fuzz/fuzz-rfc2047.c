@@ -4,7 +4,7 @@
  * text of unknown charset (ms_raw_to_utf8). Every result is promised
  * to be valid UTF-8 without NULs.
  *
- * libfuzzer: -max_len=16384 -dict=rfc2047.dict -rss_limit_mb=512
+ * libfuzzer: -max_len=16384 -dict=rfc2047.dict -malloc_limit_mb=512
  */
 #include "fuzz.h"
 #include "rfc2047.h"
