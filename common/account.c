@@ -149,6 +149,20 @@ ms_account_set_status(
 	return ms_db_run(db, st);
 }
 
+int
+ms_account_synced(struct ms_db *db, int64_t id)
+{
+	static const char *sql =
+	    "UPDATE accounts SET status = 'active', "
+	    "last_sync = unixepoch(), last_error = NULL WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return ms_db_run(db, st);
+}
+
 const char *
 ms_account_problem(
     const struct ms_account *a, time_t now, char *buf, size_t len)

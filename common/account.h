@@ -102,6 +102,9 @@ int ms_account_is_business(struct ms_db *, const char *address);
 int ms_account_purge_count(struct ms_db *, int64_t id, int64_t *n);
 int ms_account_purge(struct ms_db *, int64_t id, int64_t *deleted);
 
+/* A successful sync: active, last_sync now, no last error. */
+int ms_account_synced(struct ms_db *, int64_t id);
+
 /* Set status and last error (NULL clears it). */
 int ms_account_set_status(
     struct ms_db *, int64_t id, const char *status, const char *last_error);

@@ -11,6 +11,7 @@
 
 #include "rfc2047.h"
 #include "text.h"
+#include "utf8.h"
 #include "util.h"
 
 #define NONE SIZE_MAX

@@ -6,6 +6,7 @@
 #include <sysexits.h>
 
 #include "account.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_ID_LEN 256

@@ -217,6 +217,18 @@ ms_db_setting_set(struct ms_db *db, const char *key, const char *value)
 	return ms_db_run(db, st);
 }
 
+int
+ms_db_setting_unset(struct ms_db *db, const char *key)
+{
+	static const char *sql = "DELETE FROM settings WHERE key = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return ms_db_run(db, st);
+}
+
 /* Create the file with mode 0600 before SQLite does, so it never exists
  * with a wider mode; warn when an existing one is readable by others. */
 static int

@@ -55,6 +55,7 @@ int64_t ms_db_address_id(struct ms_db *, const char *email);
 /* Settings: *value is a new string, or NULL when unset. 0 or -1. */
 int ms_db_setting_get(struct ms_db *, const char *key, char **value);
 int ms_db_setting_set(struct ms_db *, const char *key, const char *value);
+int ms_db_setting_unset(struct ms_db *, const char *key);
 
 /* Bind a text column that may be NULL. */
 int ms_db_bind_text(sqlite3_stmt *, int idx, const char *s);

@@ -30,6 +30,7 @@ struct spent {
 
 struct req {
 	struct req *next;
+	struct req *fprev, *fnext; /* the engine's requests in flight */
 	struct ms_fetch_acct *acct;
 	char *method;
 	char *url;
@@ -38,9 +39,12 @@ struct req {
 	char **headers;
 	double units;
 	double not_before;
+	double started; /* when it last went in flight */
 	int urgent;
 	int attempts;
 	int refreshed;
+	size_t max_body;
+	int too_large; /* the reply passed max_body */
 	ms_fetch_cb *cb;
 	void *arg;
 	CURL *h;
@@ -62,9 +66,18 @@ struct ms_fetch_acct {
 	struct req *head;
 	int inflight;
 	long requests;
+	long abandoned; /* past the deadline, too slow */
 	ms_fetch_auth *auth;
 	void *auth_arg;
 	char *token;
+	int force_refresh; /* the next token is a refreshed one */
+	double reauth_at; /* when a reply last asked for that */
+	char *origin; /* requests go there only, or NULL */
+	double ceiling; /* the configured quota: probing stops there */
+	double throttled_at; /* the last refusal for rate, 0: none */
+	double probed_at; /* the quota last raised, or lowered */
+	double paused_until; /* Retry-After */
+	double refused; /* units refused for rate */
 	int err;
 	char errmsg[512];
 };
@@ -72,7 +85,10 @@ struct ms_fetch_acct {
 struct ms_fetch {
 	CURLM *m;
 	struct ms_fetch_acct *accts;
+	struct req *flying; /* in flight, any account's */
 	int stopping;
+	volatile sig_atomic_t interrupt; /* set by ms_fetch_interrupt */
+	int interrupted; /* ms_fetch_interrupt was obeyed */
 	void (*tick)(void *);
 	void *tick_arg;
 	double ticked;
@@ -156,6 +172,7 @@ ms_fetch_destroy(struct ms_fetch *f)
 		next = a->next;
 		drop_queue(a);
 		ms_secret_free(a->token);
+		free(a->origin);
 		free(a->name);
 		free(a);
 	}
@@ -173,6 +190,9 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->lim = *lim;
 	if (a->lim.concurrency < 1)
 		a->lim.concurrency = 1;
+	a->ceiling = a->lim.units;
+	if (lim->start > 0 && lim->start < a->lim.units)
+		a->lim.units = lim->start;
 	a->auth = auth;
 	a->auth_arg = auth_arg;
 	a->name = ms_xstrdup(name);
@@ -180,6 +200,27 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->next = f->accts;
 	f->accts = a;
 	return a;
+}
+
+void
+ms_fetch_acct_origin(struct ms_fetch_acct *a, const char *url)
+{
+	free(a->origin);
+	a->origin = url ? ms_xstrdup(url) : NULL;
+}
+
+int
+ms_fetch_acct_reauth(struct ms_fetch_acct *a)
+{
+	double now = ms_fetch_now();
+
+	if (a->reauth_at > 0 && now - a->reauth_at < 60)
+		return -1;
+	a->reauth_at = now;
+	ms_secret_free(a->token);
+	a->token = NULL;
+	a->force_refresh = 1;
+	return 0;
 }
 
 void
@@ -254,7 +295,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 {
 	struct req *r;
 
-	if (a->err != 0)
+	if (a->err != 0 || a->f->interrupted)
 		return -1;
 	r = ms_xcalloc(1, sizeof(*r));
 	r->acct = a;
@@ -266,6 +307,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->units = s->units;
 	r->not_before = ms_fetch_now() + s->delay;
 	r->urgent = s->urgent;
+	r->max_body = s->max_body ? s->max_body : MS_FETCH_MAX_BODY;
 	r->cb = s->cb;
 	r->arg = s->arg;
 	enqueue(a, r);
@@ -275,11 +317,13 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
-	struct ms_buf *b = arg;
+	struct req *r = arg;
 
-	if (b->len + size * n > MS_HTTP_MAX_BODY)
-		return 0;
-	ms_buf_add(b, data, size * n);
+	if (r->resp.len + size * n > r->max_body) {
+		r->too_large = 1;
+		return 0; /* aborts the transfer */
+	}
+	ms_buf_add(&r->resp, data, size * n);
 	return size * n;
 }
 
@@ -289,11 +333,23 @@ start(struct ms_fetch *f, struct req *r)
 	struct ms_fetch_acct *a = r->acct;
 	char **h, *line;
 
-	if (a->token == NULL && a->auth(a->auth_arg, 0, &a->token) == -1) {
+	if (a->origin != NULL && !ms_http_same_origin(r->url, a->origin)) {
+		/* The drivers check links first; this is the last guard. */
+		ms_errc(EX_UNAVAILABLE,
+		    "refusing to send the access token to %s: not the API "
+		    "(%s)",
+		    r->url, a->origin);
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
 		req_drop(r);
 		return -1;
 	}
+	if (a->token == NULL &&
+	    a->auth(a->auth_arg, a->force_refresh, &a->token) == -1) {
+		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
+		req_drop(r);
+		return -1;
+	}
+	a->force_refresh = 0;
 	if (ms_http_check_url(r->url) == -1 ||
 	    (r->h = curl_easy_init()) == NULL) {
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
@@ -313,6 +369,7 @@ start(struct ms_fetch *f, struct req *r)
 	for (h = r->headers; *h != NULL; h++)
 		r->hl = curl_slist_append(r->hl, *h);
 	ms_buf_finish(&r->resp);
+	r->too_large = 0;
 	curl_easy_setopt(r->h, CURLOPT_URL, r->url);
 	curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
@@ -323,9 +380,14 @@ start(struct ms_fetch *f, struct req *r)
 	curl_easy_setopt(r->h, CURLOPT_USERAGENT, USER_AGENT);
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hl);
 	curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
+	curl_easy_setopt(r->h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
+	/* Wait for a connection that can multiplex (HTTP/2, known at the
+	 * TLS handshake). Plain http (loopback only) is HTTP/1.1, where
+	 * waiting would hold every request to the host until the first
+	 * reply's headers came, however long a stalled peer takes. */
+	if (strncmp(r->url, "https://", 8) == 0)
+		curl_easy_setopt(r->h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(r->h, CURLOPT_PRIVATE, r);
 	if (ms_log_level() >= MS_LOG_DEBUG) {
 		curl_easy_setopt(r->h, CURLOPT_DEBUGFUNCTION, ms_http_trace);
@@ -337,9 +399,14 @@ start(struct ms_fetch *f, struct req *r)
 		    r->h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
 	}
 	r->attempts++;
+	r->started = ms_fetch_now();
 	a->requests++;
 	a->inflight++;
 	a->flying += r->units;
+	r->fnext = f->flying;
+	if (f->flying != NULL)
+		f->flying->fprev = r;
+	f->flying = r;
 	curl_multi_add_handle(f->m, r->h);
 	return 0;
 }
@@ -418,6 +485,80 @@ window_wait(struct ms_fetch_acct *a, double units, double now)
 	return IDLE_WAIT_MS / 1000.0; /* until requests in flight end */
 }
 
+/* Refusals for rate within this share of a window after the quota was
+ * lowered come from requests sent before: they teach nothing new. */
+#define THROTTLE_SETTLE 0.25
+/* Probing: a window without refusals raises the quota this much. */
+#define PROBE_STEP 0.02
+/* A refusal never lowers the quota below this share of its ceiling:
+ * one while the window was nearly empty is not about this rate. */
+#define LEARN_FLOOR 0.2
+
+void
+ms_fetch_acct_throttled(struct ms_fetch_acct *a, double units, long retry_after)
+{
+	double now = ms_fetch_now(), accepted, floor;
+
+	a->refused += units;
+	if (retry_after > 0) {
+		double until = now +
+		    (retry_after > MS_FETCH_RETRY_MAX ? MS_FETCH_RETRY_MAX
+						      : (double)retry_after);
+
+		if (until > a->paused_until)
+			a->paused_until = until;
+	}
+	if (a->lim.units <= 0 || a->lim.window <= 0)
+		return;
+	if (a->throttled_at > 0 &&
+	    now - a->throttled_at < a->lim.window * THROTTLE_SETTLE)
+		return;
+	/* What the provider took in the window that ended with its first
+	 * refusal is its quota, give or take the requests in flight. */
+	spent_expire(a, now);
+	accepted = a->spent_units - units;
+	floor = a->ceiling * LEARN_FLOOR;
+	if (floor < a->lim.burst)
+		floor = a->lim.burst;
+	if (accepted < floor)
+		accepted = floor;
+	if (accepted < a->lim.units) {
+		ms_log_debug("%s: refused for rate: pacing at %.0f units per "
+			     "%.0f s (was %.0f)",
+		    a->name, accepted, a->lim.window, a->lim.units);
+		a->lim.units = accepted;
+		if (a->tokens > 0)
+			a->tokens = 0;
+	}
+	a->throttled_at = a->probed_at = now;
+}
+
+double
+ms_fetch_acct_quota(const struct ms_fetch_acct *a)
+{
+	return a->lim.units;
+}
+
+double
+ms_fetch_acct_refused(const struct ms_fetch_acct *a)
+{
+	return a->refused;
+}
+
+/* A window without refusals since the quota last moved: raise it a
+ * little, toward the ceiling, so that a quota learned too low (or
+ * raised since) is found again. */
+static void
+probe(struct ms_fetch_acct *a, double now)
+{
+	if (a->lim.units >= a->ceiling || now - a->probed_at < a->lim.window)
+		return;
+	a->lim.units *= 1 + PROBE_STEP;
+	if (a->lim.units > a->ceiling)
+		a->lim.units = a->ceiling;
+	a->probed_at = now;
+}
+
 /*
  * Take quota for units; 0 when allowed, else the seconds to wait.
  *
@@ -438,6 +579,7 @@ limiter(struct ms_fetch_acct *a, double units, double now)
 
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
+	probe(a, now);
 	rate = (a->lim.units - burst) / (a->lim.window + LATE_WAKE);
 	cap = burst + rate * LATE_WAKE;
 	if (rate <= 0) { /* a quota below one burst */
@@ -466,6 +608,11 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 
 	for (a = f->accts; a != NULL; a = a->next) {
 		pp = &a->head;
+		if (a->paused_until > now && a->head != NULL) {
+			if (a->paused_until < *wake)
+				*wake = a->paused_until;
+			continue;
+		}
 		while (a->err == 0 && a->inflight < a->lim.concurrency &&
 		    (r = *pp) != NULL) {
 			if (r->not_before > now) {
@@ -497,9 +644,8 @@ queued_or_flying(const struct ms_fetch *f)
 	return 0;
 }
 
-/* Google's 403s that mean "slow down" rather than "forbidden". */
-static int
-rate_limit_403(const char *body)
+int
+ms_fetch_rate_limited(const char *body)
 {
 	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
 	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
@@ -510,7 +656,7 @@ retryable(long status, const char *body)
 {
 	return status == 408 || status == 429 || status == 500 ||
 	    status == 502 || status == 503 || status == 504 ||
-	    (status == 403 && rate_limit_403(body));
+	    (status == 403 && ms_fetch_rate_limited(body));
 }
 
 static double
@@ -541,6 +687,29 @@ requeue(struct req *r, double delay)
 	enqueue(r->acct, r);
 }
 
+/* Take r's transfer off the engine; it no longer flies. */
+static void
+land(struct req *r)
+{
+	struct ms_fetch_acct *a = r->acct;
+	struct ms_fetch *f = a->f;
+
+	curl_multi_remove_handle(f->m, r->h);
+	curl_easy_cleanup(r->h);
+	r->h = NULL;
+	curl_slist_free_all(r->hl); /* holds the token: */
+	r->hl = NULL; /* curl copied nothing we keep */
+	if (r->fprev != NULL)
+		r->fprev->fnext = r->fnext;
+	else
+		f->flying = r->fnext;
+	if (r->fnext != NULL)
+		r->fnext->fprev = r->fprev;
+	r->fprev = r->fnext = NULL;
+	a->inflight--;
+	spent_add(a, r->units, ms_fetch_now());
+}
+
 static void
 finish(struct req *r, CURLcode cc)
 {
@@ -555,13 +724,7 @@ finish(struct req *r, CURLcode cc)
 	if (curl_easy_getinfo(r->h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
 	    ct != NULL)
 		resp.content_type = ms_xstrdup(ct);
-	curl_multi_remove_handle(a->f->m, r->h);
-	curl_easy_cleanup(r->h);
-	r->h = NULL;
-	curl_slist_free_all(r->hl); /* holds the token: */
-	r->hl = NULL; /* curl copied nothing we keep */
-	a->inflight--;
-	spent_add(a, r->units, ms_fetch_now());
+	land(r);
 	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
 	resp.body = r->resp.s;
 	resp.len = r->resp.len;
@@ -587,6 +750,20 @@ finish(struct req *r, CURLcode cc)
 		requeue(r, 0);
 		return;
 	}
+	if (cc == CURLE_WRITE_ERROR && r->too_large) {
+		/* A bound set by what the endpoint can legitimately return:
+		 * asking again would only bring the same. */
+		snprintf(msg, sizeof(msg),
+		    "%s: a reply larger than %zu MiB, refused", r->url,
+		    r->max_body / (1024 * 1024));
+		ms_fetch_acct_fail(a, EX_UNAVAILABLE, msg);
+		req_drop(r);
+		return;
+	}
+	if (cc == CURLE_OK &&
+	    (resp.status == 429 ||
+		(resp.status == 403 && ms_fetch_rate_limited(resp.body))))
+		ms_fetch_acct_throttled(a, r->units, resp.retry_after);
 	if (cc != CURLE_OK || retryable(resp.status, resp.body)) {
 		if (cc != CURLE_OK)
 			snprintf(msg, sizeof(msg), "%s: %s", r->url,
@@ -649,17 +826,88 @@ poll_ms(double secs)
 	return ms < secs * 1000 ? ms + 1 : ms;
 }
 
+void
+ms_fetch_interrupt(struct ms_fetch *f)
+{
+	f->interrupt = 1;
+}
+
 int
-ms_fetch_run(struct ms_fetch *f, double deadline)
+ms_fetch_interrupted(const struct ms_fetch *f)
+{
+	return f->interrupted;
+}
+
+long
+ms_fetch_acct_abandoned(const struct ms_fetch_acct *a)
+{
+	return a->abandoned;
+}
+
+/*
+ * Abandon every request, queued or in flight: each driver gets NULL for
+ * it (as for a failed account's requests) and stores nothing more; the
+ * accounts themselves are not failed, their work is unfinished.
+ */
+static void
+abandon_all(struct ms_fetch *f)
+{
+	struct ms_fetch_acct *a;
+	struct req *r;
+
+	f->interrupted = f->stopping = 1;
+	while ((r = f->flying) != NULL) {
+		land(r);
+		req_drop(r);
+	}
+	for (a = f->accts; a != NULL; a = a->next)
+		drop_queue(a);
+}
+
+/*
+ * Past the deadline: abandon the requests in flight longer than grace
+ * (from the deadline, for those that started before it); lower *wake to
+ * when the next one would be.
+ */
+static void
+abandon_slow(
+    struct ms_fetch *f, double deadline, double grace, double now, double *wake)
+{
+	struct req *r, *next;
+	double limit;
+
+	for (r = f->flying; r != NULL; r = next) {
+		next = r->fnext;
+		limit = (r->started > deadline ? r->started : deadline) + grace;
+		if (now < limit) {
+			if (limit < *wake)
+				*wake = limit;
+			continue;
+		}
+		ms_log_warn("%s: no complete reply from %s within %.0f s past "
+			    "--max-time: abandoned, the next run resumes",
+		    r->acct->name, r->url, grace);
+		r->acct->abandoned++;
+		land(r);
+		req_drop(r);
+	}
+}
+
+int
+ms_fetch_run(struct ms_fetch *f, double deadline, double grace)
 {
 	double now, wake;
 	int running;
 
 	for (;;) {
 		now = ms_fetch_now();
+		wake = now + IDLE_WAIT_MS / 1000.0;
 		if (deadline > 0 && now >= deadline)
 			f->stopping = 1;
-		wake = now + IDLE_WAIT_MS / 1000.0;
+		if (f->interrupt)
+			abandon_all(f);
+		else if (f->stopping && deadline > 0)
+			abandon_slow(f, deadline, grace, now, &wake);
 		if (f->tick != NULL && now - f->ticked >= 1) {
 			f->tick(f->tick_arg);
 			f->ticked = now;

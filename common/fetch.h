@@ -10,10 +10,15 @@
 #ifndef MS_FETCH_H
 #define MS_FETCH_H
 
+#include <signal.h>
+
 #include "http.h"
 
 #define MS_FETCH_ATTEMPTS 5 /* per request, the first included */
 #define MS_FETCH_RETRY_MAX 60 /* seconds: the longest wait honoured */
+/* The largest reply a request takes unless its spec says: a reply past
+ * its bound is refused (the account fails), never retried. */
+#define MS_FETCH_MAX_BODY (16u * 1024 * 1024)
 
 struct ms_fetch;
 struct ms_fetch_acct;
@@ -43,6 +48,8 @@ struct ms_fetch_limits {
 	double units; /* per window; 0: no limit */
 	double window; /* seconds */
 	double burst; /* the largest request, in units */
+	double
+	    start; /* units to start from (a rate learned before), 0: units */
 };
 
 struct ms_fetch_spec {
@@ -54,6 +61,7 @@ struct ms_fetch_spec {
 	double units; /* quota cost */
 	double delay; /* seconds before it may start */
 	int urgent; /* queued ahead of the account's requests not urgent */
+	size_t max_body; /* the largest reply taken, 0: MS_FETCH_MAX_BODY */
 	ms_fetch_cb *cb;
 	void *arg;
 };
@@ -73,13 +81,60 @@ int ms_fetch_add(struct ms_fetch_acct *, const struct ms_fetch_spec *);
  * time in seconds, 0 for none) ms_fetch_stopping() turns true: drivers
  * then start no new unit of work (a page, a round) but finish the one
  * they are in, so that every run makes progress and none runs over by
- * more than one unit. Returns whether the deadline passed.
+ * more than one unit. Past the deadline, whatever peers do (a provider
+ * that trickles its reply), no request stays in flight longer than grace
+ * seconds (counted from the deadline for those that started before it):
+ * it is abandoned, its unit of work left for the next run, so a stalled
+ * peer cannot hold the run while a unit that is merely long finishes.
+ * Returns whether the deadline passed.
  */
-int ms_fetch_run(struct ms_fetch *, double deadline);
+int ms_fetch_run(struct ms_fetch *, double deadline, double grace);
 int ms_fetch_stopping(const struct ms_fetch *);
+
+/*
+ * Stop at once: no request starts any more and those in flight are
+ * abandoned (their callbacks get NULL, the accounts are not failed), so
+ * that only what the drivers committed stays. Safe in a signal handler
+ * (it sets a flag the run polls at least once a second).
+ */
+void ms_fetch_interrupt(struct ms_fetch *);
+/* Whether the run was interrupted. */
+int ms_fetch_interrupted(const struct ms_fetch *);
+/* Requests abandoned past the deadline (a peer too slow), for figures. */
+long ms_fetch_acct_abandoned(const struct ms_fetch_acct *);
 
 /* Call tick(arg) about once a second while running (progress lines). */
 void ms_fetch_set_tick(struct ms_fetch *, void (*tick)(void *), void *arg);
+
+/*
+ * Requests go to origin only (the scheme, host and port of url, the
+ * provider's API): a request for any other origin is refused before its
+ * token is sent, and fails the account. NULL: no check.
+ */
+void ms_fetch_acct_origin(struct ms_fetch_acct *, const char *url);
+
+/*
+ * A reply refused units of the account's requests for the provider's
+ * rate (a batch's rate-limited parts; whole 429s and rate-limit 403s the
+ * engine sees itself), asking for retry_after seconds (-1: not said).
+ * The account's quota drops to what the provider accepted in the window
+ * when refusals began, then climbs back slowly toward its configured
+ * units; no request starts before retry_after.
+ */
+void
+ms_fetch_acct_throttled(struct ms_fetch_acct *, double units, long retry_after);
+/* The units per window the account paces at now (learned, or set). */
+double ms_fetch_acct_quota(const struct ms_fetch_acct *);
+/* Refusals for rate seen, in units, for figures. */
+double ms_fetch_acct_refused(const struct ms_fetch_acct *);
+
+/*
+ * A reply said the token is no longer good for some of the requests
+ * inside it (a batch part's 401): the next request starts with a token
+ * refreshed. -1 when it was refreshed so within the last minute already
+ * (a refresh does not mend it).
+ */
+int ms_fetch_acct_reauth(struct ms_fetch_acct *);
 
 /* Fail the account: its queued requests are dropped, later adds ignored. */
 void ms_fetch_acct_fail(struct ms_fetch_acct *, int code, const char *msg);
@@ -89,6 +144,10 @@ const char *ms_fetch_acct_errmsg(const struct ms_fetch_acct *);
 /* Requests that started, for figures. */
 long ms_fetch_acct_requests(const struct ms_fetch_acct *);
 struct ms_fetch *ms_fetch_acct_engine(struct ms_fetch_acct *);
+
+/* Whether an error reply's body is one of Google's "slow down" 403s
+ * (rateLimitExceeded, userRateLimitExceeded), not a refusal. */
+int ms_fetch_rate_limited(const char *body);
 
 /* Now, CLOCK_MONOTONIC, in seconds. */
 double ms_fetch_now(void);

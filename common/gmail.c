@@ -12,13 +12,17 @@
  * starts a full sync again; a 404 on one message means it was deleted.
  */
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
 
 #include "account.h"
+#include "batch.h"
 #include "date.h"
+#include "gmail.h"
+#include "json.h"
 #include "log.h"
 #include "msg.h"
 #include "rfc2047.h"
@@ -37,6 +41,13 @@
 /* Send-as aliases are read again once a day. */
 #define ALIASES_MAX_AGE (24 * 60 * 60)
 #define BOUNDARY "mailsync_batch_b7e1"
+/* The largest replies each request can legitimately bring: a listing of
+ * 500 ids is 40 KB, a history page some 200 KB, 50 messages' metadata a
+ * few MB at most (long recipient lists). */
+#define MAX_LIST (4u << 20)
+#define MAX_HISTORY (8u << 20)
+#define MAX_BATCH (16u << 20)
+#define MAX_SMALL (1u << 20)
 
 #define META_PARAMS                                                            \
 	"format=metadata&metadataHeaders=From&metadataHeaders=To"              \
@@ -204,20 +215,32 @@ unit_pop(struct gmail *g)
 	unit_free(u);
 }
 
-/* Fail the account with a message about url's reply. */
+/* The reason and message of a Google error body, for messages. */
+static void
+error_of(const char *body, size_t len, char *buf, size_t size)
+{
+	struct json_object *o = ms_json_parse(body, len, "error"), *e;
+	struct json_object *first;
+	const char *reason = NULL, *msg = NULL;
+
+	e = ms_json_obj(o, "error");
+	first = ms_json_arr_obj(ms_json_arr(e, "errors"), 0);
+	reason = ms_json_str(first, "reason");
+	msg = ms_json_str(e, "message");
+	snprintf(buf, size, "%s%s%s", reason ? reason : "",
+	    reason && msg ? ": " : "", msg ? msg : "");
+	json_object_put(o);
+}
+
+/* Fail the account with a message about what's reply. */
 static void
 fail_reply(struct gmail *g, const char *what, const struct ms_http_resp *r)
 {
-	struct json_object *o = NULL, *e, *m;
-	const char *msg = NULL;
+	char why[300];
 
-	if (r->len > 0 && (o = json_tokener_parse(r->body)) != NULL &&
-	    json_object_object_get_ex(o, "error", &e) &&
-	    json_object_object_get_ex(e, "message", &m))
-		msg = json_object_get_string(m);
+	error_of(r->body, r->len, why, sizeof(why));
 	ms_errc(EX_UNAVAILABLE, "Gmail %s: HTTP %ld%s%s", what, r->status,
-	    msg ? ": " : "", msg ? msg : "");
-	json_object_put(o);
+	    *why ? ": " : "", why);
 	ms_sync_fail(g->s);
 }
 
@@ -237,10 +260,14 @@ reply_json(struct gmail *g, const char *what, const struct ms_http_resp *r)
 }
 
 static void
-get(struct gmail *g, const char *url, double units, ms_fetch_cb *cb, void *arg)
+get(struct gmail *g, const char *url, double units, size_t max_body,
+    ms_fetch_cb *cb, void *arg)
 {
-	struct ms_fetch_spec spec = {
-	    .url = url, .units = units, .cb = cb, .arg = arg ? arg : g};
+	struct ms_fetch_spec spec = {.url = url,
+	    .units = units,
+	    .max_body = max_body,
+	    .cb = cb,
+	    .arg = arg ? arg : g};
 
 	ms_fetch_add(g->s->fa, &spec);
 }
@@ -249,6 +276,28 @@ static const char *
 api(struct gmail *g)
 {
 	return g->s->p->api_url;
+}
+
+/* "&pageToken=TOKEN", URL-encoded, or "" (a new string). A provider's
+ * token goes into our URL as data, never as query syntax. */
+static char *
+page_param(const char *token)
+{
+	struct ms_buf b = {0};
+
+	if (token == NULL)
+		return ms_xstrdup("");
+	ms_buf_addc(&b, '&');
+	ms_http_form_add(&b, "pageToken", token);
+	return ms_buf_steal(&b);
+}
+
+/* Whether a historyId is what Google documents: an unsigned decimal. */
+static int
+history_ok(const char *h)
+{
+	return h != NULL && *h != '\0' &&
+	    strspn(h, "0123456789") == strlen(h) && strlen(h) <= 20;
 }
 
 /* "after:EPOCH" for the first-sync window, URL-encoded, or "". */
@@ -267,17 +316,15 @@ since_q(struct gmail *g, const char *prefix)
 static int
 has_label(struct json_object *msg, const char *const *labels)
 {
-	struct json_object *arr, *l;
+	struct json_object *arr = ms_json_arr(msg, "labelIds"), *l;
 	const char *s;
 	size_t i, j;
 
-	if (!json_object_object_get_ex(msg, "labelIds", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return 0;
-	for (i = 0; i < json_object_array_length(arr); i++) {
+	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
 		l = json_object_array_get_idx(arr, i);
-		if ((s = json_object_get_string(l)) == NULL)
+		if (!json_object_is_type(l, json_type_string))
 			continue;
+		s = json_object_get_string(l);
 		for (j = 0; labels[j] != NULL; j++)
 			if (strcmp(s, labels[j]) == 0)
 				return 1;
@@ -315,43 +362,72 @@ apply_header(struct ms_email *e, const char *name, const char *value)
 		e->bulk = 1;
 }
 
+int
+ms_gmail_id_ok(const char *id)
+{
+	size_t n;
+
+	if (id == NULL ||
+	    (n = strspn(id,
+		 "0123456789abcdefghijklmnopqrstuvwxyz"
+		 "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_")) == 0)
+		return 0;
+	return id[n] == '\0' && n <= 64;
+}
+
+int
+ms_gmail_message(struct json_object *msg, struct ms_email *e)
+{
+	struct json_object *headers, *h;
+	const char *name, *value, *s;
+	long long ms;
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	if (!ms_gmail_id_ok(ms_json_str(msg, "id")))
+		return ms_errc(EX_DATAERR, "a message without a usable id");
+	if (has_label(msg, skipped_labels))
+		return 1;
+	if ((headers = ms_json_arr(ms_json_obj(msg, "payload"), "headers")) ==
+	    NULL)
+		return ms_errc(EX_DATAERR, "message %s without payload.headers",
+		    ms_json_str(msg, "id"));
+	for (i = 0; i < json_object_array_length(headers); i++) {
+		h = ms_json_arr_obj(headers, i);
+		/* A header without a string name and value is no header. */
+		if ((name = ms_json_str(h, "name")) != NULL &&
+		    (value = ms_json_str(h, "value")) != NULL)
+			apply_header(e, name, value);
+	}
+	if (ms_json_int(msg, "internalDate", &ms) == 0 && ms > 0)
+		e->date = (time_t)(ms / 1000);
+	if ((s = ms_json_str(msg, "snippet")) != NULL) {
+		char *plain = ms_msg_unescape_html(s);
+
+		e->snippet = ms_utf8_sanitize(plain, strlen(plain));
+		free(plain);
+	}
+	if ((s = ms_json_str(msg, "threadId")) != NULL)
+		e->thread_id = ms_utf8_sanitize(s, strlen(s));
+	if (e->subject == NULL)
+		e->subject = ms_xstrdup("");
+	if (e->snippet == NULL)
+		e->snippet = ms_xstrdup("");
+	return 0;
+}
+
 /* 0 with e filled, 1 when it is to be skipped, -1 when malformed. */
 static int
 to_email(struct gmail *g, struct json_object *msg, struct ms_email *e)
 {
-	struct json_object *payload, *headers, *h, *n, *v;
-	const char *s;
-	size_t i;
+	int rc = ms_gmail_message(msg, e);
 
-	memset(e, 0, sizeof(*e));
-	if (has_label(msg, skipped_labels))
-		return 1;
-	if (!json_object_object_get_ex(msg, "payload", &payload) ||
-	    !json_object_object_get_ex(payload, "headers", &headers) ||
-	    !json_object_is_type(headers, json_type_array))
-		return ms_errc(EX_TEMPFAIL,
-		    "Gmail message without "
-		    "payload.headers");
-	for (i = 0; i < json_object_array_length(headers); i++) {
-		h = json_object_array_get_idx(headers, i);
-		if (json_object_object_get_ex(h, "name", &n) &&
-		    json_object_object_get_ex(h, "value", &v))
-			apply_header(e, json_object_get_string(n),
-			    json_object_get_string(v));
-	}
-	if ((s = ms_json_str(msg, "internalDate")) != NULL)
-		e->date = (time_t)(strtoll(s, NULL, 10) / 1000);
-	if ((s = ms_json_str(msg, "snippet")) != NULL)
-		e->snippet = ms_sync_unescape_html(s);
-	if ((s = ms_json_str(msg, "threadId")) != NULL)
-		e->thread_id = ms_xstrdup(s);
-	if (e->subject == NULL)
-		e->subject = ms_xstrdup("");
-	if (g->s->since > 0 && e->date < g->s->since && !g->incremental) {
+	if (rc == 0 && g->s->since > 0 && e->date < g->s->since &&
+	    !g->incremental) {
 		ms_email_finish(e);
 		return 1;
 	}
-	return 0;
+	return rc;
 }
 
 static void
@@ -510,15 +586,17 @@ list_ids(struct json_object *o, struct idset *set, const char **next)
 	size_t i;
 
 	*next = ms_json_str(o, "nextPageToken");
-	if (!json_object_object_get_ex(o, "messages", &arr))
+	if (!json_object_object_get_ex(o, "messages", &arr) || arr == NULL)
 		return 0; /* absent when empty */
 	if (!json_object_is_type(arr, json_type_array))
 		return ms_errc(EX_TEMPFAIL,
 		    "Gmail messages.list: "
 		    "\"messages\" is not an array");
 	for (i = 0; i < json_object_array_length(arr); i++) {
-		m = json_object_array_get_idx(arr, i);
-		if ((id = ms_json_str(m, "id")) != NULL)
+		m = ms_json_arr_obj(arr, i);
+		/* An id that is not Gmail's would go into a URL and a batch
+		 * part as it is: never. */
+		if (ms_gmail_id_ok(id = ms_json_str(m, "id")))
 			idset_add(set, id);
 	}
 	return 0;
@@ -536,16 +614,16 @@ static void
 att_list(struct gmail *g, time_t after, const char *token)
 {
 	struct ms_fetch_spec spec = {
-	    .units = COST_LIST, .cb = att_cb, .arg = g};
-	char bound[48] = "", *url;
+	    .units = COST_LIST, .max_body = MAX_LIST, .cb = att_cb, .arg = g};
+	char bound[48] = "", *url, *page = page_param(token);
 
 	if (after > 0)
 		snprintf(bound, sizeof(bound), "%%20after%%3A%lld",
 		    (long long)after);
 	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d"
-			   "&q=has%%3Aattachment%s%s%s",
-	    api(g), PAGE_SIZE, bound, token ? "&pageToken=" : "",
-	    token ? token : "");
+			   "&q=has%%3Aattachment%s%s",
+	    api(g), PAGE_SIZE, bound, page);
+	free(page);
 	spec.url = url;
 	/* Ahead of the batches queued meanwhile: what waits for the
 	 * listing should not wait for them too. */
@@ -636,7 +714,7 @@ send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
 	struct batch *b = ms_xcalloc(1, sizeof(*b));
 	struct ms_fetch_spec spec = {0};
 	struct ms_buf body = {0};
-	char *url;
+	char *url, **paths;
 	size_t i;
 
 	b->g = g;
@@ -644,15 +722,12 @@ send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
 	b->ids = ids;
 	b->n = n;
 	b->attempt = attempt;
+	paths = ms_xreallocarray(NULL, n, sizeof(*paths));
 	for (i = 0; i < n; i++)
-		ms_buf_printf(&body,
-		    "--" BOUNDARY "\r\n"
-		    "Content-Type: application/http\r\n"
-		    "Content-ID: <item-%zu>\r\n\r\n"
-		    "GET /gmail/v1/users/me/messages/%s?" META_PARAMS
-		    "\r\n\r\n",
-		    i, ids[i]);
-	ms_buf_adds(&body, "--" BOUNDARY "--\r\n");
+		paths[i] = ms_xasprintf(
+		    "/gmail/v1/users/me/messages/%s?" META_PARAMS, ids[i]);
+	ms_batch_request(&body, BOUNDARY, paths, n);
+	ms_strv_free(paths, n);
 	url = ms_xasprintf("%s/batch/gmail/v1", api(g));
 	spec.method = "POST";
 	spec.url = url;
@@ -660,6 +735,7 @@ send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
 	spec.body = body.s;
 	spec.units = (double)COST_GET * (double)n;
 	spec.delay = delay;
+	spec.max_body = MAX_BATCH;
 	spec.cb = batch_cb;
 	spec.arg = b;
 	u->batches++;
@@ -693,151 +769,80 @@ send_want(struct gmail *g, struct unit *u, struct idset *want)
 		unit_fetched(g, u);
 }
 
-/* The boundary of a multipart Content-Type, or NULL. */
-static char *
-boundary_of(const char *ct)
-{
-	const char *p = ct ? strstr(ct, "boundary=") : NULL;
-	size_t n;
-
-	if (p == NULL)
-		return NULL;
-	p += 9;
-	if (*p == '"') {
-		p++;
-		n = strcspn(p, "\"");
-	} else
-		n = strcspn(p, "; \t\r\n");
-	return n > 0 ? ms_xstrndup(p, n) : NULL;
-}
-
-/* After the blank line that ends a header block at p, or NULL. */
-static const char *
-skip_head(const char *p, const char *end)
-{
-	for (; p < end; p++) {
-		if (p + 1 < end && p[0] == '\n' && p[1] == '\n')
-			return p + 2;
-		if (p + 3 < end && memcmp(p, "\r\n\r\n", 4) == 0)
-			return p + 4;
-	}
-	return NULL;
-}
-
-/* The index in the batch of "Content-ID: <response-item-N>", or -1. */
-static long
-part_index(const char *head, const char *end, size_t n)
-{
-	const char *p;
-	char *e;
-	long i;
-
-	for (p = head; p + 16 < end; p++)
-		if (ms_ascii_ncasecmp(p, "content-id:", 11) == 0)
-			break;
-	if (p + 16 >= end || (p = strstr(p, "item-")) == NULL || p >= end)
-		return -1;
-	i = strtol(p + 5, &e, 10);
-	return e > p + 5 && i >= 0 && (size_t)i < n ? i : -1;
-}
-
-/* Handle one part's inner response: its status, then its JSON body. */
-static int
-batch_part(struct gmail *g, struct batch *b, long idx, const char *inner,
-    const char *end, struct idset *retry)
+/* One message of a batch reply, answered 200. */
+static void
+batch_message(struct gmail *g, struct batch *b, size_t i,
+    const struct ms_batch_part *part)
 {
 	struct json_object *o;
 	struct ms_email e;
-	const char *body;
-	char *copy;
-	long status;
 	int rc;
 
-	if (sscanf(inner, "HTTP/%*s %ld", &status) != 1)
-		return ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: a part without a "
-		    "status line");
-	if (status == 404) /* deleted since it was listed */
-		return 0;
-	if (status == 429 || status == 403 || status >= 500 || status == 401) {
-		idset_add(retry, b->ids[idx]);
-		return 0;
-	}
-	if (status != 200)
-		return ms_errc(EX_UNAVAILABLE,
-		    "Gmail batch: HTTP %ld for "
-		    "message %s",
-		    status, b->ids[idx]);
-	if ((body = skip_head(inner, end)) == NULL)
-		return ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: a part without a "
-		    "body");
-	copy = ms_xstrndup(body, (size_t)(end - body));
-	o = json_tokener_parse(copy);
-	free(copy);
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: malformed JSON for "
-		    "message %s",
-		    b->ids[idx]);
-	}
 	g->s->fetched++;
-	rc = to_email(g, o, &e);
+	if ((o = ms_json_parse(part->body, part->len, "Gmail message")) ==
+	    NULL) {
+		ms_sync_skip(g->s, b->ids[i], ms_errstr());
+		return;
+	}
+	if (strcmp(ms_json_str(o, "id") ? ms_json_str(o, "id") : "",
+		b->ids[i]) != 0)
+		rc = ms_errc(EX_DATAERR, "the reply is for another message");
+	else
+		rc = to_email(g, o, &e);
 	json_object_put(o);
 	if (rc == 0)
-		got_push(b->u, &e, b->ids[idx]);
-	return rc == -1 ? -1 : 0;
+		got_push(b->u, &e, b->ids[i]);
+	else if (rc == -1)
+		ms_sync_skip(g->s, b->ids[i], ms_errstr());
 }
 
+/*
+ * A batch's answers, each as a separate request's: 200 stored, 404 a
+ * message deleted since it was listed, 401 a token that expired meanwhile
+ * (refreshed, those parts asked again), 429, rate-limit 403s and 5xx
+ * asked again after a pause (the quota learns from them); any other
+ * status fails the account, naming Google's reason. 0, or -1 with the
+ * account failed.
+ */
 static int
-parse_batch(struct gmail *g, struct batch *b, const struct ms_http_resp *r,
-    struct idset *retry)
+batch_answers(struct gmail *g, struct batch *b, const struct ms_batch_part *p,
+    struct idset *retry, int *reauth)
 {
-	char *bnd = boundary_of(r->content_type), *delim;
-	const char *p, *end = r->body + r->len, *next, *inner;
-	size_t dlen, seen = 0;
-	long idx;
-	int rc = 0;
+	double refused = 0;
+	long wait = -1;
+	char why[300];
+	size_t i;
 
-	if (bnd == NULL)
-		return ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: reply is not "
-		    "multipart");
-	delim = ms_xasprintf("--%s", bnd);
-	dlen = strlen(delim);
-	p = strstr(r->body, delim);
-	while (rc == 0 && p != NULL && p + dlen + 2 <= end &&
-	    strncmp(p + dlen, "--", 2) != 0) {
-		p += dlen;
-		next = strstr(p, delim);
-		if (next == NULL)
-			next = end;
-		if ((inner = skip_head(p, next)) == NULL) {
-			rc =
-			    ms_errc(EX_TEMPFAIL, "Gmail batch: truncated part");
-			break;
+	for (i = 0; i < b->n; i++) {
+		long st = p[i].status;
+
+		if (st == 200)
+			batch_message(g, b, i, &p[i]);
+		else if (st == 404)
+			continue;
+		else if (st == 401) {
+			*reauth = 1;
+			idset_add(retry, b->ids[i]);
+		} else if (st == 429 || st >= 500 ||
+		    (st == 403 && ms_fetch_rate_limited(p[i].body))) {
+			idset_add(retry, b->ids[i]);
+			if (st != 500 && st != 502 && st != 503 && st != 504)
+				refused += COST_GET;
+			if (p[i].retry_after > wait)
+				wait = p[i].retry_after;
+		} else {
+			error_of(p[i].body, p[i].len, why, sizeof(why));
+			ms_errc(EX_UNAVAILABLE,
+			    "Gmail refused message %s: HTTP "
+			    "%ld%s%s",
+			    b->ids[i], st, *why ? " " : "", why);
+			ms_sync_fail(g->s);
+			return -1;
 		}
-		idx = part_index(p, inner, b->n);
-		if (idx < 0)
-			idx = (long)seen;
-		if ((size_t)idx >= b->n)
-			rc = ms_errc(EX_TEMPFAIL,
-			    "Gmail batch: more parts "
-			    "than requests");
-		else
-			rc = batch_part(g, b, idx, inner, next, retry);
-		seen++;
-		p = next < end ? next : NULL;
 	}
-	if (rc == 0 && seen != b->n)
-		rc = ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: %zu of %zu parts in "
-		    "the reply",
-		    seen, b->n);
-	free(delim);
-	free(bnd);
-	return rc;
+	if (refused > 0 || wait > 0)
+		ms_fetch_acct_throttled(g->s->fa, refused, wait);
+	return 0;
 }
 
 static void
@@ -858,6 +863,8 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	struct gmail *g = b->g;
 	struct unit *u = b->u;
 	struct idset retry = {0};
+	struct ms_batch_part *parts;
+	int reauth = 0, rc;
 
 	(void)fa;
 	u->batches--;
@@ -865,23 +872,44 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		batch_free(b);
 		return;
 	}
+	parts = ms_xreallocarray(NULL, b->n, sizeof(*parts));
 	if (r->status != 200)
 		fail_reply(g, "batch", r);
-	else if (parse_batch(g, b, r, &retry) == -1)
+	else if ((rc = ms_batch_parse(
+		      r->content_type, r->body, r->len, b->n, parts)) == -1 &&
+	    b->attempt < BATCH_ATTEMPTS) {
+		/* Not an answer to what was asked: ask it all again. */
+		ms_log_debug(
+		    "%s: %s; asking again", g->s->address, ms_errstr());
+		send_batch(g, u, b->ids, b->n, b->attempt + 1,
+		    (double)(1 << (b->attempt - 1)));
+		b->ids = NULL;
+		b->n = 0;
+	} else if (rc == -1)
 		ms_sync_fail(g->s);
-	else if (retry.n > 0 && b->attempt >= BATCH_ATTEMPTS) {
+	else if (batch_answers(g, b, parts, &retry, &reauth) == -1)
+		;
+	else if (reauth && ms_fetch_acct_reauth(g->s->fa) == -1) {
+		ms_errc(EX_NOPERM,
+		    "Gmail batch: the token is refused for %zu messages even "
+		    "after a refresh",
+		    retry.n);
+		ms_sync_fail(g->s);
+	} else if (retry.n > 0 && b->attempt >= BATCH_ATTEMPTS) {
 		ms_errc(EX_TEMPFAIL,
 		    "Gmail batch: %zu messages still failing "
 		    "after %d attempts",
 		    retry.n, b->attempt);
 		ms_sync_fail(g->s);
 	} else if (retry.n > 0) {
-		/* Retry the failed parts alone, after a pause; the new
-		 * batch owns the ids. */
-		send_batch(g, u, retry.v, retry.n, b->attempt + 1,
-		    (double)(1 << (b->attempt - 1)));
+		/* Retry the failed parts alone, after a pause (at once with
+		 * a refreshed token); the new batch owns the ids. */
+		send_batch(g, u, retry.v, retry.n,
+		    reauth ? b->attempt : b->attempt + 1,
+		    reauth ? 0 : (double)(1 << (b->attempt - 1)));
 		memset(&retry, 0, sizeof(retry));
 	}
+	free(parts);
 	idset_clear(&retry);
 	free(retry.v);
 	batch_free(b);
@@ -938,19 +966,22 @@ out:
 static void
 list_page(struct gmail *g, struct unit *u)
 {
-	char *q = since_q(g, "&q="), *url;
+	char *q = since_q(g, "&q="), *url, *page = page_param(u->token);
 	/* Ahead of the batches queued: the pages listed ahead are there so
 	 * that the batches never run out, which they would if the next
 	 * listing waited behind them. */
-	struct ms_fetch_spec spec = {
-	    .units = COST_LIST, .cb = list_cb, .arg = u, .urgent = 1};
+	struct ms_fetch_spec spec = {.units = COST_LIST,
+	    .max_body = MAX_LIST,
+	    .cb = list_cb,
+	    .arg = u,
+	    .urgent = 1};
 
-	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d%s%s%s",
-	    api(g), PAGE_SIZE, q, u->token ? "&pageToken=" : "",
-	    u->token ? u->token : "");
+	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d%s%s",
+	    api(g), PAGE_SIZE, q, page);
 	spec.url = url;
 	ms_fetch_add(g->s->fa, &spec);
 	free(url);
+	free(page);
 	free(q);
 }
 
@@ -960,6 +991,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	struct gmail *g = arg;
 	struct ms_cursor c = {0};
 	struct json_object *o;
+	long long total;
 	const char *h;
 
 	(void)fa;
@@ -971,12 +1003,15 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	}
 	if ((o = reply_json(g, "profile", r)) == NULL)
 		return;
-	if ((h = ms_json_str(o, "historyId")) == NULL) {
+	if (!history_ok(h = ms_json_str(o, "historyId"))) {
 		json_object_put(o);
-		ms_errc(EX_TEMPFAIL, "Gmail profile: no historyId");
+		ms_errc(EX_TEMPFAIL, "Gmail profile: no usable historyId");
 		ms_sync_fail(g->s);
 		return;
 	}
+	if (ms_json_int(o, "messagesTotal", &total) == 0 && total >= 0 &&
+	    total < LONG_MAX)
+		g->s->total = (long)total;
 	g->start_history = ms_xstrdup(h);
 	json_object_put(o);
 	/* Remember where the full sync began before anything else. */
@@ -997,7 +1032,7 @@ profile(struct gmail *g)
 	char *url = ms_xasprintf("%s/gmail/v1/users/me/profile", api(g));
 
 	g->incremental = 0;
-	get(g, url, COST_PROFILE, profile_cb, NULL);
+	get(g, url, COST_PROFILE, MAX_SMALL, profile_cb, NULL);
 	free(url);
 }
 
@@ -1005,29 +1040,41 @@ profile(struct gmail *g)
  * Incremental sync
  */
 
+/* The ids of one kind of history record's messages that are mail to
+ * sync (no draft, spam, trash or chat label) into g->pending. */
+static void
+history_records(struct gmail *g, struct json_object *h, const char *kind)
+{
+	struct json_object *arr = ms_json_arr(h, kind), *m;
+	const char *id;
+	size_t j;
+
+	for (j = 0; arr != NULL && j < json_object_array_length(arr); j++) {
+		m = ms_json_obj(ms_json_arr_obj(arr, j), "message");
+		if (m == NULL || !ms_gmail_id_ok(id = ms_json_str(m, "id")) ||
+		    has_label(m, skipped_labels))
+			continue;
+		idset_add(&g->pending, id);
+	}
+}
+
+/*
+ * New mail in a history page: messages added, and messages that gained
+ * a label (moved out of Spam or Trash, a draft sent) now carrying none
+ * of the skipped ones; those already stored are dropped later. Nothing
+ * stored is ever removed by a label change.
+ */
 static void
 history_added(struct gmail *g, struct json_object *o)
 {
-	struct json_object *hist, *h, *added, *a, *m;
-	const char *id;
-	size_t i, j;
+	struct json_object *hist = ms_json_arr(o, "history"), *h;
+	size_t i;
 
-	if (!json_object_object_get_ex(o, "history", &hist) ||
-	    !json_object_is_type(hist, json_type_array))
-		return;
-	for (i = 0; i < json_object_array_length(hist); i++) {
-		h = json_object_array_get_idx(hist, i);
-		if (!json_object_object_get_ex(h, "messagesAdded", &added) ||
-		    !json_object_is_type(added, json_type_array))
+	for (i = 0; hist != NULL && i < json_object_array_length(hist); i++) {
+		if ((h = ms_json_arr_obj(hist, i)) == NULL)
 			continue;
-		for (j = 0; j < json_object_array_length(added); j++) {
-			a = json_object_array_get_idx(added, j);
-			if (!json_object_object_get_ex(a, "message", &m) ||
-			    (id = ms_json_str(m, "id")) == NULL ||
-			    has_label(m, skipped_labels))
-				continue;
-			idset_add(&g->pending, id);
-		}
+		history_records(g, h, "messagesAdded");
+		history_records(g, h, "labelsAdded");
 	}
 }
 
@@ -1089,7 +1136,7 @@ history_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if ((o = reply_json(g, "history.list", r)) == NULL)
 		return;
 	history_added(g, o);
-	if ((h = ms_json_str(o, "historyId")) != NULL) {
+	if ((h = ms_json_str(o, "historyId")) != NULL && history_ok(h)) {
 		free(g->new_history);
 		g->new_history = ms_xstrdup(h);
 	}
@@ -1106,12 +1153,16 @@ static void
 history_page(struct gmail *g, const char *token)
 {
 	char *url;
+	char *page = page_param(token);
 
+	/* Moves out of Spam or Trash are labelAdded records, not
+	 * messageAdded ones (the History resource). */
 	url = ms_xasprintf("%s/gmail/v1/users/me/history?startHistoryId=%s"
-			   "&historyTypes=messageAdded&maxResults=%d%s%s",
-	    api(g), g->old_history, PAGE_SIZE, token ? "&pageToken=" : "",
-	    token ? token : "");
-	get(g, url, COST_HISTORY, history_cb, NULL);
+			   "&historyTypes=messageAdded&historyTypes=labelAdded"
+			   "&maxResults=%d%s",
+	    api(g), g->old_history, PAGE_SIZE, page);
+	get(g, url, COST_HISTORY, MAX_HISTORY, history_cb, NULL);
+	free(page);
 	free(url);
 }
 
@@ -1154,7 +1205,7 @@ aliases(struct gmail *g)
 	if (ms_account_aliases_due(g->s->db, g->s->account, ALIASES_MAX_AGE) !=
 	    1)
 		return;
-	get(g, g->s->p->aliases_url, COST_SENDAS, sendas_cb, NULL);
+	get(g, g->s->p->aliases_url, COST_SENDAS, MAX_SMALL, sendas_cb, NULL);
 }
 
 double
@@ -1174,6 +1225,12 @@ ms_gmail_start(struct ms_sync *s)
 	aliases(g);
 	if (ms_sync_cursor_get(s, FOLDER, &c) == -1)
 		return -1;
+	if (c.history_id != NULL && !history_ok(c.history_id)) {
+		ms_log_warn("%s: the stored historyId is not Google's: a full "
+			    "sync again",
+		    s->address);
+		ms_cursor_finish(&c);
+	}
 	if (!s->full && c.history_id != NULL) {
 		g->incremental = 1;
 		g->old_history = c.history_id;

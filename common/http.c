@@ -40,13 +40,57 @@ ms_http_check_url(const char *url)
 	return rc;
 }
 
+/* "scheme://host:port" of url, lower case, the port always given (a
+ * new string), or NULL when it is not a URL. */
+static char *
+origin_of(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *o = NULL, *p;
+
+	if (url != NULL &&
+	    curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+		CURLUE_OK) {
+		o = ms_xasprintf("%s://%s:%s", scheme, host, port);
+		for (p = o; *p != '\0'; p++)
+			*p = ms_ascii_lower(*p);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return o;
+}
+
+int
+ms_http_same_origin(const char *a, const char *b)
+{
+	char *oa = origin_of(a), *ob = origin_of(b);
+	int same = oa != NULL && ob != NULL && strcmp(oa, ob) == 0;
+
+	free(oa);
+	free(ob);
+	return same;
+}
+
+char *
+ms_http_origin(const char *url)
+{
+	char *o = origin_of(url);
+
+	return o != NULL ? o : ms_xstrdup("(not a URL)");
+}
+
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct ms_buf *b = arg;
 
 	if (b->len + size * n > MS_HTTP_MAX_BODY)
-		return 0; /* aborts the transfer */
+		return 0; /* aborts the transfer: "too large" below */
 	ms_buf_add(b, data, size * n);
 	return size * n;
 }
@@ -174,9 +218,12 @@ ms_http_request(const char *method, const char *url, const char *bearer,
 	wipe_list(hdrs);
 	if (cc != CURLE_OK) {
 		ms_buf_finish(&b);
-		return ms_errc(EX_TEMPFAIL, "%s: %s", url,
-		    cc == CURLE_WRITE_ERROR ? "response too large"
-					    : curl_easy_strerror(cc));
+		if (cc == CURLE_WRITE_ERROR)
+			return ms_errc(EX_UNAVAILABLE,
+			    "%s: a reply larger than %u KiB, refused", url,
+			    MS_HTTP_MAX_BODY / 1024);
+		return ms_errc(
+		    EX_TEMPFAIL, "%s: %s", url, curl_easy_strerror(cc));
 	}
 	resp->len = b.len;
 	resp->body = ms_buf_steal(&b);
@@ -237,31 +284,10 @@ ms_http_unescape(const char *s, size_t n)
 struct json_object *
 ms_http_json(const struct ms_http_resp *resp, const char *what)
 {
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
+	struct json_object *o = ms_json_parse(resp->body, resp->len, what);
 
-	o = json_tokener_parse_ex(tok, resp->body, (int)resp->len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		json_tokener_free(tok);
-		ms_errc(EX_UNAVAILABLE,
-		    "%s: malformed JSON in the reply "
-		    "(HTTP %ld)",
-		    what, resp->status);
-		return NULL;
-	}
-	json_tokener_free(tok);
+	if (o == NULL)
+		ms_errc(
+		    EX_UNAVAILABLE, "%s (HTTP %ld)", ms_errstr(), resp->status);
 	return o;
-}
-
-const char *
-ms_json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }

@@ -13,9 +13,12 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "json.h"
 #include "util.h"
 
-#define MS_HTTP_MAX_BODY (64u * 1024 * 1024)
+/* The largest reply ms_http_request takes: token replies, a profile, a
+ * send-as list are a few KB. */
+#define MS_HTTP_MAX_BODY (1024u * 1024)
 
 struct ms_http_resp {
 	long status; /* HTTP status, 0 when no response */
@@ -28,6 +31,15 @@ struct ms_http_resp {
 /* A CURLOPT_DEBUGFUNCTION for -vv: header lines only, Authorization
  * redacted, never a body (token requests carry secrets in theirs). */
 int ms_http_trace(CURL *, curl_infotype, char *data, size_t n, void *arg);
+
+/*
+ * Whether URLs a and b have the same origin (scheme, host and port,
+ * RFC 6454; default ports made explicit, case ignored): a token for one
+ * API goes to that origin only. 0 when either is not a URL.
+ */
+int ms_http_same_origin(const char *a, const char *b);
+/* The origin of url for messages ("https://host:443"), a new string. */
+char *ms_http_origin(const char *url);
 
 /* 0 when url is https, or http to a loopback host; else -1 (EX_CONFIG). */
 int ms_http_check_url(const char *url);
@@ -50,11 +62,8 @@ void ms_http_form_add(struct ms_buf *, const char *key, const char *value);
 /* Percent-decode s[0..n) (+ as space): a new string. */
 char *ms_http_unescape(const char *s, size_t n);
 
-/* The body as a JSON object (caller puts it), or NULL with ms_err naming
- * what and the URL (EX_PROTOCOL-like: EX_UNAVAILABLE). */
+/* The body as a JSON object (ms_json_parse: bounded; the caller puts
+ * it), or NULL with ms_err naming what and the status (EX_UNAVAILABLE). */
 struct json_object *ms_http_json(const struct ms_http_resp *, const char *what);
-
-/* A string member of o, or NULL when absent or not a string. */
-const char *ms_json_str(struct json_object *o, const char *key);
 
 #endif

@@ -1,18 +1,49 @@
 #include "log.h"
 
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "term.h"
 
 static int level = MS_LOG_NORMAL;
 static int use_syslog;
+static int journal; /* stderr is systemd's journal */
+
+/*
+ * Under systemd, stderr is a stream into the journal and $JOURNAL_STREAM
+ * holds its "DEVICE:INODE" (systemd.exec(5)): syslog too would put every
+ * line into the journal twice. The variable is inherited by children
+ * whose stderr was sent elsewhere (a script's 2>file, cron started from
+ * a unit), so it counts only when it names stderr itself.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    v[n] != '\0')
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 ms_log_init(int verbosity)
 {
 	level = verbosity;
-	use_syslog = !isatty(STDERR_FILENO);
+	journal = stderr_is_journal();
+	use_syslog = !journal && !isatty(STDERR_FILENO);
 	if (use_syslog)
 		openlog(getprogname(), LOG_PID, LOG_MAIL);
 }
@@ -23,19 +54,34 @@ ms_log_level(void)
 	return level;
 }
 
+/* The message as a person may read it: it quotes provider replies and
+ * email headers, so it goes through the one sanitizer (term.h). */
+static char *
+format(const char *fmt, va_list ap)
+{
+	struct ms_buf b = {0};
+	char *raw;
+
+	if (vasprintf(&raw, fmt, ap) == -1)
+		return ms_xstrdup(fmt);
+	ms_term_add(&b, raw, strlen(raw), 0);
+	free(raw);
+	return ms_buf_steal(&b);
+}
+
 static void
 vlog(int prio, const char *fmt, va_list ap)
 {
-	va_list ap2;
+	char *msg = format(fmt, ap);
 
-	if (use_syslog && prio <= LOG_INFO) {
-		va_copy(ap2, ap);
-		vsyslog(prio, fmt, ap2);
-		va_end(ap2);
-	}
-	fprintf(stderr, "%s: ", getprogname());
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (use_syslog && prio <= LOG_INFO)
+		syslog(prio, "%s", msg);
+	/* The journal reads a leading "<N>" as the line's priority
+	 * (sd-daemon(3)), so journalctl -p warning finds the warnings. */
+	if (journal)
+		fprintf(stderr, "<%d>", prio);
+	fprintf(stderr, "%s: %s\n", getprogname(), msg);
+	free(msg);
 }
 
 void
@@ -90,9 +136,12 @@ ms_log_notice(const char *fmt, ...)
 	if (level < MS_LOG_NORMAL)
 		return;
 	va_start(ap, fmt);
-	if (use_syslog && level < MS_LOG_VERBOSE)
-		vsyslog(LOG_NOTICE, fmt, ap);
-	else
+	if (use_syslog && level < MS_LOG_VERBOSE) {
+		char *msg = format(fmt, ap);
+
+		syslog(LOG_NOTICE, "%s", msg);
+		free(msg);
+	} else
 		vlog(LOG_NOTICE, fmt, ap);
 	va_end(ap);
 }

@@ -12,6 +12,7 @@
 #include "date.h"
 #include "rfc2047.h"
 #include "text.h"
+#include "utf8.h"
 #include "util.h"
 
 #define REPL "\xef\xbf\xbd" /* U+FFFD */
@@ -453,23 +454,13 @@ decode_b64(const char *s, size_t n, struct ms_buf *out)
 static void
 add_utf8(struct ms_buf *b, unsigned long cp)
 {
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	char u[4];
+	size_t n = cp > 0x10ffff ? 0 : ms_utf8_encode((uint32_t)cp, u);
+
+	if (n == 0)
 		ms_buf_add(b, REPL, 3);
-	else if (cp < 0x80)
-		ms_buf_addc(b, (char)cp);
-	else if (cp < 0x800) {
-		ms_buf_addc(b, (char)(0xc0 | cp >> 6));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		ms_buf_addc(b, (char)(0xe0 | cp >> 12));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		ms_buf_addc(b, (char)(0xf0 | cp >> 18));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		ms_buf_addc(b, (char)(0x80 | (cp & 0x3f)));
-	}
+	else
+		ms_buf_add(b, u, n);
 }
 
 /* An HTML entity at s (after '&'); returns its length or 0. */
@@ -517,6 +508,21 @@ entity(const char *s, struct ms_buf *b)
 			return n + 1;
 		}
 	return 0;
+}
+
+char *
+ms_msg_unescape_html(const char *s)
+{
+	struct ms_buf b = {0};
+	size_t n;
+
+	while (*s != '\0') {
+		if (*s == '&' && (n = entity(s + 1, &b)) > 0)
+			s += 1 + n;
+		else
+			ms_buf_addc(&b, *s++);
+	}
+	return ms_buf_steal(&b);
 }
 
 static int
@@ -714,29 +720,14 @@ delimiter(const char *s, size_t n, const char *b, size_t blen)
 	return kind;
 }
 
-static void
-walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
-    int depth, const char *sub)
+int
+ms_mime_split(const char *s, size_t len, const char *b,
+    int (*part)(const char *, size_t, void *), void *arg)
 {
-	char *b;
-	size_t blen, pos, end, next, start = 0, pend;
+	size_t blen = strlen(b), pos, end, next, start = 0, pend;
 	const char *nl;
 	int inpart = 0, kind = 0;
 
-	if (depth >= MS_MSG_MAX_DEPTH) {
-		warn(w->m, "multipart nested deeper than %d levels skipped",
-		    MS_MSG_MAX_DEPTH);
-		return;
-	}
-	if ((b = get_param(ct, "boundary", NULL)) == NULL) {
-		warn(w->m, "multipart without a boundary skipped");
-		return;
-	}
-	if ((blen = strlen(b)) > MAX_BOUNDARY) {
-		warn(w->m, "multipart boundary too long");
-		free(b);
-		return;
-	}
 	for (pos = 0; pos < len; pos = next) {
 		nl = memchr(s + pos, '\n', len - pos);
 		end = nl != NULL ? (size_t)(nl - s) : len;
@@ -750,19 +741,64 @@ walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
 				pend--;
 			if (pend > start && s[pend - 1] == '\r')
 				pend--;
-			walk_child(w, s + start, pend - start, depth + 1, sub);
+			if (part(s + start, pend - start, arg) == -1)
+				return -1;
 		}
 		if (kind == 2)
-			break;
+			return 0;
 		inpart = 1;
 		start = next;
 	}
-	if (kind != 2) {
-		if (inpart) {
-			warn(w->m, "multipart: missing final boundary");
-			walk_child(w, s + start, len - start, depth + 1, sub);
-		} else
-			warn(w->m, "multipart: no boundary found");
+	if (!inpart)
+		return 2;
+	return part(s + start, len - start, arg) == -1 ? -1 : 1;
+}
+
+char *
+ms_mime_param(const char *value, const char *name)
+{
+	return get_param(value, name, NULL);
+}
+
+struct child {
+	struct walk *w;
+	int depth;
+	const char *sub;
+};
+
+static int
+walk_one(const char *s, size_t len, void *arg)
+{
+	struct child *c = arg;
+
+	walk_child(c->w, s, len, c->depth, c->sub);
+	return 0;
+}
+
+static void
+walk_multipart(struct walk *w, const char *ct, const char *s, size_t len,
+    int depth, const char *sub)
+{
+	struct child c = {w, depth + 1, sub};
+	char *b;
+
+	if (depth >= MS_MSG_MAX_DEPTH) {
+		warn(w->m, "multipart nested deeper than %d levels skipped",
+		    MS_MSG_MAX_DEPTH);
+		return;
+	}
+	if ((b = get_param(ct, "boundary", NULL)) == NULL) {
+		warn(w->m, "multipart without a boundary skipped");
+		return;
+	}
+	if (strlen(b) > MAX_BOUNDARY) {
+		warn(w->m, "multipart boundary too long");
+		free(b);
+		return;
+	}
+	switch (ms_mime_split(s, len, b, walk_one, &c)) {
+	case 1: warn(w->m, "multipart: missing final boundary"); break;
+	case 2: warn(w->m, "multipart: no boundary found"); break;
 	}
 	free(b);
 }

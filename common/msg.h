@@ -62,6 +62,26 @@ int ms_msg_parse_headers(
     const char *buf, size_t len, struct ms_msg *m, size_t *body_off);
 
 /*
+ * MIME pieces other parsers share (the Gmail batch codec).
+ *
+ * ms_mime_split calls part() with each body part of a multipart body
+ * s[0..len) delimited by boundary (the part's headers and content, the
+ * line break before the next delimiter excluded): 0 when the close
+ * delimiter ended it, 1 when it was missing (the last part ran to the
+ * end), 2 when no delimiter was found at all, -1 when part() returned -1.
+ */
+int ms_mime_split(const char *s, size_t len, const char *boundary,
+    int (*part)(const char *, size_t, void *), void *arg);
+
+/* s with its HTML character references (&amp; &lt; &#39; &#x1F4CE; ...)
+ * decoded, as in an HTML body or a Gmail snippet: a new string. */
+char *ms_msg_unescape_html(const char *s);
+
+/* The value of parameter name (RFC 2045, quoted or not) in a header
+ * value such as a Content-Type: a new string, or NULL. */
+char *ms_mime_param(const char *value, const char *name);
+
+/*
  * Normalise a Message-ID header value: drop CFWS, keep the first
  * "<left@right>" (angle brackets added when missing). Returns a new
  * string, or NULL when there is no usable id.

@@ -457,6 +457,28 @@ ms_print_account(struct ms_printer *p, const struct ms_account *a)
 	return row_done(p);
 }
 
+int
+ms_print_pull(struct ms_printer *p, const struct ms_pull_result *r)
+{
+	struct json_object *o;
+
+	if (p->fmt != MS_FMT_JSON)
+		return 0;
+	o = json_object_new_object();
+	json_object_object_add(
+	    o, "account", json_object_new_string(r->address));
+	json_object_object_add(
+	    o, "provider", json_object_new_string(r->provider));
+	json_object_object_add(o, "status", json_object_new_string(r->status));
+	json_object_object_add(o, "fetched", json_object_new_int64(r->fetched));
+	json_object_object_add(o, "new", json_object_new_int64(r->added));
+	if (r->error != NULL)
+		json_object_object_add(
+		    o, "error", json_object_new_string(r->error));
+	json_print(p, o);
+	return row_done(p);
+}
+
 static struct json_object *
 json_str_or_null(const char *s)
 {

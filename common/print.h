@@ -12,6 +12,7 @@
 #include "account.h"
 #include "client.h"
 #include "email.h"
+#include "pull.h"
 
 enum ms_format {
 	MS_FMT_TABLE,
@@ -34,6 +35,8 @@ int ms_printer_destroy(struct ms_printer *);
 int ms_print_email(struct ms_printer *, const struct ms_email *);
 int ms_print_account(struct ms_printer *, const struct ms_account *);
 int ms_print_client(struct ms_printer *, const struct ms_client *);
+/* One account's outcome of a pull (JSON only: people read the log). */
+int ms_print_pull(struct ms_printer *, const struct ms_pull_result *);
 
 /* A CRM email in full: decoded headers, a blank line, the body. */
 int ms_print_email_full(FILE *, const struct ms_email *);

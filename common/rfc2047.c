@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <iconv.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "text.h"
+#include "utf8.h"
 #include "util.h"
 
 #define REPL "\xef\xbf\xbd" /* U+FFFD */
@@ -198,22 +200,6 @@ static const unsigned short cp1252[32] = {
     0x0178,
 };
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-
-	if (s[0] == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (len > n || !ms_utf8_valid((const char *)s, len))
-		return 0;
-	return len;
-}
-
 /*
  * Raw text: valid UTF-8 sequences are kept, every other byte is read as
  * windows-1252; NULs and undefined bytes become U+FFFD.
@@ -222,9 +208,9 @@ static void
 add_raw(struct ms_buf *out, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	unsigned int cp;
+	uint32_t cp, ok;
 	size_t i = 0, k;
-	char u[3];
+	char u[4];
 
 	if (n == 0)
 		return;
@@ -233,7 +219,7 @@ add_raw(struct ms_buf *out, const char *s, size_t n)
 		return;
 	}
 	while (i < n) {
-		if ((k = utf8_len(p + i, n - i)) > 0) {
+		if ((k = ms_utf8_decode(s + i, n - i, &ok)) > 0) {
 			ms_buf_add(out, s + i, k);
 			i += k;
 			continue;
@@ -241,18 +227,10 @@ add_raw(struct ms_buf *out, const char *s, size_t n)
 		cp = p[i] >= 0xa0  ? p[i]
 		    : p[i] >= 0x80 ? cp1252[p[i] - 0x80]
 				   : 0;
-		if (cp == 0)
+		if (cp == 0 || (k = ms_utf8_encode(cp, u)) == 0)
 			ms_buf_add(out, REPL, REPL_LEN);
-		else if (cp < 0x800) {
-			u[0] = (char)(0xc0 | cp >> 6);
-			u[1] = (char)(0x80 | (cp & 0x3f));
-			ms_buf_add(out, u, 2);
-		} else {
-			u[0] = (char)(0xe0 | cp >> 12);
-			u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			u[2] = (char)(0x80 | (cp & 0x3f));
-			ms_buf_add(out, u, 3);
-		}
+		else
+			ms_buf_add(out, u, k);
 		i++;
 	}
 }

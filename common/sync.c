@@ -5,6 +5,7 @@
 #include <sysexits.h>
 
 #include "account.h"
+#include "log.h"
 #include "util.h"
 
 static const struct ms_driver drivers[] = {
@@ -186,65 +187,14 @@ ms_sync_fail(struct ms_sync *s)
 	ms_fetch_acct_fail(s->fa, ms_errcode(), ms_errstr());
 }
 
-static const struct {
-	const char *name;
-	const char *text;
-} entities[] = {
-    {"amp;", "&"},
-    {"lt;", "<"},
-    {"gt;", ">"},
-    {"quot;", "\""},
-    {"apos;", "'"},
-    {"nbsp;", " "},
-};
-
-char *
-ms_sync_unescape_html(const char *s)
+void
+ms_sync_skip(struct ms_sync *s, const char *id, const char *why)
 {
-	struct ms_buf b = {0};
-	size_t i, n;
-	long cp;
-	char *end;
-
-	while (*s != '\0') {
-		if (*s != '&') {
-			ms_buf_addc(&b, *s++);
-			continue;
-		}
-		for (i = 0; i < sizeof(entities) / sizeof(*entities); i++) {
-			n = strlen(entities[i].name);
-			if (strncmp(s + 1, entities[i].name, n) == 0)
-				break;
-		}
-		if (i < sizeof(entities) / sizeof(*entities)) {
-			ms_buf_adds(&b, entities[i].text);
-			s += 1 + strlen(entities[i].name);
-		} else if (s[1] == '#' &&
-		    (cp = strtol(s + 2 + (s[2] == 'x'), &end,
-			 s[2] == 'x' ? 16 : 10)) > 0 &&
-		    cp < 0x110000 && *end == ';' &&
-		    (cp < 0xd800 || cp > 0xdfff)) {
-			char u[5] = {0};
-
-			if (cp < 0x80)
-				u[0] = (char)cp;
-			else if (cp < 0x800) {
-				u[0] = (char)(0xc0 | cp >> 6);
-				u[1] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				u[0] = (char)(0xe0 | cp >> 12);
-				u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[2] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				u[0] = (char)(0xf0 | cp >> 18);
-				u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[3] = (char)(0x80 | (cp & 0x3f));
-			}
-			ms_buf_adds(&b, u);
-			s = end + 1;
-		} else
-			ms_buf_addc(&b, *s++);
-	}
-	return ms_buf_steal(&b);
+	if (s->skipped++ == 0)
+		ms_log_warn("%s: message %s left out: %s (any more such are "
+			    "counted, not named)",
+		    s->address, id ? id : "?", why);
+	else
+		ms_log_debug("%s: message %s left out: %s", s->address,
+		    id ? id : "?", why);
 }

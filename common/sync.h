@@ -29,6 +29,8 @@ struct ms_sync {
 	int full; /* --full */
 	long fetched; /* messages read */
 	long added; /* new to this account */
+	long total; /* the mailbox's messages (progress), -1: not known */
+	long skipped; /* messages left out as malformed */
 	int done; /* finished its work */
 	void *drv; /* the driver's state */
 };
@@ -85,10 +87,11 @@ ms_sync_store(struct ms_sync *, struct ms_email *e, const char *provider_id);
 int ms_sync_begin(struct ms_sync *);
 int ms_sync_commit(struct ms_sync *);
 
+/* Leave out one malformed message of a reply that is otherwise sound:
+ * counted in s->skipped, warned about once per account and run. */
+void ms_sync_skip(struct ms_sync *, const char *provider_id, const char *why);
+
 /* Fail the account with the current ms_err (code, message prefixed). */
 void ms_sync_fail(struct ms_sync *);
-
-/* Decode the HTML entities Gmail puts in snippets: a new string. */
-char *ms_sync_unescape_html(const char *);
 
 #endif

@@ -10,6 +10,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 static char errbuf[1024];
 static int errcode = EX_SOFTWARE;
 
@@ -82,6 +84,40 @@ ms_xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/*
+ * Copy src into dst (size bytes) as one line a person may read: error
+ * messages quote provider replies, file contents and email headers, so
+ * white space controls become spaces, other control characters and
+ * invalid UTF-8 become U+FFFD (term.h's rules), cut on a character.
+ */
+static void
+clean_line(char *dst, size_t size, const char *src)
+{
+	size_t i = 0, k = 0, n, len = strlen(src);
+	uint32_t cp;
+
+	while (i < len) {
+		n = ms_utf8_decode(src + i, len - i, &cp);
+		if (n > 0 && !ms_utf8_is_control(cp)) {
+			if (k + n >= size)
+				break;
+			memcpy(dst + k, src + i, n);
+			k += n;
+		} else if (n > 0 && (cp == '\t' || cp == '\n' || cp == '\r')) {
+			if (k + 1 >= size)
+				break;
+			dst[k++] = ' ';
+		} else {
+			if (k + 3 >= size)
+				break;
+			memcpy(dst + k, MS_UTF8_REPLACEMENT, 3);
+			k += 3;
+		}
+		i += n > 0 ? n : 1;
+	}
+	dst[k] = '\0';
+}
+
 static void
 verr_set(int code, const char *fmt, va_list ap)
 {
@@ -89,7 +125,7 @@ verr_set(int code, const char *fmt, va_list ap)
 
 	/* The arguments may refer to errbuf itself (re-wrapping an error). */
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	memcpy(errbuf, tmp, sizeof(errbuf));
+	clean_line(errbuf, sizeof(errbuf), tmp);
 	errcode = code;
 }
 
@@ -234,62 +270,16 @@ ms_ascii_casecmp(const char *a, const char *b)
 	return ms_ascii_ncasecmp(a, b, SIZE_MAX);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (s[0] == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-int
-ms_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n;
-
-	while (i < len) {
-		if ((n = utf8_seq(p + i, len - i)) == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
-}
-
 char *
 ms_utf8_sanitize(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	struct ms_buf b = {0};
 	size_t i = 0, n;
+	uint32_t cp;
 
 	while (i < len) {
-		if ((n = utf8_seq(p + i, len - i)) == 0) {
-			ms_buf_add(&b, "\xef\xbf\xbd", 3);
+		if ((n = ms_utf8_decode(s + i, len - i, &cp)) == 0) {
+			ms_buf_adds(&b, MS_UTF8_REPLACEMENT);
 			i++;
 			continue;
 		}

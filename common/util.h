@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "utf8.h" /* ms_utf8_sanitize builds on it */
+
 #define MS_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define MS_DEAD __attribute__((noreturn))
 
@@ -54,10 +56,8 @@ int ms_ascii_ncasecmp(const char *, const char *, size_t);
 char ms_ascii_lower(char);
 
 /* Return a copy of s, length len, with every invalid UTF-8 sequence and
- * every NUL replaced by U+FFFD. */
+ * every NUL replaced by U+FFFD (utf8.h has the rest of UTF-8). */
 char *ms_utf8_sanitize(const char *s, size_t len);
-/* Whether s[0..len) is valid UTF-8 without NULs. */
-int ms_utf8_valid(const char *s, size_t len);
 
 /* Read a whole file (or stdin when path is NULL or "-") into memory, up to
  * max bytes. Returns the data (NUL-terminated, *lenp set) or NULL. */

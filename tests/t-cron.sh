@@ -13,10 +13,14 @@ check "one job line" test "$(printf '%s\n' "$job" | wc -l)" = 1
 check "every 15 minutes, as the mailsync user" \
 	grep -qE '^\*/15 \* \* \* \* mailsync ' <<<"$job"
 check "under flock -n" grep -q ' flock -n ' <<<"$job"
-bound=$(sed -nE 's/.* timeout -s KILL ([0-9]+) .*/\1/p' <<<"$job")
+grace=$(sed -nE 's/.* timeout -k ([0-9]+) ([0-9]+) .*/\1/p' <<<"$job")
+bound=$(sed -nE 's/.* timeout -k ([0-9]+) ([0-9]+) .*/\2/p' <<<"$job")
 maxt=$(sed -nE 's/.*--max-time ([0-9]+).*/\1/p' <<<"$job")
-check "a stuck run is killed before the next tick, after pull's own bound ($maxt < $bound < 900)" \
+check "a stuck run is ended (TERM) before the next tick, after pull's own bound ($maxt < $bound < 900)" \
 	test -n "$bound" -a -n "$maxt" -a "${maxt:-0}" -lt "${bound:-0}" -a "${bound:-900}" -lt 900
+check "and killed if it ignores that, by the next tick ($bound + $grace <= 900)" \
+	test -n "$grace" -a $((${bound:-900} + ${grace:-1})) -le 900
+check "cron mails failures to someone (MAILTO)" grep -qE '^MAILTO=[^ ]+' "$cronfile"
 check "the file name has no dot (cron.d skips those)" \
 	bash -c "case \$(basename '$cronfile') in *.*) exit 1;; esac"
 cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
@@ -28,9 +32,10 @@ setup_apps
 connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
 connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
 
-# tick: run the job as cron would: sh -c, a bare environment, no tty.
+# tick: run the job as cron would: sh -c, a bare environment, no tty
+# ($TICK_PATH goes first on PATH).
 tick() {
-	env -i HOME="$HOME" SHELL=/bin/sh PATH="$MS_BUILD/cmd:/usr/bin:/bin" \
+	env -i HOME="$HOME" SHELL=/bin/sh PATH="${TICK_PATH:+$TICK_PATH:}$MS_BUILD/cmd:/usr/bin:/bin" \
 		MAILSYNC_DB="$MAILSYNC_DB" \
 		MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
 		MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
@@ -54,6 +59,17 @@ grep_out "a client's list holds synced emails" $'\tgmail\t'
 rc=0; tick || rc=$?
 expect_rc "an idle tick" 0
 check "prints nothing either" test ! -s "$T/tick.out"
+
+# Where mailsync.timer is active, the timer pulls and cron steps aside.
+mkdir -p "$T/systemd-on"
+printf '#!/bin/sh\n[ "$*" = "-q is-active mailsync.timer" ]\n' >"$T/systemd-on/systemctl"
+chmod +x "$T/systemd-on/systemctl"
+lease="$MAILSYNC_DB.pull.lock"
+before=$(stat -c %y "$lease")
+rc=0; TICK_PATH="$T/systemd-on" tick || rc=$?
+expect_rc "a tick while mailsync.timer is active" 0
+check "pulls nothing (the timer does)" test "$(stat -c %y "$lease")" = "$before"
+check "and says nothing" test ! -s "$T/tick.out"
 
 # An overlapping tick exits at once, silently.
 flock "$var/cron.lock" sleep 3 &

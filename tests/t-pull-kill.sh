@@ -124,4 +124,26 @@ check "the killed runs printed nothing (no stale lock, no error)" \
 	test -z "$(grep -v '^==[0-9]*==' "$T/kill.err")"
 sed 's/^/# /' "$T/kill.err" | head -5
 
+# 3. A provider that does not answer within the run's bound: --max-time
+# holds (past it, a reply may take half the lease's grace, 1.5 s here,
+# then it is abandoned), nothing is half written, and the next run
+# finishes the work.
+emu POST "/_emu/mailboxes/$G/messages" '{"generate": 30, "seed": 13}' >/dev/null
+want=$(pc distinct)
+emu POST /_emu/faults '{"kind": "latency", "latency_ms": 60000, "prefix": "/gmail/v1/users/me/history", "count": 3}' >/dev/null
+start=$(date +%s%N)
+run mailsync-pull --json --max-time 2
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+emu DELETE /_emu/faults >/dev/null
+expect_rc "a stalled provider: the run ends by itself" 0
+grep_err "it says which reply it abandoned" "gmail1@firm.example: no complete reply .* abandoned"
+check "it ended within --max-time plus the grace (3.5 s), not when the reply came ($took ms)" \
+	test "$took" -lt 6000
+check "the stalled account is partial, the other ok" pc json "$T/out" \
+	'J["gmail1@firm.example"]["status"] == "partial" and J["outlook1@firm.example"]["status"] == "ok"'
+run mailsync-pull --json
+expect_rc "the next run" 0
+check "the next run finishes the stalled account's work" test "$(q "SELECT count(*) FROM emails")" = "$want"
+verify "after a stalled provider"
+
 done_testing

@@ -107,8 +107,8 @@ check "the shared message is one email linked to alice and bob" \
 	test "$(q "SELECT group_concat(a.address, ' ') FROM (SELECT a.address FROM emails e JOIN email_accounts ea ON ea.email_id = e.id JOIN accounts a ON a.id = ea.account_id WHERE e.message_id = '<t2.shared@portal.acme.example>' ORDER BY 1) a")" = "alice@firm.example bob@firm.example"
 check "alice's sent message is out, the others in" \
 	test "$(q "SELECT group_concat(direction, ' ') FROM (SELECT direction FROM emails WHERE message_id IN ('<t2.out@mail.gmail.com>', '<t2.carol.out@firm.example>', '<t2.in@mail.acme.example>', '<t2.carol.in@globex.example>') ORDER BY message_id)")" = "in out in out"
-lg "Gmail used history.list with messageAdded and fetched only the new messages" \
-	'all(ql(e, "historyTypes") == ["messageAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
+lg "Gmail used history.list with messageAdded and labelAdded and fetched only the new messages" \
+	'all(ql(e, "historyTypes") == ["messageAdded", "labelAdded"] for e in A if e["path"].endswith("/history")) and not any(e["path"].endswith("/profile") or e["path"].endswith("/messages") and not q(e, "q", "").startswith("has:attachment") for e in A) and sorted(e.get("mailbox") for e in G if "batch" in e) == ["alice@firm.example"] * 3 + ["bob@firm.example"]'
 
 # A message deleted before its metadata is fetched: the 404 part is skipped.
 gone=$(add $B '{"message_id": "<t2.gone@mail.acme.example>", "date": "2026-11-19T15:00:00Z", "from": "ops@acme.example", "to": "bob@firm.example", "subject": "Gone", "body": "Deleted soon."}')
@@ -249,6 +249,12 @@ check "alice's and bob's new messages are stored, carol's not" \
 	test "$(q "SELECT group_concat(message_id, ' ') FROM (SELECT message_id FROM emails WHERE message_id LIKE '<t6.ig.%' ORDER BY 1)")" = "<t6.ig.a@acme.example> <t6.ig.b@acme.example>"
 run mailsync-show --accounts --json
 grep_out "show --accounts says needs-reauth" '"address":"carol@firm.example".*"status":"needs-reauth"'
+clearlog
+run mailsync-pull --json
+expect_rc "a later run while carol waits for re-authorization" 77
+js "--json: a line for every account, carol's needs-reauth with nothing fetched" \
+	'len(L) == 3 and J["carol@firm.example"]["status"] == "needs-reauth" and J["carol@firm.example"]["fetched"] == 0 and J["alice@firm.example"]["status"] == "ok"'
+lg "carol's mailbox is not asked at all" 'not by("carol@firm.example")'
 connect_browser -p outlook --login-hint $C --member carol --timeout 30
 expect_rc "carol re-authorizes" 0
 clearlog

@@ -132,11 +132,36 @@ def rfc2822(ms):
         ms / 1000, datetime.timezone.utc))
 
 
+# Runs of ASCII white space only: str.split() would also take C0 separators
+# (U+001C..U+001F) and NEL (U+0085) for white space and drop them, and the
+# snippet must carry every other character as the body has it.
+_RE_ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def squash_ws(text):
+    if text.isascii() and "\x1c" not in text and "\x1d" not in text and \
+            "\x1e" not in text and "\x1f" not in text:
+        return " ".join(text.split())      # the same here, and 5 times faster
+    return _RE_ASCII_WS.sub(" ", text).strip(" ")
+
+
 def gmail_snippet(text):
     # Gmail snippets are plain text with HTML entities (&#39; &quot; &amp;).
-    s = " ".join(text.split())[:200]
+    s = squash_ws(text)[:200]
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def spec_snippet(s):
+    """The Gmail snippet: the data's own (verbatim) or made from the body."""
+    v = s.snippet
+    return gmail_snippet(s.body) if v is None else v
+
+
+def spec_preview(s):
+    """Graph's bodyPreview: the data's own (verbatim) or made from the body."""
+    v = s.preview
+    return squash_ws(s.body)[:255] if v is None else v
 
 
 def qs_first(q, name, default=None):
@@ -152,7 +177,7 @@ class Spec:
     __slots__ = ("message_id", "date_ms", "from_", "to", "cc", "bcc",
                  "reply_to", "subject", "extra", "body", "att", "mime",
                  "header_case", "raw_headers", "thread", "parsed",
-                 "att_names", "_hdrs", "_rawsize")
+                 "att_names", "_hdrs", "_rawsize", "snippet", "preview")
 
     def __init__(self, d):
         self.message_id = d.get("message_id")
@@ -177,6 +202,9 @@ class Spec:
         self.parsed = d.get("parsed")
         self._hdrs = None
         self._rawsize = None
+        # sent verbatim when given (Gmail snippet, Graph bodyPreview)
+        self.snippet = d.get("snippet")
+        self.preview = d.get("preview")
 
     def headers(self):
         """[(name, value)] exactly as Gmail would return them (raw)."""
@@ -289,7 +317,7 @@ class GMsg:
 
 class OMsg:
     __slots__ = ("imm", "rest", "folder", "received", "spec", "is_read",
-                 "version", "moves", "conv", "cache", "created")
+                 "version", "moves", "conv", "cache", "created", "entered")
 
     def __init__(self, imm, folder, received, spec, is_read, conv):
         self.imm, self.folder, self.received = imm, folder, received
@@ -297,6 +325,9 @@ class OMsg:
         self.version, self.moves, self.created = 1, 0, received
         self.rest = imm
         self.cache = {}
+        # the change sequence number at which it came into its folder:
+        # a delta round based before it knows the message already
+        self.entered = 0
 
 
 class Mailbox:
@@ -434,6 +465,7 @@ class Mailbox:
         self.rest_index[m.rest] = imm
         bisect.insort(self.oorder, (-m.received, imm))
         self.change(fid, imm)
+        m.entered = self.change_seq
         return m
 
     def rest_id(self, m):
@@ -476,6 +508,7 @@ class Mailbox:
         m.cache.clear()
         self.change(old, m.imm)
         self.change(fid, m.imm)
+        m.entered = self.change_seq
         return m
 
     def outlook_update(self, mid, is_read=None):
@@ -646,6 +679,7 @@ class Generator:
         sp.mime = "multipart/mixed" if sp.att else "multipart/alternative"
         sp.header_case = hc
         sp.raw_headers = sp.thread = sp._hdrs = sp._rawsize = None
+        sp.snippet = sp.preview = None
         sp.parsed = {"from": frm, "to": to_l, "cc": cc_l, "bcc": [],
                      "reply_to": [], "subject": dec_subj}
         return sp
@@ -769,7 +803,7 @@ GRAPH_FIELD_VALUE = {
     "hasAttachments": lambda m, s, etag, dr: bool(s.att),
     "internetMessageId": lambda m, s, etag, dr: s.message_id,
     "subject": lambda m, s, etag, dr: s.graph_parsed()["subject"],
-    "bodyPreview": lambda m, s, etag, dr: " ".join(s.body.split())[:255],
+    "bodyPreview": lambda m, s, etag, dr: spec_preview(s),
     "importance": lambda m, s, etag, dr: "normal",
     "parentFolderId": lambda m, s, etag, dr: m.folder,
     "conversationId": lambda m, s, etag, dr: m.conv,
@@ -791,6 +825,11 @@ GRAPH_FIELD_VALUE = {
     "replyTo": lambda m, s, etag, dr: [_graph_ea(x) for x in s.graph_parsed()["reply_to"]],
     "flag": lambda m, s, etag, dr: {"flagStatus": "notFlagged"},
 }
+
+
+def graph_etag(m):
+    return 'W/"CQAAABYAAAAR' + b64u(hashlib.sha256(
+        ("%s%d" % (m.imm, m.version)).encode()).digest()[:12]) + '"'
 
 
 def att_flag(spec):
@@ -876,13 +915,16 @@ class Req:
 
 
 class Resp:
-    __slots__ = ("status", "headers", "body", "action")
+    __slots__ = ("status", "headers", "body", "action", "extra")
 
     def __init__(self, status=200, body=b"", headers=None, action=None):
         self.status = status
         self.body = body if isinstance(body, bytes) else body.encode()
         self.headers = headers or []
-        self.action = action     # None | "truncate" | "drop"
+        # None | "truncate" | "drop" | "stream" | "trickle" | "endless" |
+        # "chunked_truncated": how Handler writes it (hostile faults)
+        self.action = action
+        self.extra = None        # the action's parameters; {"raw": True}
 
 
 def json_resp(status, obj, pretty=False, headers=None):
@@ -905,6 +947,12 @@ def google_error(status, message, reason, domain="global", extra=None,
         "code": status, "message": message, "errors": [err],
         "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}, pretty=True,
         headers=headers)
+
+
+def gmail_concurrency_error():
+    # observed: googleapis/google-api-dotnet-client#1982, elie222/inbox-zero#1880
+    return google_error(429, "Too many concurrent requests for user.",
+                        "rateLimitExceeded", domain="global")
 
 
 def graph_error(status, code, message, headers=None):
@@ -941,6 +989,16 @@ def html_resp(status, text):
         [("Content-Type", "text/html; charset=utf-8")])
 
 
+def google_404(path):
+    """Google's front end's page for a URL it does not serve."""
+    return Resp(404, ("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n"
+                      "  <title>Error 404 (Not Found)!!1</title>\n"
+                      "  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n"
+                      "  <p>The requested URL <code>%s</code> was not found on this "
+                      "server.  <ins>That\u2019s all we know.</ins>\n")
+                % html.escape(path), [("Content-Type", "text/html; charset=UTF-8")])
+
+
 def redirect(url):
     return Resp(302, b"", [("Location", url),
                            ("Content-Type", "text/html; charset=UTF-8")])
@@ -961,21 +1019,117 @@ DEFAULT_CONFIG = {
     "time_scale": 1.0,              # quota windows are divided by this
     "latency_ms": 0,                # added to every API request
     "quotas": False,
-    "gmail_units_per_minute": 15000,
+    # Google's current usage-limits page: 6,000 units per minute per user
+    # per project (older pages: 15,000)
+    "gmail_units_per_minute": 6000,
     "gmail_quota_status": 403,      # 403 userRateLimitExceeded, or 429
-    "gmail_concurrency": 0,         # 0 = unlimited; else 429 above it
+    # requests in flight per Gmail user, quotas on or off (0 = unlimited):
+    # Google documents that the limit exists, not its number
+    "gmail_concurrency": 10,
     "graph_concurrency": 4,
     "graph_requests_per_10min": 10000,
     "graph_retry_after": 1,
-    "delta_410_code": "syncStateNotFound",
+    "delta_410_code": "SyncStateNotFound",
+    # a message changed after an earlier delta round comes back with only
+    # id, isRead and parentFolderId (microsoft-graph-docs#7776)
+    "graph_partial_updates": True,
+    # $batch responses: "reverse" (Graph may answer in any order) or "request"
+    "graph_batch_order": "reverse",
     "device": {"pending": 2, "slow_down": 0, "outcome": "approve",
                "interval": 5, "expires_in": 900, "mailbox": None},
     "gmail_full_allowed_readonly": True,
 }
 
+# developers.google.com/workspace/gmail/api/reference/quota, per-method usage
+BATCH_MODES = ("dup_cid", "missing", "unknown_cid", "extra", "reorder")
+FAULT_KINDS = ("status", "latency", "invalid_grant", "history404", "delta410",
+               "malformed", "truncate", "drop", "json", "raw", "huge", "trickle",
+               "endless", "chunked_truncated", "foreign_link", "batch")
+# taken only by the handler that asks for them
+FAULT_ASKED = ("history404", "delta410", "invalid_grant")
+# whole-connection faults: never taken by an inner batch request
+FAULT_OUTER_ONLY = ("huge", "trickle", "endless", "chunked_truncated", "batch")
+# applied to the real answer once it is made
+FAULT_AFTER = ("malformed", "truncate", "json", "trickle", "chunked_truncated",
+               "foreign_link", "batch")
+
+
+def _json_seg(container, seg):
+    if isinstance(container, list):
+        try:
+            return int(seg)
+        except ValueError:
+            return None
+    return seg
+
+
+def json_path_set(obj, segs, val):
+    """obj with the value at the dotted path segs set to val (a fresh copy
+    per place); "*" means every element; missing object keys are made."""
+    if not segs:
+        return json.loads(json.dumps(val))
+    seg, rest = segs[0], segs[1:]
+    if seg == "*":
+        if isinstance(obj, list):
+            for i in range(len(obj)):
+                obj[i] = json_path_set(obj[i], rest, val)
+        elif isinstance(obj, dict):
+            for k in list(obj):
+                obj[k] = json_path_set(obj[k], rest, val)
+        return obj
+    if isinstance(obj, list):
+        i = _json_seg(obj, seg)
+        if i is None:
+            return obj
+        if -len(obj) <= i < len(obj):
+            obj[i] = json_path_set(obj[i], rest, val)
+        elif i == len(obj):
+            obj.append(json_path_set({}, rest, val))
+        return obj
+    if isinstance(obj, dict):
+        obj[seg] = json_path_set(obj.get(seg, {}) if rest else None, rest, val)
+    return obj
+
+
+def json_path_delete(obj, segs):
+    if not segs:
+        return
+    seg, rest = segs[0], segs[1:]
+    if seg == "*":
+        items = list(range(len(obj))) if isinstance(obj, list) else \
+            list(obj) if isinstance(obj, dict) else []
+        if not rest:
+            if isinstance(obj, list):
+                del obj[:]
+            elif isinstance(obj, dict):
+                obj.clear()
+            return
+        for k in items:
+            json_path_delete(obj[k], rest)
+        return
+    if isinstance(obj, list):
+        i = _json_seg(obj, seg)
+        if i is None or not -len(obj) <= i < len(obj):
+            return
+    elif isinstance(obj, dict):
+        if seg not in obj:
+            return
+        i = seg
+    else:
+        return
+    if rest:
+        json_path_delete(obj[i], rest)
+    else:
+        del obj[i]
+
+
+# users.history.list historyTypes value -> the kind of record it selects
+HISTORY_TYPES = {"messageAdded": "messageAdded", "messageDeleted": "messageDeleted",
+                 "labelAdded": "labelsAdded", "labelRemoved": "labelsRemoved"}
+
 GMAIL_COST = {"getProfile": 1, "messages.list": 5, "messages.get": 5,
               "history.list": 2, "settings.sendAs.list": 1, "labels.list": 1,
-              "threads.get": 10}
+              "threads.get": 10, "threads.list": 10}
 
 
 class Emu:
@@ -993,6 +1147,11 @@ class Emu:
         self.log_write_lock = threading.Lock()
         self.cache_lock = threading.Lock()
         self.last_request = now()
+        # the spy server (main() starts it): requests a client should never
+        # have sent, to an origin that is not the provider's
+        self.spy_origin = None
+        self.spy_lock = threading.Lock()
+        self.spy_requests = []
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -1039,6 +1198,8 @@ class Emu:
                               "public": True})
         with self.log_lock:
             self.log = []
+        with self.spy_lock:
+            self.spy_requests = []
         with self.cache_lock:
             self.cache_fifo = collections.deque()
             self.cache_bytes = 0
@@ -1216,10 +1377,21 @@ class Emu:
                     continue
                 if f.get("method") and f["method"] != req.method:
                     continue
-                if kinds is not None and f["kind"] not in kinds:
+                k = f["kind"]
+                if kinds is not None and k not in kinds:
                     continue
-                if kinds is None and f["kind"] in ("history404", "delta410",
-                                                   "invalid_grant"):
+                if kinds is None and k in FAULT_ASKED:
+                    continue
+                if req.inner and k in FAULT_OUTER_ONLY:
+                    continue
+                if k == "batch" and not (req.path.startswith("/batch/") or
+                                         req.path.lower() == "/v1.0/$batch"):
+                    continue
+                if k == "json" and (req.path.startswith("/batch/") or
+                                    req.path.lower() == "/v1.0/$batch"):
+                    continue        # edits the parts' answers, not the envelope
+                if k == "foreign_link" and not (req.path.startswith("/v1.0/") and
+                                                "delta" in req.path.lower()):
                     continue
                 if f.get("mailbox") and req.ctx.get("mailbox") and \
                         f["mailbox"].lower() != req.ctx["mailbox"].lower():
@@ -1233,6 +1405,14 @@ class Emu:
                 return f
         return None
 
+    def refund_fault(self, f):
+        """A fault taken for a request it could not apply to (a json edit of
+        an answer that is no 200 JSON): it waits for the next one."""
+        with self.lock:
+            if f["remaining"] >= 0:
+                f["remaining"] += 1
+            f["hits"] -= 1
+
     def fault_response(self, f, req):
         kind = f["kind"]
         fam = self.family(req.path)
@@ -1244,8 +1424,27 @@ class Emu:
             return None
         if kind == "drop":
             return Resp(200, b"", action="drop")
-        if kind in ("malformed", "truncate"):
+        if kind in FAULT_AFTER:
+            if kind == "batch":
+                req.ctx["_batch_fault"] = f
             return None  # applied to the real response afterwards
+        if kind == "raw":
+            if "body_b64" in f:
+                body = base64.b64decode(f["body_b64"])
+            else:
+                body = f.get("body", "").encode("utf-8", "surrogatepass")
+            r = Resp(int(f.get("status", 200)), body,
+                     [("Content-Type", f.get("content_type", "application/json"))])
+            r.extra = {"raw": True}
+            return r
+        if kind == "huge":
+            return self.huge_resp(f, fam)
+        if kind == "endless":
+            r = Resp(200, b"", [("Content-Type", "application/json; charset=UTF-8")],
+                     action="endless")
+            r.extra = {"head": b'{"value":[', "max_bytes": int(f.get("max_bytes", 2 << 30)),
+                       "max_seconds": float(f.get("max_seconds", 600))}
+            return r
         status = int(f.get("status", 503))
         ra = f.get("retry_after")
         hdrs = [("Retry-After", str(ra))] if ra is not None else []
@@ -1285,6 +1484,130 @@ class Emu:
             return r
         r = json_resp(status, {"error": "emulated fault"}, headers=hdrs)
         return r
+
+    @staticmethod
+    def huge_resp(f, fam):
+        """A 200 JSON answer of about f["bytes"] bytes, written in chunks as
+        they are made (never held whole)."""
+        n = max(16, int(f.get("bytes", 48 << 20)))
+        shape = f.get("shape", "objects")
+        piece = 1 << 16
+        if shape == "objects":
+            key = b"messages" if fam in ("gmail", "gbatch") else b"value"
+            head, tail = b'{"' + key + b'":[', b"{}]}"
+            k = max(0, (n - len(head) - len(tail)) // 3)
+            unit = b"{}," * (piece // 3)
+
+            def chunks():
+                yield head
+                left = k
+                while left > 0:
+                    c = min(left, len(unit) // 3)
+                    yield unit if c == len(unit) // 3 else b"{}," * c
+                    left -= c
+                yield tail
+            length = len(head) + 3 * k + len(tail)
+        elif shape == "deep":
+            depth = max(1, n // 2)
+
+            def chunks():
+                for ch in (b"[", b"]"):
+                    left = depth
+                    while left > 0:
+                        c = min(left, piece)
+                        yield ch * c
+                        left -= c
+            length = 2 * depth
+        elif shape == "string":
+            head, tail = b'{"value":"', b'"}'
+            k = max(0, n - len(head) - len(tail))
+
+            def chunks():
+                yield head
+                left = k
+                while left > 0:
+                    c = min(left, piece)
+                    yield b"x" * c
+                    left -= c
+                yield tail
+            length = len(head) + k + len(tail)
+        else:
+            raise ValueError("huge shape must be objects, deep or string")
+        r = Resp(200, b"", [("Content-Type", "application/json; charset=UTF-8")],
+                 action="stream")
+        r.extra = {"chunks": chunks, "length": length}
+        return r
+
+    def fault_after(self, f, req, resp):
+        """Apply a fault of FAULT_AFTER to the real answer."""
+        kind = f["kind"]
+        if kind == "malformed":
+            b = resp.body or b"{}"
+            resp.body = b[:max(1, len(b) // 2)] + b'",,]}{ not json'
+        elif kind == "truncate":
+            resp.action = "truncate"
+        elif kind == "json":
+            if not self.json_edit(f, resp):
+                self.refund_fault(f)
+                return
+        elif kind == "trickle":
+            resp.action = "trickle"
+            resp.extra = {"rate": max(1, int(f.get("bytes_per_sec", 100))),
+                          "max_seconds": float(f.get("max_seconds", 600))}
+        elif kind == "chunked_truncated":
+            resp.action = "chunked_truncated"
+        elif kind == "foreign_link":
+            if not self.foreign_link(f, resp):
+                self.refund_fault(f)
+                return
+        elif kind == "batch":
+            if "batch_fault" not in req.ctx:
+                self.refund_fault(f)    # not a batch answer after all
+                return
+        req.ctx["fault"] = kind
+
+    @staticmethod
+    def json_edit(f, resp):
+        if resp.status != 200 or resp.action is not None:
+            return False
+        try:
+            obj = json.loads(resp.body)
+        except ValueError:
+            return False
+        for path, val in (f.get("set") or {}).items():
+            obj = json_path_set(obj, path.split(".") if path else [], val)
+        for path in f.get("delete") or []:
+            json_path_delete(obj, path.split("."))
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        resp.body = body.encode("utf-8", "surrogatepass")
+        return True
+
+    def foreign_link(self, f, resp):
+        """Point the page's nextLink and/or deltaLink at the spy origin."""
+        if resp.status != 200 or resp.action is not None or not self.spy_origin:
+            return False
+        try:
+            obj = json.loads(resp.body)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        want = f.get("link", "both")
+        keys = {"next": ["@odata.nextLink"], "delta": ["@odata.deltaLink"],
+                "both": ["@odata.nextLink", "@odata.deltaLink"]}.get(want)
+        if keys is None:
+            raise ValueError("foreign_link link must be next, delta or both")
+        have = [k for k in keys if k in obj]
+        if not have:
+            # the page has no link of the kind asked: rewrite the one it has
+            have = [k for k in ("@odata.nextLink", "@odata.deltaLink") if k in obj]
+        if not have:
+            return False
+        for k in have:
+            u = urllib.parse.urlsplit(obj[k])
+            obj[k] = self.spy_origin + u.path + ("?" + u.query if u.query else "")
+        resp.body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        return True
 
     @staticmethod
     def family(path):
@@ -1328,14 +1651,8 @@ class Emu:
                     req.ctx["fault"] = f["kind"]
             if resp is None:
                 resp = self.route(req)
-            if f is not None and f["kind"] in ("malformed", "truncate") and \
-                    resp.action is None:
-                req.ctx["fault"] = f["kind"]
-                if f["kind"] == "malformed":
-                    b = resp.body or b"{}"
-                    resp.body = b[:max(1, len(b) // 2)] + b'",,]}{ not json'
-                else:
-                    resp.action = "truncate"
+                if f is not None and f["kind"] in FAULT_AFTER and resp.action is None:
+                    self.fault_after(f, req, resp)
         except Exception as e:  # an emulator bug must still answer
             import traceback
             traceback.print_exc()
@@ -1355,10 +1672,14 @@ class Emu:
         p, m = req.path, req.method
         if p.startswith("/gmail/v1/users/"):
             return self.gmail(req)
-        if p == "/batch/gmail/v1" or p == "/batch":
+        if p == "/batch/gmail/v1":
             if m != "POST":
                 return google_error(405, "Method not allowed", "badRequest")
             return self.gmail_batch(req)
+        if p == "/batch" or p.startswith("/batch/"):
+            # The global batch endpoint (and any other API's) is gone since
+            # 12 August 2020: a plain Google 404 page.
+            return google_404(p)
         if p.startswith("/v1.0/"):
             if p.lower() == "/v1.0/$batch":
                 return self.graph_batch(req)
@@ -1466,22 +1787,36 @@ class Emu:
         return g
 
     # ------------------------------------------------------------ Google OAuth
-    @staticmethod
-    def loopback_ok(uri, registered):
+    LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+    @classmethod
+    def loopback_ok(cls, uri, registered):
+        """uri matches a registered redirect URI exactly, but that a
+        loopback one may name any port (RFC 8252 7.3; Microsoft: "the port
+        component is ignored"); an empty path is "/" (RFC 3986 6.2.3)."""
+        if uri in registered:
+            return True
         try:
             u = urllib.parse.urlsplit(uri)
+            uport = u.port
         except ValueError:
             return False
-        if u.scheme != "http":
-            return uri in registered
+        if u.fragment or not u.hostname:
+            return False
         for r in registered:
-            ru = urllib.parse.urlsplit(r)
-            if ru.scheme == "http" and ru.hostname == u.hostname and \
-                    u.hostname in ("127.0.0.1", "localhost", "::1"):
-                # port is ignored for loopback; path must match when registered
-                if not ru.path or ru.path == "/" or ru.path == u.path:
-                    return True
-            if r == uri:
+            try:
+                ru = urllib.parse.urlsplit(r)
+                rport = ru.port
+            except ValueError:
+                continue
+            if ru.scheme.lower() != u.scheme.lower() or \
+                    (ru.hostname or "").lower() != u.hostname.lower() or \
+                    (ru.path or "/") != (u.path or "/") or ru.query != u.query:
+                continue
+            if u.scheme.lower() == "http" and u.hostname.lower() in cls.LOOPBACK:
+                return True
+            dflt = 443 if u.scheme.lower() == "https" else 80
+            if (rport or dflt) == (uport or dflt):
                 return True
         return False
 
@@ -1514,7 +1849,9 @@ class Emu:
         if q.get("redirect_uri") in (None, "urn:ietf:wg:oauth:2.0:oob"):
             return html_resp(400, "Error 400: invalid_request. The out-of-band (OOB) flow has been blocked.")
         if not self.loopback_ok(ru, app["redirect_uris"]):
-            return html_resp(400, "Error 400: redirect_uri_mismatch")
+            return html_resp(400, "Access blocked: This app\u2019s request is invalid. "
+                             "Error 400: redirect_uri_mismatch. You can\u2019t sign in because "
+                             "this app sent an invalid request.")
         state = q.get("state")
         def back(params):
             if state is not None:
@@ -1710,12 +2047,22 @@ class Emu:
         if not self.loopback_ok(ru, app["redirect_uris"]):
             return html_resp(400, "AADSTS50011: The redirect URI '%s' specified in the request "
                              "does not match the redirect URIs configured for the "
-                             "application '%s'." % (ru, app["client_id"]))
+                             "application '%s'. Make sure the redirect URI sent in the "
+                             "request matches one added to your application in the Azure "
+                             "portal. Navigate to https://aka.ms/redirectUriMismatchError to "
+                             "learn more about how to fix this." % (ru, app["client_id"]))
         state = q.get("state")
+        # reply-url: a redirect URI without a path segment is returned with
+        # a trailing slash (response_mode query or fragment)
+        try:
+            target = ru if urllib.parse.urlsplit(ru).path else \
+                urllib.parse.urlunsplit(urllib.parse.urlsplit(ru)._replace(path="/"))
+        except ValueError:
+            target = ru
         def back(params):
             if state is not None:
                 params["state"] = state
-            return redirect(add_query(ru, params))
+            return redirect(add_query(target, params))
         if q.get("response_type") != "code":
             return back({"error": "unsupported_response_type",
                          "error_description": "AADSTS700054: response_type 'id_token' is not enabled for the application."})
@@ -1875,10 +2222,17 @@ class Emu:
         user_code = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
         device_code = "DAQABIQEAAAB" + rand_token(90)
         uri = req.base + "/devicelogin"
+        # expires_in and interval go out verbatim, whatever they are (-1, 0,
+        # a string...); the code itself lives expires_in seconds when that
+        # is a number, else 900
+        try:
+            life = float(dc["expires_in"])
+        except (TypeError, ValueError):
+            life = 900.0
         with self.lock:
             self.devices[device_code] = {
                 "client_id": app["client_id"], "scopes": scopes, "user_code": user_code,
-                "tenant": tenant, "polls": 0, "expires": now() + dc["expires_in"],
+                "tenant": tenant, "polls": 0, "expires": now() + life,
                 "approved": None, "mailbox": dc.get("mailbox"), "done": False,
                 "pending": dc["pending"], "slow_down": dc["slow_down"],
                 "outcome": dc["outcome"]}
@@ -2024,8 +2378,8 @@ class Emu:
         if conc and not req.inner:
             with self.lock:
                 if self.inflight["g:" + box.address] >= conc:
-                    return google_error(429, "Too many concurrent requests for user.",
-                                        "rateLimitExceeded", domain="usageLimits")
+                    req.ctx["quota"] = "concurrency"
+                    return gmail_concurrency_error()
                 self.inflight["g:" + box.address] += 1
         try:
             self.delay(req)
@@ -2254,7 +2608,7 @@ class Emu:
                     '"payload":{"mimeType":%s,"headers":[%s]},"sizeEstimate":%d,'
                     '"historyId":%s,"internalDate":%s}' % (
                         e(m.id), e(m.thread), ",".join([e(x) for x in labels]),
-                        e(gmail_snippet(s.body)), e(s.mime),
+                        e(spec_snippet(s)), e(s.mime),
                         ",".join(['{"name":%s,"value":%s}' % (e(k), e(v)) for k, v in sel]),
                         s.size(), e(str(m.hid)), e(str(m.internal)))).encode()
         except TypeError:
@@ -2278,7 +2632,7 @@ class Emu:
 
     def gmail_msg_dumps(self, m, s, fmt, hdrs):
         d = {"id": m.id, "threadId": m.thread, "labelIds": list(m.labels),
-             "snippet": gmail_snippet(s.body)}
+             "snippet": spec_snippet(s)}
         if fmt == "metadata":
             allh = s.headers()
             if hdrs:
@@ -2345,7 +2699,17 @@ class Emu:
             if f is not None:
                 req.ctx["fault"] = "history404"
             return google_error(404, "Requested entity was not found.", "notFound")
-        types = set(q.get("historyTypes", []))
+        # historyTypes (repeatable) takes the HistoryType enum, singular:
+        # messageAdded, messageDeleted, labelAdded, labelRemoved
+        types = set()
+        for i, t in enumerate(q.get("historyTypes", [])):
+            kind = HISTORY_TYPES.get(t)
+            if kind is None:
+                return google_error(
+                    400, "Invalid value at 'history_types[%d]' (type.googleapis.com/"
+                    "google.apps.gmail.v1.ListHistoryRequest.HistoryType), \"%s\"" % (i, t),
+                    "invalidArgument")
+            types.add(kind)
         label = qs_first(q, "labelId")
         try:
             mx = min(max(int(qs_first(q, "maxResults", "100")), 1), 500)
@@ -2419,6 +2783,24 @@ class Emu:
         if len(parts) > 100:
             return google_error(400, "Too many requests in batch.", "badRequest")
         outer_auth = req.headers.get("authorization")
+        # The batch is one request in flight for the user's concurrency limit
+        # (its parts are not counted: see README).
+        conc = self.config["gmail_concurrency"]
+        key = "g:" + req.ctx["mailbox"] if conc and "mailbox" in req.ctx else None
+        if key is not None:
+            with self.lock:
+                if self.inflight[key] >= conc:
+                    req.ctx["quota"] = "concurrency"
+                    return gmail_concurrency_error()
+                self.inflight[key] += 1
+        try:
+            return self.gmail_batch_parts(req, parts, outer_auth)
+        finally:
+            if key is not None:
+                with self.lock:
+                    self.inflight[key] -= 1
+
+    def gmail_batch_parts(self, req, parts, outer_auth):
         self.delay(req)
         rb = "batch_" + rand_token(12)
         out = []
@@ -2460,13 +2842,58 @@ class Emu:
                 resp = self.handle(ireq)
                 if resp.action:
                     escalate = resp.action
-            out.append(self.batch_part(resp, cid))
+            out.append((cid, resp))
+        bf = req.ctx.pop("_batch_fault", None)
+        if bf is not None:
+            out = self.batch_fault(bf["mode"], out)
+            req.ctx["batch_fault"] = bf["mode"]
+        out = [self.batch_part(resp, cid) for cid, resp in out]
         body = b"".join(b"--" + rb.encode() + b"\r\n" + x for x in out) + \
             b"--" + rb.encode() + b"--\r\n"
         r = Resp(200, body, [("Content-Type", "multipart/mixed; boundary=" + rb)])
         if escalate:
             r.action = escalate
         return r
+
+    @staticmethod
+    def batch_fault(mode, out):
+        """A Gmail batch reply gone wrong: [(request Content-ID, Resp)]."""
+        out = list(out)
+        if mode == "dup_cid" and len(out) >= 2:
+            out[1] = (out[0][0], out[1][1])
+        elif mode == "missing" and out:
+            out.pop()
+        elif mode == "unknown_cid" and out:
+            out[-1] = ("emu-unknown-" + rand_token(6), out[-1][1])
+        elif mode == "extra" and out:
+            out.append(("emu-extra-" + rand_token(6), out[0][1]))
+        elif mode == "reorder":
+            out.reverse()
+        return out
+
+    @staticmethod
+    def graph_batch_fault(mode, items):
+        """A Graph $batch reply gone wrong: [(id, item JSON bytes)]."""
+        def with_id(b, new):
+            return b.replace(b'"id":' + json.dumps(b_id(b)).encode(),
+                             b'"id":' + json.dumps(new).encode(), 1)
+
+        def b_id(b):
+            return json.loads(b[:b.index(b',"status"')] + b"}")["id"]
+        items = list(items)
+        if mode == "dup_cid" and len(items) >= 2:
+            items[1] = (items[0][0], with_id(items[1][1], items[0][0]))
+        elif mode == "missing" and items:
+            items.pop()
+        elif mode == "unknown_cid" and items:
+            new = "emu-unknown-" + rand_token(6)
+            items[-1] = (new, with_id(items[-1][1], new))
+        elif mode == "extra" and items:
+            new = "emu-extra-" + rand_token(6)
+            items.append((new, with_id(items[0][1], new)))
+        elif mode == "reorder":
+            items.reverse()
+        return items
 
     @staticmethod
     def split_head(b):
@@ -2682,7 +3109,7 @@ class Emu:
             return c
         s = spec_of(m)
         mid = m.imm if immutable else m.rest
-        etag = 'W/"CQAAABYAAAAR' + b64u(hashlib.sha256(("%s%d" % (m.imm, m.version)).encode()).digest()[:12]) + '"'
+        etag = graph_etag(m)
         is_draft = box.folders[m.folder]["wk"] == "drafts"
         d = {}
         if delta:
@@ -2861,10 +3288,14 @@ class Emu:
                     if f is not None:
                         req.ctx["fault"] = "delta410"
                     code = (f or {}).get("code") or self.config["delta_410_code"]
-                    return graph_error(410, code,
-                                       "The sync state is not found or has expired; "
-                                       "a full synchronization is required." if code.lower() != "resyncrequired"
-                                       else "Resync required. Replace any local cached state with a full resync.")
+                    # the message text of SyncStateNotFound as observed
+                    # (microsoft-graph-docs#2350, #2877)
+                    g = box.change_seq + 3
+                    msg = ("The sync state generation is not found; generation=%d;"
+                           "[highest=%d][%d][%d][%d]." % (max(1, g - 9), g, g, g - 2, g - 1)
+                           if code.lower() != "resyncrequired" else
+                           "Resync required. Replace any local cached state with a full resync.")
+                    return graph_error(410, code, msg)
                 fields, conds = st["fields"], st["conds"]
                 if deltatok:
                     # a new round: changes since st["seq"]
@@ -2876,7 +3307,7 @@ class Emu:
                     snap = [imm for imm, _ in sorted(seen.items(), key=lambda kv: kv[1])]
                     state = {"mailbox": box.address, "folder": fid, "fields": fields,
                              "conds": conds, "snap": snap, "pos": 0, "seq": box.change_seq,
-                             "round": "incremental"}
+                             "round": "incremental", "base": st["seq"]}
                 else:
                     state = st
                 req.ctx["round"] = state["round"]
@@ -2898,6 +3329,7 @@ class Emu:
                 req.ctx["round"] = "initial"
             pos = state["pos"]
             page = state["snap"][pos:pos + n]
+            partial = self.config["graph_partial_updates"] and state["round"] == "incremental"
             items = []
             body_ret = False
             for imm in page:
@@ -2912,6 +3344,16 @@ class Emu:
                     continue
                 if state["conds"] and state["round"] == "initial" and \
                         not self.match_filter(box, m, state["conds"]):
+                    continue
+                if partial and m.entered <= state.get("base", -1):
+                    # in the folder since before this round's base: the
+                    # earlier round delivered it, so this is an update, and
+                    # Graph sends such items with few properties
+                    items.append(json.dumps({
+                        "@odata.type": "#microsoft.graph.message",
+                        "@odata.etag": graph_etag(m), "id": m.imm if immutable else m.rest,
+                        "isRead": m.is_read, "parentFolderId": m.folder},
+                        separators=(",", ":")).encode())
                     continue
                 b, hb = self.graph_msg(box, m, state["fields"], immutable, basic, True)
                 body_ret = body_ret or hb
@@ -2998,18 +3440,37 @@ class Emu:
                 resp = self.handle(ireq)
                 if resp.action:
                     escalate = resp.action
+                hd = {k: v for k, v in resp.headers}
+                item = {"id": str(r.get("id")), "status": resp.status, "headers": hd}
+                if resp.extra and resp.extra.get("raw") and \
+                        "json" in hd.get("Content-Type", "").lower():
+                    # a raw fault's JSON goes in as its bytes, whatever they are
+                    item["body"] = None
+                    responses.append((item["id"], json.dumps(item, separators=(",", ":"))
+                                      .encode()[:-5] + resp.body + b"}"))
+                    continue
                 try:
                     rb = json.loads(resp.body) if resp.body else None
                 except ValueError:
+                    # JSON batching: a body that is no JSON comes base64-encoded
                     rb = base64.b64encode(resp.body).decode()
-                hd = {k: v for k, v in resp.headers}
-                responses.append({"id": str(r.get("id")), "status": resp.status,
-                                  "headers": hd, "body": rb})
+                item["body"] = rb
+                responses.append((item["id"], json.dumps(item, separators=(",", ":"),
+                                                         ensure_ascii=False).encode()))
         finally:
             if conc:
                 with self.lock:
                     self.inflight[key] -= 1
-        out = json_resp(200, {"responses": responses})
+        # "Responses to the batched requests might appear in a different
+        # order" (json-batching): not in request order unless configured so
+        if self.config["graph_batch_order"] != "request":
+            responses.reverse()
+        bf = req.ctx.pop("_batch_fault", None)
+        if bf is not None:
+            responses = self.graph_batch_fault(bf["mode"], responses)
+            req.ctx["batch_fault"] = bf["mode"]
+        out = Resp(200, b'{"responses":[' + b",".join(b for _, b in responses) + b"]}",
+                   [("Content-Type", "application/json; charset=UTF-8")])
         out.action = escalate
         return out
 
@@ -3022,7 +3483,16 @@ class Emu:
             body = json.loads(req.body)
         if p in ("/_emu", "/_emu/health"):
             return json_resp(200, {"ok": True, "port": self.args.port_actual,
-                                   "mailboxes": len(self.mailboxes)})
+                                   "mailboxes": len(self.mailboxes),
+                                   "spy": self.spy_origin})
+        if p == "/_emu/spy":
+            with self.spy_lock:
+                if m == "DELETE":
+                    n = len(self.spy_requests)
+                    self.spy_requests = []
+                    return json_resp(200, {"origin": self.spy_origin, "cleared": n})
+                return json_resp(200, {"origin": self.spy_origin,
+                                       "requests": list(self.spy_requests)})
         if p == "/_emu/state":
             return json_resp(200, {
                 "config": self.config,
@@ -3087,9 +3557,7 @@ class Emu:
                 with self.lock:
                     for f in items:
                         f = dict(f)
-                        if f.get("kind") not in ("status", "latency", "invalid_grant", "history404",
-                                                 "delta410", "malformed", "truncate", "drop"):
-                            raise ValueError("unknown fault kind %r" % f.get("kind"))
+                        self.check_fault(f)
                         self.fault_seq += 1
                         f["id"] = self.fault_seq
                         f["remaining"] = int(f.get("count", -1 if f.get("probability") is not None else 1))
@@ -3145,6 +3613,30 @@ class Emu:
                 return json_resp(404, {"error": "no such mailbox"})
             return self.control_box(req, box, mo.group(2) or "", body)
         return json_resp(404, {"error": "unknown control endpoint", "path": p})
+
+    @staticmethod
+    def check_fault(f):
+        k = f.get("kind")
+        if k not in FAULT_KINDS:
+            raise ValueError("unknown fault kind %r" % k)
+        if k == "json":
+            if not isinstance(f.get("set", {}), dict) or \
+                    not isinstance(f.get("delete", []), list):
+                raise ValueError("json fault: set is an object, delete a list of paths")
+        elif k == "raw":
+            if "body" not in f and "body_b64" not in f:
+                raise ValueError("raw fault needs body or body_b64")
+            if "body_b64" in f:
+                base64.b64decode(f["body_b64"], validate=True)
+        elif k == "huge":
+            if f.get("shape", "objects") not in ("objects", "deep", "string"):
+                raise ValueError("huge shape must be objects, deep or string")
+        elif k == "foreign_link":
+            if f.get("link", "both") not in ("next", "delta", "both"):
+                raise ValueError("foreign_link link must be next, delta or both")
+        elif k == "batch":
+            if f.get("mode") not in BATCH_MODES:
+                raise ValueError("batch mode must be one of %s" % ", ".join(BATCH_MODES))
 
     def fault_view(self):
         return [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults]
@@ -3308,14 +3800,31 @@ class Handler(BaseHTTPRequestHandler):
                "Server: msemu"]
         for k, v in resp.headers:
             out.append("%s: %s" % (k, v))
-        out.append("Content-Length: %d" % len(resp.body))
-        if self.close_connection or resp.action == "truncate":
+        act = resp.action
+        if act in ("endless", "chunked_truncated"):
+            out.append("Transfer-Encoding: chunked")
+        elif act == "stream":
+            out.append("Content-Length: %d" % resp.extra["length"])
+        else:
+            out.append("Content-Length: %d" % len(resp.body))
+        if self.close_connection or act is not None:
             out.append("Connection: close")
         data = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1", "replace")
         if self.command == "HEAD":
             self.wfile.write(data)
             return
-        if resp.action == "truncate":
+        if act is not None and act != "truncate":
+            self.close_connection = True
+            try:
+                self.hostile(data, resp)
+            except OSError:
+                pass        # the client went away: that is what it may do
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if act == "truncate":
             self.wfile.write(data + resp.body[:len(resp.body) // 2])
             self.wfile.flush()
             self.close_connection = True
@@ -3325,6 +3834,90 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             return
         self.wfile.write(data + resp.body)
+
+    def hostile(self, data, resp):
+        """Write the answers of the hostile faults (see README, Faults)."""
+        w = self.wfile
+        act = resp.action
+        if act == "stream":         # huge: made and written chunk by chunk
+            w.write(data)
+            for c in resp.extra["chunks"]():
+                w.write(c)
+            return
+        if act == "trickle":        # headers at once, the body slowly
+            w.write(data)
+            rate = resp.extra["rate"]
+            piece = max(1, rate // 20)
+            end = time.monotonic() + resp.extra["max_seconds"]
+            body = resp.body
+            for i in range(0, len(body), piece):
+                w.write(body[i:i + piece])
+                if time.monotonic() > end:
+                    return
+                time.sleep(piece / rate)
+            return
+        if act == "endless":        # an array that never ends
+            w.write(data)
+            head = resp.extra["head"]
+            w.write(b"%x\r\n%s\r\n" % (len(head), head))
+            unit = b"{}," * 21000
+            chunk = b"%x\r\n%s\r\n" % (len(unit), unit)
+            sent, cap = len(head), resp.extra["max_bytes"]
+            end = time.monotonic() + resp.extra["max_seconds"]
+            while sent < cap and time.monotonic() < end:
+                w.write(chunk)
+                sent += len(unit)
+            return
+        if act == "chunked_truncated":  # a chunk announced, half of it sent
+            body = resp.body or b"{}"
+            w.write(data + b"%x\r\n" % len(body) + body[:max(1, len(body) // 2)])
+            return
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _do
+
+
+class SpyHandler(BaseHTTPRequestHandler):
+    """The spy origin: records whatever reaches it and answers every GET
+    with a valid-looking Graph delta page whose deltaLink points back here,
+    so that a client that follows foreign links keeps coming."""
+    protocol_version = "HTTP/1.1"
+    server_version = "msemu-spy/1.0"
+    sys_version = ""
+    emu = None
+
+    def log_message(self, fmt, *args):
+        if self.emu.args.verbose:
+            sys.stderr.write("msemu spy: %s\n" % (fmt % args))
+
+    def _do(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        path, _, rawq = self.path.partition("?")
+        e = {"method": self.command, "path": urllib.parse.unquote(path),
+             "query": rawq, "authorization": "Authorization" in self.headers,
+             "time": round(now(), 3)}
+        emu = self.emu
+        with emu.spy_lock:
+            emu.spy_requests.append(e)
+            if len(emu.spy_requests) > 10000:
+                del emu.spy_requests[:1000]
+        if self.command == "GET":
+            status = 200
+            body = json.dumps({"@odata.context": emu.spy_origin + "/v1.0/$metadata#Collection(message)",
+                               "value": [],
+                               "@odata.deltaLink": emu.spy_origin +
+                               "/v1.0/spy/delta?$deltatoken=x"}).encode()
+        else:
+            status = 405
+            body = b'{"error":{"code":"BadRequest","message":"spy answers GET only"}}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;odata.metadata=minimal;"
+                         "odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _do
 
@@ -3368,6 +3961,11 @@ def main(argv=None):
     srv = Server(("127.0.0.1", args.port), Handler)
     port = srv.server_address[1]
     args.port_actual = port
+    SpyHandler.emu = emu
+    spy = Server(("127.0.0.1", 0), SpyHandler)
+    emu.spy_origin = "http://127.0.0.1:%d" % spy.server_address[1]
+    threading.Thread(target=spy.serve_forever, kwargs={"poll_interval": 0.5},
+                     daemon=True).start()
     if args.verbose:
         sys.stderr.write("msemu: loaded %d mailboxes in %.2fs\n" % (len(emu.mailboxes), time.time() - t0))
     stop = threading.Event()
@@ -3396,6 +3994,8 @@ def main(argv=None):
         srv.serve_forever(poll_interval=0.2)
     finally:
         srv.server_close()
+        spy.shutdown()
+        spy.server_close()
         if emu.log_file:
             emu.log_file.close()
     return 0

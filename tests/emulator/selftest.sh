@@ -79,6 +79,8 @@ B=http://127.0.0.1:$PORT
 
 r "$B/_emu/health"
 t "emulator answers health" 'c == 200 and d["ok"]'
+r "$B/_emu/quotas"
+t "Gmail quota default: 6,000 units per user per minute; concurrency 10" 'd["gmail_units_per_minute"] == 6000 and d["gmail_concurrency"] == 10 and not d["quotas"]'
 
 # ------------------------------------------------------------------ Google OAuth
 GCID=1023847561234-emusync.apps.googleusercontent.com
@@ -389,7 +391,7 @@ r -H "$MH" -H "$PREF" "$DL2"
 t "fault delta410: 410 with resyncRequired" 'c == 410 and d["error"]["code"] == "resyncRequired"'
 ctl POST /_emu/mailboxes/carol@firm.example/expire '{"what":"delta"}'
 r -H "$MH" -H "$PREF" "$DL2"
-t "expired delta token: 410 syncStateNotFound" 'c == 410 and d["error"]["code"] == "syncStateNotFound"'
+t "expired delta token: 410 SyncStateNotFound (as Graph spells it)" 'c == 410 and d["error"]["code"] == "SyncStateNotFound" and d["error"]["message"].startswith("The sync state generation is not found")'
 r -H "$MH" "$GR/me/mailFolders/inbox/messages/delta?\$select=subject"
 t "delta without IdType: REST ids, body not returned when not selected" 'c == 200 and all(v["id"].startswith("AAMkAD") and "body" not in v for v in d["value"]) and 1 <= len(d["value"]) <= 10'
 r -H "$MH" "$GR/me/messages?\$top=3&\$select=subject,receivedDateTime"
@@ -494,6 +496,313 @@ wait $pids
 c429=$(cat "$W"/pc* | grep -c 429)
 [ "$c429" -ge 1 ] && grep -q ApplicationThrottled "$W"/par* && ok "Graph: over 4 concurrent requests per mailbox -> 429 ApplicationThrottled ($c429)" || nok "graph concurrency: $(cat "$W"/pc*)"
 ctl POST /_emu/quotas '{"enabled":false,"latency_ms":0}'
+
+# ------------------------------------------------------------------ hostile faults
+# a Gmail message of bob's to fetch
+r -H "$HB" "$G/messages?labelIds=INBOX&maxResults=2"
+get BID1 'd["messages"][0]["id"]'
+get BID2 'd["messages"][1]["id"]'
+MG="$G/messages/$BID1?format=metadata&metadataHeaders=Subject&metadataHeaders=From"
+ctl POST /_emu/faults '{"kind":"json","prefix":"/gmail/v1/users/me/messages/","count":1,"set":{"payload.headers.0.value":"\u001b]8;;http://evil.example\u0007x","sizeEstimate":null,"labelIds.5":"NEW"},"delete":["snippet"]}'
+r -H "$HB" "$MG"
+t "fault json: set a header value, null a number, delete a key" 'c == 200 and d["payload"]["headers"][0]["value"].startswith("\x1b]8;;") and d["sizeEstimate"] is None and "snippet" not in d and d["id"] == "'"$BID1"'"'
+r -H "$HB" "$MG"
+t "fault json consumed: the next answer is whole" 'c == 200 and "snippet" in d and isinstance(d["sizeEstimate"], int)'
+ctl POST /_emu/faults '{"kind":"json","prefix":"/gmail/v1/users/me/messages/","count":1,"set":{"payload.headers.*.name":"X-Evil"}}'
+r -H "$HB" "$MG"
+t "fault json: * edits every element" 'c == 200 and {x["name"] for x in d["payload"]["headers"]} == {"X-Evil"} and len(d["payload"]["headers"]) == 2'
+ctl POST /_emu/faults '{"kind":"json","prefix":"/gmail/v1/users/me/messages/","count":1,"set":{"x":1}}'
+r -H "$HB" "$G/messages/ffffffffffffffff?format=minimal"
+t "fault json leaves an answer that is no 200 alone" 'c == 404 and "x" not in d'
+r -H "$HB" "$MG"
+t "fault json waits for a 200 JSON answer of its prefix" 'c == 200 and d.get("x") == 1'
+ctl POST /_emu/faults '{"kind":"json","count":1,"set":{"id":"0000000000000bad"}}'
+python3 - "$BID1" "$BID2" >"$W/jbatch" <<'EOF'
+import sys
+for i, m in enumerate(sys.argv[1:]):
+    sys.stdout.write("--b\r\nContent-Type: application/http\r\nContent-ID: <p%d>\r\n\r\nGET /gmail/v1/users/me/messages/%s?format=minimal\r\n\r\n" % (i, m))
+sys.stdout.write("--b--\r\n")
+EOF
+r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/jbatch" "$B/batch/gmail/v1"
+t "fault json edits an inner batch part only" 'c == 200 and s.count("0000000000000bad") == 1 and "'"$BID2"'" in s'
+ctl POST /_emu/faults '{"kind":"json","prefix":"/common/oauth2/v2.0/devicecode","count":1,"set":{"interval":-7,"user_code":null}}'
+r "$B/common/oauth2/v2.0/devicecode" -d "client_id=$MPUB" -d "scope=Mail.Read"
+t "fault json on a token-endpoint reply" 'c == 200 and d["interval"] == -7 and d["user_code"] is None and d["device_code"]'
+ctl POST /_emu/faults '{"kind":"json","prefix":"/x","set":{"a..b":1},"delete":"notalist"}'
+t "fault json with a bad delete: 400" 'c == 400'
+# raw
+ctl POST /_emu/faults '{"kind":"raw","prefix":"/gmail/v1/users/me/profile","count":1,"body_b64":"eyJlbWFpbEFkZHJlc3MiOiJceGZmIiwiZW1haWxBZGRyZXNzIjoi/yJ9"}'
+r -H "$HB" "$G/profile"
+python3 -c 'import sys;b=open(sys.argv[1],"rb").read();sys.exit(0 if b==__import__("base64").b64decode("eyJlbWFpbEFkZHJlc3MiOiJceGZmIiwiZW1haWxBZGRyZXNzIjoi/yJ9") else 1)' "$W/out" && ok "fault raw: exactly those bytes (invalid UTF-8, duplicate keys)" || nok "fault raw bytes"
+t "fault raw: its status and Content-Type" 'c == 200 and re.search(r"(?im)^content-type: application/json\r?$", h)'
+ctl POST /_emu/faults '{"kind":"raw","prefix":"/gmail/v1/users/me/messages/","count":1,"status":203,"content_type":"text/plain","body":"{\"id\":\"a\",\"id\":\"b\"}"}'
+r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/jbatch" "$B/batch/gmail/v1"
+t "fault raw on an inner batch part: that part's status, type and body" 'c == 200 and "HTTP/1.1 203" in s and "text/plain" in s and "{\"id\":\"a\",\"id\":\"b\"}" in s and s.count("HTTP/1.1 200") == 1'
+ctl POST /_emu/faults '{"kind":"raw","prefix":"/v1.0/me","count":1,"body":"{\"id\":1,\"id\":2}"}'
+r -H "$MH" -H 'Content-Type: application/json' --data-binary '{"requests":[{"id":"1","method":"GET","url":"/me"}]}' "$GR/\$batch"
+t "fault raw in a Graph \$batch: the bytes spliced in as the body" 'c == 200 and "\"body\":{\"id\":1,\"id\":2}" in s'
+# huge
+ctl POST /_emu/faults '{"kind":"huge","prefix":"/v1.0/me/mailFolders","count":1,"bytes":300000}'
+r -H "$MH" "$GR/me/mailFolders/inbox/messages/delta"
+t "fault huge objects: {\"value\":[{},...]} of about the size asked" 'c == 200 and 299990 <= len(s) <= 300000 and len(d["value"]) > 90000 and d["value"][0] == {}'
+ctl POST /_emu/faults '{"kind":"huge","prefix":"/gmail/v1/users/me/messages","count":1,"bytes":3000}'
+r -H "$HB" "$G/messages"
+t "fault huge objects on a Gmail path: key messages" 'c == 200 and len(d["messages"]) > 900'
+ctl POST /_emu/faults '{"kind":"huge","shape":"deep","prefix":"/v1.0/me","count":1,"bytes":2000}'
+r -H "$MH" "$GR/me"
+t "fault huge deep: [[[...]]] nested bytes/2 levels" 'c == 200 and s == "[" * 1000 + "]" * 1000'
+ctl POST /_emu/faults '{"kind":"huge","shape":"string","prefix":"/v1.0/me","count":1,"bytes":100000}'
+r -H "$MH" "$GR/me"
+t "fault huge string: {\"value\":\"xxx...\"}" 'c == 200 and len(d["value"]) == 100000 - 12 and set(d["value"]) == {"x"}'
+ctl POST /_emu/faults '{"kind":"huge","prefix":"/v1.0/me","count":1}'
+sz=$(curl -s -o /dev/null -w '%{size_download}' -H "$MH" "$GR/me")
+[ "$sz" -ge 50000000 ] && [ "$sz" -le 50331648 ] && ok "fault huge defaults to 48 MiB, streamed ($sz bytes)" || nok "huge default size: $sz"
+# trickle
+ctl POST /_emu/faults '{"kind":"trickle","bytes_per_sec":400,"prefix":"/gmail/v1/users/me/profile","count":1}'
+s0=$(date +%s%N)
+r -H "$HB" "$G/profile"
+s1=$(date +%s%N)
+ms=$(((s1 - s0) / 1000000))
+t "fault trickle: the whole answer, with Content-Length" 'c == 200 and d["emailAddress"] == "bob@firm.example" and re.search(r"(?im)^content-length: %d\r?$" % len(s.encode()), h)'
+sz=$(wc -c <"$W/out")
+[ "$ms" -ge $((sz * 1000 / 400 - 200)) ] && ok "fault trickle: body at bytes_per_sec ($sz bytes in $ms ms)" || nok "trickle too fast: $sz bytes in $ms ms"
+ctl POST /_emu/faults '{"kind":"trickle","bytes_per_sec":1,"prefix":"/gmail/v1/users/me/profile","count":1}'
+curl -s -m 1 -o /dev/null -H "$HB" "$G/profile"
+rc=$?
+[ "$rc" -eq 28 ] && ok "fault trickle: a client may give up (curl 28)" || nok "trickle give up: rc=$rc"
+# endless
+ctl POST /_emu/faults '{"kind":"endless","prefix":"/v1.0/me/mailFolders","count":1}'
+python3 - "$PORT" "$MAT" >"$W/endless" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("GET /v1.0/me/mailFolders/inbox/messages/delta HTTP/1.1\r\nHost: x\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % sys.argv[2]).encode())
+got = b""
+while len(got) < 4 << 20:
+    c = s.recv(1 << 16)
+    if not c:
+        break
+    got += c
+s.close()
+head, _, body = got.partition(b"\r\n\r\n")
+first = body.split(b"\r\n", 2)
+print("chunked" if b"transfer-encoding: chunked" in head.lower() else "not-chunked",
+      len(got) >= 4 << 20, first[1].decode(), first[2].split(b"\r\n", 2)[1][:9].decode())
+EOF
+[ "$(cat "$W/endless")" = 'chunked True {"value":[ {},{},{},' ] && ok "fault endless: chunked {\"value\":[{},{},... past 4 MiB" || nok "endless: $(cat "$W/endless")"
+r "$B/_emu/health"
+t "the emulator serves on after a client left an endless answer" 'c == 200 and d["ok"]'
+ctl POST /_emu/faults '{"kind":"chunked_truncated","prefix":"/gmail/v1/users/me/profile","count":1}'
+r -H "$HB" "$G/profile"
+{ [ "$rc" -eq 18 ] || [ "$rc" -eq 56 ]; } && grep -qi '^transfer-encoding: chunked' "$W/hdr" && ok "fault chunked_truncated: stops mid-chunk (curl $rc)" || nok "chunked_truncated: rc=$rc"
+# spy and foreign links
+r "$B/_emu/health"
+get SPY 'd["spy"]'
+case $SPY in http://127.0.0.1:[0-9]*) ok "health names the spy origin";; *) nok "spy origin: $SPY";; esac
+ctl DELETE /_emu/spy
+r -H "Authorization: Bearer leak" "$SPY/v1.0/anything?a=1"
+t "the spy answers a valid-looking delta page pointing back at itself" 'c == 200 and d["value"] == [] and d["@odata.deltaLink"] == "'"$SPY"'/v1.0/spy/delta?$deltatoken=x"'
+r "$SPY/other"
+r "$B/_emu/spy"
+t "GET /_emu/spy lists what reached the spy" 'd["origin"] == "'"$SPY"'" and [(x["method"], x["path"], x["query"], x["authorization"]) for x in d["requests"]] == [("GET", "/v1.0/anything", "a=1", True), ("GET", "/other", "", False)] and all("time" in x for x in d["requests"])'
+ctl DELETE /_emu/spy
+r "$B/_emu/spy"
+t "DELETE /_emu/spy clears it" 'd["requests"] == []'
+ctl POST /_emu/faults '{"kind":"foreign_link","link":"next","prefix":"/v1.0/","count":1}'
+r -H "$MH" -H "$PREF" "$GR/me/mailFolders/inbox/messages/delta?\$select=subject"
+t "fault foreign_link next: the nextLink names the spy origin, same path and query" 'c == 200 and d["@odata.nextLink"].startswith("'"$SPY"'/v1.0/me/mailFolders(") and "$skiptoken=" in d["@odata.nextLink"] and len(d["value"]) == 2'
+ctl POST /_emu/faults '{"kind":"foreign_link","link":"delta","prefix":"/v1.0/","count":1}'
+r -H "$MH" -H "$PREF" "$GR/me/mailFolders/inbox/messages/delta?\$select=subject"
+t "fault foreign_link delta on a page with only a nextLink rewrites that" 'd["@odata.nextLink"].startswith("'"$SPY"'/") and "@odata.deltaLink" not in d'
+ctl POST /_emu/faults '{"kind":"foreign_link","link":"delta","prefix":"/v1.0/","count":1}'
+r -H "$MH" "$GR/me/mailFolders/drafts/messages/delta?\$select=subject"
+t "fault foreign_link delta: the deltaLink names the spy origin" 'd["@odata.deltaLink"].startswith("'"$SPY"'/v1.0/me/mailFolders(") and "$deltatoken=" in d["@odata.deltaLink"]'
+ctl POST /_emu/faults '{"kind":"foreign_link","link":"both","prefix":"/v1.0/","count":1}'
+r -H "$MH" "$GR/me/mailFolders"
+r -H "$MH" "$GR/me/mailFolders/drafts/messages/delta"
+t "fault foreign_link waits for a delta request" 'd["@odata.deltaLink"].startswith("'"$SPY"'/")'
+# Gmail batch reply faults
+python3 - "$BID1" "$BID2" >"$W/b3" <<'EOF'
+import sys
+ids = sys.argv[1:] + ["ffffffffffffffff"]
+for i, m in enumerate(ids):
+    sys.stdout.write("--b\r\nContent-Type: application/http\r\nContent-ID: <c%d>\r\n\r\nGET /gmail/v1/users/me/messages/%s?format=minimal\r\n\r\n" % (i, m))
+sys.stdout.write("--b--\r\n")
+EOF
+bmode() { # bmode MODE: the reply's (Content-ID, status) list in $W/out
+	ctl POST /_emu/faults "{\"kind\":\"batch\",\"mode\":\"$1\",\"count\":1}"
+	r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/gmail/v1"
+}
+PARTS='[(a, int(b)) for a, b in re.findall(r"Content-ID: <response-([\w-]+)>\r?\n\r?\nHTTP/1.1 (\d+)", s)]'
+bmode dup_cid
+t "batch dup_cid: part 2 carries part 1's Content-ID" "$PARTS"' == [("c0", 200), ("c0", 200), ("c2", 404)]'
+bmode missing
+t "batch missing: the last part is gone" "$PARTS"' == [("c0", 200), ("c1", 200)]'
+bmode unknown_cid
+t "batch unknown_cid: a part names no request" "$PARTS"'[:2] == [("c0", 200), ("c1", 200)] and '"$PARTS"'[2][0].startswith("emu-unknown-")'
+bmode extra
+t "batch extra: one part more than asked" 'len('"$PARTS"') == 4 and '"$PARTS"'[3][0].startswith("emu-extra-")'
+bmode reorder
+t "batch reorder: reversed, each part with its own Content-ID" "$PARTS"' == [("c2", 404), ("c1", 200), ("c0", 200)]'
+ctl POST /_emu/faults '{"kind":"batch","mode":"sideways"}'
+t "batch fault with an unknown mode: 400" 'c == 400'
+ctl DELETE /_emu/faults
+r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/gmail/v1"
+t "batch faults gone: parts in order" "$PARTS"' == [("c0", 200), ("c1", 200), ("c2", 404)]'
+GB3='{"requests":[{"id":"a","method":"GET","url":"/me"},{"id":"b","method":"GET","url":"/me/mailFolders/inbox"},{"id":"c","method":"GET","url":"/me/messages/AAMkADnope"}]}'
+IDS='[(x["id"], x["status"]) for x in d["responses"]]'
+r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+t "Graph \$batch answers out of request order (Graph may), ids correlate" "$IDS"' == [("c", 404), ("b", 200), ("a", 200)]'
+gbmode() {
+	ctl POST /_emu/faults "{\"kind\":\"batch\",\"mode\":\"$1\",\"count\":1}"
+	r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+}
+gbmode dup_cid
+t "Graph \$batch dup_cid: item 2 carries item 1's id" "$IDS"' == [("c", 404), ("c", 200), ("a", 200)]'
+gbmode missing
+t "Graph \$batch missing: an item is gone" "$IDS"' == [("c", 404), ("b", 200)]'
+gbmode unknown_cid
+t "Graph \$batch unknown_cid: an id names no request" "$IDS"'[:2] == [("c", 404), ("b", 200)] and '"$IDS"'[2][0].startswith("emu-unknown-")'
+gbmode extra
+t "Graph \$batch extra: one item more" 'len('"$IDS"') == 4 and '"$IDS"'[3][0].startswith("emu-extra-")'
+gbmode reorder
+t "Graph \$batch reorder: reversed (here: back in request order)" "$IDS"' == [("a", 200), ("b", 200), ("c", 404)]'
+ctl POST /_emu/config '{"graph_batch_order":"request"}'
+r -H "$MH" -H 'Content-Type: application/json' --data-binary "$GB3" "$GR/\$batch"
+t "graph_batch_order request: in request order" "$IDS"' == [("a", 200), ("b", 200), ("c", 404)]'
+ctl POST /_emu/config '{"graph_batch_order":"reverse"}'
+
+# ------------------------------------------------------------------ data: snippet, preview, controls
+ESCS='\u001b[31mRED\u0007\u0008\u007f\u009b\u009d\u202eRTL\u2066\u2069\u200b\ufeff\u001c\u0085'
+ctl POST /_emu/mailboxes/bob@firm.example/messages "{\"from\":\"=?UTF-8?B?RXZlIBtbMm0=?= <eve@evil.example>\",\"subject\":\"Pay $ESCS now\",\"body\":\"Body $ESCS end\",\"snippet\":\"&#27;[31m verbatim \u0007\",\"labels\":[\"INBOX\"]}"
+get HOSTID 'd["added"][0]["id"]'
+ctl POST /_emu/mailboxes/bob@firm.example/messages "{\"from\":\"x@evil.example\",\"subject\":\"s\",\"body\":\"A${ESCS}B\",\"labels\":[\"INBOX\"]}"
+get HOSTID2 'd["added"][0]["id"]'
+r -H "$HB" "$G/messages/$HOSTID?format=metadata&metadataHeaders=Subject&metadataHeaders=From"
+t "Gmail: snippet from the data, verbatim" 'd["snippet"] == "&#27;[31m verbatim \x07"'
+t "Gmail: raw header values keep ESC, BEL, BS, DEL, C1, bidi, ZWSP, BOM" '[x["value"] for x in d["payload"]["headers"] if x["name"] == "Subject"] == ["Pay \x1b[31mRED\x07\x08\x7f\x9b\x9d\u202eRTL\u2066\u2069\u200b\ufeff\x1c\x85 now"] and "=?UTF-8?B?RXZlIBtbMm0=?= <eve@evil.example>" in s'
+r -H "$HB" "$G/messages/$HOSTID2?format=minimal"
+t "Gmail: the made snippet keeps every character but runs of ASCII white space" 'd["snippet"] == "A\x1b[31mRED\x07\x08\x7f\x9b\x9d\u202eRTL\u2066\u2069\u200b\ufeff\x1c\x85B"'
+ctl POST /_emu/mailboxes/carol@firm.example/messages "{\"from\":\"=?UTF-8?B?RXZlIBtbMm0=?= <eve@evil.example>\",\"subject\":\"=?UTF-8?B?UGF5IBtbMzFtUkVEB+KArg==?=\",\"body\":\"b\",\"preview\":\"pre $ESCS view\",\"folder\":\"inbox\"}"
+get HOSTO 'd["added"][0]["id"]'
+r -H "$MH" -H 'Prefer: IdType="ImmutableId"' "$GR/me/messages/$HOSTO?\$select=subject,from,bodyPreview"
+t "Graph: bodyPreview from the data, verbatim" 'd["bodyPreview"] == "pre \x1b[31mRED\x07\x08\x7f\x9b\x9d\u202eRTL\u2066\u2069\u200b\ufeff\x1c\x85 view"'
+t "Graph: decoded subject and display name keep ESC, BEL, U+202E" 'd["subject"] == "Pay \x1b[31mRED\x07\u202e" and d["from"]["emailAddress"]["name"] == "Eve \x1b[2m"'
+# device flow values
+ctl POST /_emu/config '{"device":{"interval":-1,"expires_in":"soon"}}'
+r "$B/consumers/oauth2/v2.0/devicecode" -d "client_id=$MPUB" -d "scope=Mail.Read"
+t "device.interval -1 and a non-number expires_in go out verbatim" 'c == 200 and d["interval"] == -1 and d["expires_in"] == "soon"'
+ctl POST /_emu/config '{"device":{"interval":0,"expires_in":-5}}'
+r "$B/consumers/oauth2/v2.0/devicecode" -d "client_id=$MPUB" -d "scope=Mail.Read"
+t "device.interval 0 and a negative expires_in go out verbatim" 'c == 200 and d["interval"] == 0 and d["expires_in"] == -5'
+get DC 'd["device_code"]'
+r "$B/consumers/oauth2/v2.0/token" -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d "client_id=$MPUB" -d "device_code=$DC"
+t "a device code that expires_in -5 is expired at once" 'c == 400 and d["error"] == "expired_token"'
+ctl POST /_emu/config '{"device":{"interval":5,"expires_in":900}}'
+
+# ------------------------------------------------------------------ closer to the real services
+ctl POST /_emu/config '{"latency_ms":1200}'
+pids=
+for i in $(seq 14); do
+	curl -s -m 20 -o "$W/gpar$i" -w '%{http_code}\n' -H "$HB" "$G/profile" >"$W/gpc$i" &
+	pids="$pids $!"
+done
+wait $pids
+g429=$(cat "$W"/gpc* | grep -c 429)
+g200=$(cat "$W"/gpc* | grep -c 200)
+[ "$g429" -ge 1 ] && [ "$g200" -ge 10 ] && grep -q 'Too many concurrent requests for user.' "$W"/gpar* && grep -q '"reason": "rateLimitExceeded"' "$W"/gpar* && ok "Gmail: over 10 concurrent requests per user -> 429 rateLimitExceeded ($g200 ok, $g429 refused)" || nok "gmail concurrency: $(cat "$W"/gpc* | tr '\n' ' ')"
+ctl POST /_emu/config '{"gmail_concurrency":0}'
+pids=
+for i in $(seq 12); do
+	curl -s -m 20 -o /dev/null -w '%{http_code}\n' -H "$HB" "$G/profile" >"$W/gqc$i" &
+	pids="$pids $!"
+done
+wait $pids
+[ "$(cat "$W"/gqc* | grep -c 200)" -eq 12 ] && ok "gmail_concurrency 0 turns the limit off" || nok "gmail_concurrency 0: $(cat "$W"/gqc* | tr '\n' ' ')"
+ctl POST /_emu/config '{"gmail_concurrency":10,"latency_ms":0}'
+r -X POST -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch"
+t "the retired global batch endpoint: 404" 'c == 404 and "text/html" in h'
+r -X POST -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/"
+t "/batch/ without an API: 404" 'c == 404'
+r -X POST -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/drive/v3"
+t "another API's batch path: 404" 'c == 404'
+# redirect URIs
+pkce
+r "$B/o/oauth2/v2/auth?client_id=$GCID&redirect_uri=http://127.0.0.1:5555/callback&response_type=code&scope=$META&code_challenge=$CH&code_challenge_method=S256&state=s"
+t "Google: a loopback redirect_uri with another path: 400 redirect_uri_mismatch page, no redirect" 'c == 400 and "redirect_uri_mismatch" in s and "text/html" in h and not re.search(r"(?im)^location:", h)'
+r "$B/o/oauth2/v2/auth?client_id=$GCID&redirect_uri=http://127.0.0.1:5555&response_type=code&scope=$META&code_challenge=$CH&code_challenge_method=S256&state=s"
+t "Google: any port, the registered path (none = /)" 'c == 302 and re.search(r"(?im)^location: http://127\.0\.0\.1:5555\?code=", h)'
+r "$B/o/oauth2/v2/auth?client_id=$GCID&redirect_uri=http://evil.example/&response_type=code&scope=$META&code_challenge=$CH&code_challenge_method=S256&state=s"
+t "Google: an unregistered host: 400, no redirect" 'c == 400 and not re.search(r"(?im)^location:", h)'
+r "$B/common/oauth2/v2.0/authorize?client_id=$MPUB&response_type=code&redirect_uri=http://localhost:47124/cb&response_mode=query&scope=$MSCOPE&state=m&code_challenge=$CH&code_challenge_method=S256"
+t "Microsoft: another path: 400 AADSTS50011 page, no redirect" 'c == 400 and "AADSTS50011" in s and "text/html" in h and not re.search(r"(?im)^location:", h)'
+r "$B/common/oauth2/v2.0/authorize?client_id=$MPUB&response_type=code&redirect_uri=http://localhost:47199&response_mode=query&scope=$MSCOPE&state=m&code_challenge=$CH&code_challenge_method=S256"
+t "Microsoft: a redirect URI without a path comes back with a trailing slash" 'c == 302 and re.search(r"(?im)^location: http://localhost:47199/\?code=", h)'
+# Graph: expired delta state, partial items
+ctl POST /_emu/config '{"delta_410_code":"resyncRequired"}'
+r -H "$MH" -H "$PREF" "$DL2"
+t "delta_410_code resyncRequired is still selectable" 'c == 410 and d["error"]["code"] == "resyncRequired"'
+ctl POST /_emu/config '{"delta_410_code":"SyncStateNotFound"}'
+deltaend() { # deltaend URL: follow the pages to the deltaLink -> DLX, all items in $W/items
+	u=$1
+	: >"$W/items"
+	for _ in $(seq 40); do
+		r -H "$MH" -H "$PREF" "$u"
+		python3 -c 'import json,sys;[print(json.dumps(v)) for v in json.load(open(sys.argv[1]))["value"]]' "$W/out" >>"$W/items"
+		get DLX 'd.get("@odata.deltaLink", "")'
+		[ -n "$DLX" ] && break
+		get u 'd["@odata.nextLink"]'
+	done
+}
+deltaend "$GR/me/mailFolders/inbox/messages/delta?$SEL"
+DLI=$DLX
+deltaend "$GR/me/mailFolders/archive/messages/delta?$SEL"
+DLA=$DLX
+r "$B/_emu/mailboxes/carol@firm.example"
+get UPD '[m["id"] for m in d["list"] if m["folder"] == "inbox"][0]'
+get MOV '[m["id"] for m in d["list"] if m["folder"] == "inbox"][1]'
+ctl POST /_emu/mailboxes/carol@firm.example/update "{\"id\":\"$UPD\",\"isRead\":false}"
+ctl POST /_emu/mailboxes/carol@firm.example/move "{\"id\":\"$MOV\",\"to\":\"archive\"}"
+ctl POST /_emu/mailboxes/carol@firm.example/messages '{"from":"jane@acme.example","subject":"Brand new","body":"n","folder":"inbox"}'
+get NEWI 'd["added"][0]["id"]'
+deltaend "$DLI"
+ITEMS='[json.loads(x) for x in open(w + "/items")]'
+t "delta: an updated message comes back with only id, isRead, parentFolderId (+ @odata.type, @odata.etag)" '[sorted(v) for v in '"$ITEMS"' if v["id"] == "'"$UPD"'"] == [["@odata.etag", "@odata.type", "id", "isRead", "parentFolderId"]] and [v["isRead"] for v in '"$ITEMS"' if v["id"] == "'"$UPD"'"] == [False]'
+t "delta: a new message is a full item, a moved-out one @removed" '[v["subject"] for v in '"$ITEMS"' if v["id"] == "'"$NEWI"'"] == ["Brand new"] and [v.get("@removed") for v in '"$ITEMS"' if v["id"] == "'"$MOV"'"] == [{"reason": "deleted"}]'
+DLI=$DLX
+deltaend "$DLA"
+t "delta: in the destination folder a moved message is a full item" '[("subject" in v, v["parentFolderId"] != "") for v in '"$ITEMS"' if v["id"] == "'"$MOV"'"] == [(True, True)]'
+ctl POST /_emu/config '{"graph_partial_updates":false}'
+ctl POST /_emu/mailboxes/carol@firm.example/update "{\"id\":\"$UPD\",\"isRead\":true}"
+deltaend "$DLI"
+t "graph_partial_updates false: the updated message is a full item" '[("subject" in v, v["isRead"] if "isRead" in v else None) for v in '"$ITEMS"' if v["id"] == "'"$UPD"'"] == [(True, None)]'
+ctl POST /_emu/config '{"graph_partial_updates":true}'
+# Gmail: an access token that expires inside a batch
+ctl POST /_emu/tokens/expire '{"mailbox":"bob@firm.example"}'
+r -H "$HB" -H "Content-Type: multipart/mixed; boundary=b" --data-binary @"$W/b3" "$B/batch/gmail/v1"
+t "an expired token on a batch: 200, every part 401 with Google's body" 'c == 200 and [int(x) for x in re.findall(r"HTTP/1.1 (\d+)", s)] == [401, 401, 401] and s.count("UNAUTHENTICATED") == 3'
+gauth "$META" bob@firm.example; gtoken
+get ATB 'd["access_token"]'
+HB="Authorization: Bearer $ATB"
+# Gmail history: label changes
+r -H "$HB" "$G/profile"
+get BH0 'd["historyId"]'
+r "$B/_emu/mailboxes/bob@firm.example"
+get BSPAM '[m["id"] for m in d["list"] if "SPAM" in m["labelIds"]][0]'
+ctl POST /_emu/mailboxes/bob@firm.example/move "{\"id\":\"$BSPAM\",\"add\":[\"INBOX\"],\"remove\":[\"SPAM\"]}"
+ctl POST /_emu/mailboxes/bob@firm.example/messages '{"from":"bob@firm.example","to":"x@acme.example","subject":"draft","body":"d","labels":["DRAFT"]}'
+get BDRAFT 'd["added"][0]["id"]'
+ctl POST /_emu/mailboxes/bob@firm.example/move "{\"id\":\"$BDRAFT\",\"add\":[\"SENT\"],\"remove\":[\"DRAFT\"]}"
+r -H "$HB" "$G/history?startHistoryId=$BH0"
+t "history: out of SPAM is labelsAdded + labelsRemoved, not messagesAdded" '[sorted(k for k in x if k not in ("id", "messages")) for x in d["history"] if x["messages"][0]["id"] == "'"$BSPAM"'"] == [["labelsAdded"], ["labelsRemoved"]]'
+r -H "$HB" "$G/history?startHistoryId=$BH0&historyTypes=labelAdded"
+t "historyTypes=labelAdded: the labelsAdded records only (spam rescue, draft sent)" '[(x["messages"][0]["id"], x["labelsAdded"][0]["labelIds"]) for x in d["history"]] == [("'"$BSPAM"'", ["INBOX"]), ("'"$BDRAFT"'", ["SENT"])] and all(set(x) == {"id", "messages", "labelsAdded"} for x in d["history"])'
+r -H "$HB" "$G/history?startHistoryId=$BH0&historyTypes=messageAdded"
+t "historyTypes=messageAdded: the new draft only" '[x["messagesAdded"][0]["message"]["id"] for x in d["history"]] == ["'"$BDRAFT"'"]'
+r -H "$HB" "$G/history?startHistoryId=$BH0&historyTypes=labelAdded&historyTypes=labelRemoved"
+t "several historyTypes combine" 'len(d["history"]) == 4 and {k for x in d["history"] for k in x} == {"id", "messages", "labelsAdded", "labelsRemoved"}'
+r -H "$HB" "$G/history?startHistoryId=$BH0&historyTypes=labelsAdded"
+t "historyTypes takes the singular enum: labelsAdded is 400" 'c == 400 and d["error"]["errors"][0]["reason"] == "invalidArgument"'
 
 # ------------------------------------------------------------------ log
 r "$B/_emu/log?prefix=/gmail/v1/users/me/messages"

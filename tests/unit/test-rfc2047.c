@@ -10,6 +10,7 @@
 
 #include "rfc2047.h"
 #include "tap.h"
+#include "utf8.h"
 #include "util.h"
 
 static void
