@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
@@ -91,7 +92,10 @@ print_client(const struct ms_client *c, void *arg)
 static int
 do_list(struct ms_db *db, enum ms_format fmt)
 {
-	struct ms_printer *p = ms_printer_create(stdout, fmt, 0, 0);
+	struct ms_printer *p;
+
+	ms_cli_utf8();
+	p = ms_printer_create(stdout, fmt, 0, ms_cli_width(STDOUT_FILENO));
 
 	if (ms_client_each(db, print_client, p) == -1) {
 		ms_printer_destroy(p);
@@ -102,10 +106,17 @@ do_list(struct ms_db *db, enum ms_format fmt)
 	return 0;
 }
 
+enum { OPT_CSV = 256, OPT_REPLACE, OPT_JSON, OPT_TSV };
+
+static enum ms_format
+format_of(int opt)
+{
+	return opt == OPT_JSON ? MS_FMT_JSON : MS_FMT_TSV;
+}
+
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_CSV = 256, OPT_REPLACE, OPT_JSON, OPT_TSV };
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"csv", no_argument, NULL, OPT_CSV},
@@ -127,8 +138,14 @@ main(int argc, char *argv[])
 		case 'V': ms_cli_version(); return 0;
 		case OPT_CSV: csv = 1; break;
 		case OPT_REPLACE: replace = 1; break;
-		case OPT_JSON: fmt = MS_FMT_JSON; break;
-		case OPT_TSV: fmt = MS_FMT_TSV; break;
+		case OPT_JSON:
+		case OPT_TSV:
+			if (fmt != MS_FMT_TABLE && fmt != format_of(ch))
+				errx(EX_USAGE,
+				    "--json and --tsv exclude each "
+				    "other");
+			fmt = format_of(ch);
+			break;
 		default:
 			if (!ms_cli_option(&cli, ch, optarg))
 				exit(EX_USAGE);

@@ -2,7 +2,6 @@
  * mailsync-config: business-wide settings, the blocklist and aliases.
  */
 #include <err.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +10,8 @@
 #include "account.h"
 #include "cli.h"
 #include "config.h"
-#include "date.h"
 #include "log.h"
+#include "print.h"
 #include "rules.h"
 #include "util.h"
 
@@ -58,16 +57,8 @@ struct opts {
 	struct ms_cli cli;
 	int json;
 	const char *provider;
+	struct ms_printer *p; /* for list, blocklist and aliases */
 };
-
-static void
-print_json(struct json_object *o)
-{
-	printf("%s\n",
-	    json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
 
 /* The commands, with their number of arguments (max -1: any). */
 static const struct command {
@@ -120,28 +111,18 @@ static int
 list(struct ms_db *db, const struct opts *o)
 {
 	const struct ms_config_key *k;
-	struct json_object *j;
 	size_t i, n;
 	char *v;
+	int rc;
 
 	k = ms_config_keys(&n);
 	for (i = 0; i < n; i++) {
 		if ((v = ms_config_get(db, k[i].key)) == NULL)
 			return -1;
-		if (o->json) {
-			j = json_object_new_object();
-			json_object_object_add(
-			    j, "key", json_object_new_string(k[i].key));
-			json_object_object_add(
-			    j, "value", json_object_new_string(v));
-			json_object_object_add(
-			    j, "default", json_object_new_string(k[i].def));
-			json_object_object_add(
-			    j, "doc", json_object_new_string(k[i].doc));
-			print_json(j);
-		} else
-			printf("%s=%s\n", k[i].key, v);
+		rc = ms_print_setting(o->p, &k[i], v);
 		free(v);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -203,19 +184,8 @@ static int
 blocked_line(const char *pattern, long long created, void *arg)
 {
 	const struct opts *o = arg;
-	struct json_object *j;
-	char date[32];
 
-	if (!o->json) {
-		printf("%s\n", pattern);
-		return 0;
-	}
-	ms_date_format_iso((time_t)created, date, sizeof(date));
-	j = json_object_new_object();
-	json_object_object_add(j, "pattern", json_object_new_string(pattern));
-	json_object_object_add(j, "created", json_object_new_string(date));
-	print_json(j);
-	return 0;
+	return ms_print_blocked(o->p, pattern, created);
 }
 
 /*
@@ -253,22 +223,8 @@ static int
 alias_line(const struct ms_alias *a, void *arg)
 {
 	const struct opts *o = arg;
-	struct json_object *j;
 
-	if (!o->json) {
-		printf("%s\t%s\t%s\t%s\n", a->address, a->provider, a->account,
-		    a->origin);
-		return 0;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "alias", json_object_new_string(a->address));
-	json_object_object_add(
-	    j, "provider", json_object_new_string(a->provider));
-	json_object_object_add(
-	    j, "account", json_object_new_string(a->account));
-	json_object_object_add(j, "origin", json_object_new_string(a->origin));
-	print_json(j);
-	return 0;
+	return ms_print_alias(o->p, a);
 }
 
 static void
@@ -343,12 +299,16 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	cmd = command(argc, argv, &o)->name;
+	ms_cli_utf8();
 	if ((db = ms_cli_open(&o.cli)) == NULL)
 		die();
+	o.p = ms_printer_create(
+	    stdout, o.json ? MS_FMT_JSON : MS_FMT_TABLE, 0, 0);
 	if (run(db, &o, cmd, argc - 1, argv + 1) == -1)
 		die();
 	ms_db_close(db);
-	if (fflush(stdout) == EOF || ferror(stdout))
+	if (ms_printer_destroy(o.p) == -1 || fflush(stdout) == EOF ||
+	    ferror(stdout))
 		err(EX_IOERR, "stdout");
 	return 0;
 }

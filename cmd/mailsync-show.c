@@ -3,29 +3,29 @@
  * or list the connected accounts.
  */
 #include <err.h>
-#include <langinfo.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
 #include "date.h"
 #include "email.h"
 #include "print.h"
+#include "term.h"
 #include "util.h"
 
 static MS_DEAD void
 usage(FILE *out, int code)
 {
 	fprintf(out,
-	    "usage: %s [--json | --tsv | --html] [--color WHEN] [-n N]\n"
-	    "           [--since DATE] [--source SOURCE] CLIENT\n"
-	    "       %s --view EMAIL_ID\n"
-	    "       %s --accounts [--json | --tsv | --check]\n"
+	    "usage: %s [--json | --tsv | --html [--fragment]] [--color WHEN]\n"
+	    "           [-n N] [--since DATE] [--source SOURCE] CLIENT\n"
+	    "       %s --view EMAIL_ID [--html]\n"
+	    "       %s --accounts [--json | --tsv | --html | --check]\n"
 	    "\n"
 	    "Print a client's Emails list, newest first. CLIENT is the\n"
 	    "client's CRM id or any email address on its record.\n"
@@ -34,9 +34,10 @@ usage(FILE *out, int code)
 	    "  -t, --tsv           tab-separated: id, date, direction, "
 	    "source,\n"
 	    "                      from, subject, has_attachments\n"
-	    "      --html          an HTML table\n"
+	    "      --html          a standalone HTML page\n"
+	    "      --fragment      with --html: the table alone, to embed\n"
 	    "      --color WHEN    auto (default), always or never; NO_COLOR\n"
-	    "                      turns auto off\n"
+	    "                      and TERM=dumb turn auto off\n"
 	    "  -n, --limit N       the newest N emails only (0: all)\n"
 	    "  -s, --since DATE    emails from DATE on (YYYY-MM-DD or ISO "
 	    "8601)\n"
@@ -58,13 +59,17 @@ die(void)
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
-/* wcwidth() needs a UTF-8 locale; what we print is UTF-8 anyway. */
-static void
-utf8_locale(void)
+/* An argument quoted in an error, safe for the terminal (term.h): a
+ * script may pass on an address it read from an email. */
+static const char *
+shown(const char *s)
 {
-	if (setlocale(LC_CTYPE, "") == NULL ||
-	    strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
-		setlocale(LC_CTYPE, "C.UTF-8");
+	static char buf[512];
+	char *c = ms_term_clean(s, 0);
+
+	strlcpy(buf, c, sizeof(buf));
+	free(c);
+	return buf;
 }
 
 static int
@@ -79,37 +84,40 @@ print_account(const struct ms_account *a, void *arg)
 	return ms_print_account(arg, a);
 }
 
-/* One line per unhealthy account on stdout, for monitoring. */
-static int
-check_one(const struct ms_account *a, void *arg)
-{
-	int *bad = arg;
-	char why[600];
-
-	if (ms_account_problem(a, time(NULL), why, sizeof(why)) != NULL) {
-		printf("%s %s: %s\n", a->provider, a->address, why);
-		*bad = 1;
-	}
-	return 0;
-}
-
-static int
-check_accounts(struct ms_db *db)
-{
-	int bad = 0;
-
-	if (ms_account_each(db, check_one, &bad) == -1)
-		die();
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
-	return bad;
-}
-
 static void
 finish(struct ms_printer *p)
 {
 	if (ms_printer_destroy(p) == -1)
 		err(EX_IOERR, "stdout");
+}
+
+/* One line per unhealthy account on stdout, for monitoring. */
+struct check {
+	struct ms_printer *p;
+	time_t now;
+	int bad;
+};
+
+static int
+check_one(const struct ms_account *a, void *arg)
+{
+	struct check *c = arg;
+	int rc;
+
+	if ((rc = ms_print_account_problem(c->p, a, c->now)) == 1)
+		c->bad = 1;
+	return rc == -1 ? -1 : 0;
+}
+
+static int
+check_accounts(struct ms_db *db, struct ms_printer *p)
+{
+	struct check c = {p, time(NULL), 0};
+
+	if (ms_account_each(db, check_one, &c) == -1)
+		die();
+	finish(p);
+	return c.bad;
 }
 
 static int
@@ -121,7 +129,8 @@ show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
 	if ((rc = ms_client_lookup(db, key, &q->client_id)) == -1)
 		die();
 	if (rc == 1)
-		errx(EX_NOINPUT, "no client \"%s\" (by id or address)", key);
+		errx(EX_NOINPUT, "no client \"%s\" (by id or address)",
+		    shown(key));
 	if (ms_email_list(db, q, print_email, p) == -1)
 		die();
 	finish(p);
@@ -129,7 +138,7 @@ show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
 }
 
 static int
-show_view(struct ms_db *db, const char *idstr)
+show_view(struct ms_db *db, const char *idstr, struct ms_printer *p)
 {
 	struct ms_email e;
 	const char *errstr;
@@ -138,34 +147,55 @@ show_view(struct ms_db *db, const char *idstr)
 
 	id = strtonum(idstr, 1, INT64_MAX, &errstr);
 	if (errstr != NULL)
-		errx(EX_USAGE, "--view: email id \"%s\" is %s", idstr, errstr);
+		errx(EX_USAGE, "--view: email id \"%s\" is %s", shown(idstr),
+		    errstr);
 	if ((rc = ms_email_get(db, id, &e)) == -1)
 		die();
 	if (rc == 1)
 		errx(EX_NOINPUT, "no email with id %lld", id);
+	rc = 0;
 	if (e.body == NULL) {
 		warnx("email %lld was synced from %s: only its snippet is "
 		      "stored",
 		    id, e.source);
-		printf("%s\n", e.snippet);
-		ms_email_finish(&e);
-		return EX_DATAERR;
+		rc = EX_DATAERR;
 	}
-	if (ms_print_email_full(stdout, &e) == -1 || fflush(stdout) == EOF)
-		err(EX_IOERR, "stdout");
+	if ((e.body == NULL ? ms_print_snippet(p, &e)
+			    : ms_print_email_full(p, &e)) == -1)
+		die();
 	ms_email_finish(&e);
-	return 0;
+	finish(p);
+	return rc;
+}
+
+/* The one output format asked for: a second one is a usage error. */
+static void
+set_format(enum ms_format *fmt, int *given, enum ms_format f)
+{
+	if (*given && *fmt != f)
+		errx(EX_USAGE, "%s and %s exclude each other",
+		    ms_format_option(*fmt), ms_format_option(f));
+	*fmt = f;
+	*given = 1;
 }
 
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_HTML = 256, OPT_COLOR, OPT_VIEW, OPT_ACCOUNTS, OPT_CHECK };
+	enum {
+		OPT_HTML = 256,
+		OPT_FRAGMENT,
+		OPT_COLOR,
+		OPT_VIEW,
+		OPT_ACCOUNTS,
+		OPT_CHECK
+	};
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"json", no_argument, NULL, 'j'},
 	    {"tsv", no_argument, NULL, 't'},
 	    {"html", no_argument, NULL, OPT_HTML},
+	    {"fragment", no_argument, NULL, OPT_FRAGMENT},
 	    {"color", required_argument, NULL, OPT_COLOR},
 	    {"limit", required_argument, NULL, 'n'},
 	    {"since", required_argument, NULL, 's'},
@@ -180,37 +210,43 @@ main(int argc, char *argv[])
 	struct ms_printer *p;
 	struct ms_db *db;
 	enum ms_format fmt = MS_FMT_TABLE;
+	enum ms_record kind;
 	const char *color = "auto", *view = NULL, *errstr;
-	int ch, accounts = 0, check = 0, usecolor, rc;
+	int ch, accounts = 0, check = 0, usecolor, rc, given = 0;
+	int fragment = 0, filters = 0;
 
 	while ((ch = getopt_long(argc, argv,
 		    MS_CLI_SHORTOPTS "jtn:s:S:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage(stdout, 0);
 		case 'V': ms_cli_version(); return 0;
-		case 'j': fmt = MS_FMT_JSON; break;
-		case 't': fmt = MS_FMT_TSV; break;
-		case OPT_HTML: fmt = MS_FMT_HTML; break;
+		case 'j': set_format(&fmt, &given, MS_FMT_JSON); break;
+		case 't': set_format(&fmt, &given, MS_FMT_TSV); break;
+		case OPT_HTML: set_format(&fmt, &given, MS_FMT_HTML); break;
+		case OPT_FRAGMENT: fragment = 1; break;
 		case OPT_COLOR: color = optarg; break;
 		case 'n':
+			filters = 1;
 			q.limit = strtonum(optarg, 0, INT64_MAX, &errstr);
 			if (errstr != NULL)
-				errx(EX_USAGE, "--limit \"%s\" is %s", optarg,
-				    errstr);
+				errx(EX_USAGE, "--limit \"%s\" is %s",
+				    shown(optarg), errstr);
 			break;
 		case 's':
+			filters = 1;
 			if (ms_date_parse_iso(optarg, &q.since) == -1)
 				errx(EX_USAGE,
 				    "--since \"%s\": not a date "
 				    "(YYYY-MM-DD or ISO 8601)",
-				    optarg);
+				    shown(optarg));
 			break;
 		case 'S':
+			filters = 1;
 			if ((q.source = ms_email_source(optarg)) == NULL)
 				errx(EX_USAGE,
 				    "--source \"%s\": want crm, "
 				    "gmail or outlook",
-				    optarg);
+				    shown(optarg));
 			break;
 		case OPT_VIEW: view = optarg; break;
 		case OPT_ACCOUNTS: accounts = 1; break;
@@ -224,29 +260,43 @@ main(int argc, char *argv[])
 	argv += optind;
 	if ((usecolor = ms_cli_color(color)) == -1)
 		errx(EX_USAGE, "--color \"%s\": want auto, always or never",
-		    color);
+		    shown(color));
 	if (view != NULL || accounts ? argc != 0 : argc != 1)
 		errx(EX_USAGE,
 		    argc == 0 ? "missing CLIENT (an id or an "
 				"address)"
 			      : "unexpected argument \"%s\"",
-		    argv[argc - 1]);
+		    argc == 0 ? "" : shown(argv[argc - 1]));
 	if (view != NULL && accounts)
 		errx(EX_USAGE, "--view and --accounts exclude each other");
 	if (check && !accounts)
 		errx(EX_USAGE, "--check goes with --accounts");
+	if (filters && (view != NULL || accounts))
+		errx(EX_USAGE, "--limit, --since and --source go with CLIENT");
+	if (fragment && fmt != MS_FMT_HTML)
+		errx(EX_USAGE, "--fragment goes with --html");
+	kind = view != NULL ? MS_REC_EMAIL_FULL
+	    : check         ? MS_REC_PROBLEM
+	    : accounts      ? MS_REC_ACCOUNT
+			    : MS_REC_EMAIL;
+	if (ms_print_check(kind, fmt) == -1)
+		errx(EX_USAGE, "%s%s",
+		    view        ? "--view: "
+			: check ? "--check: "
+				: "",
+		    ms_errstr());
 
-	utf8_locale();
+	ms_cli_utf8();
 	if ((db = ms_cli_open(&cli)) == NULL)
 		die();
-	p = ms_printer_create(stdout, fmt, usecolor, ms_cli_width());
-	if (view != NULL) {
-		ms_printer_destroy(p);
-		rc = show_view(db, view);
-	} else if (check) {
-		ms_printer_destroy(p);
-		rc = check_accounts(db);
-	} else if (accounts) {
+	p = ms_printer_create(
+	    stdout, fmt, usecolor, ms_cli_width(STDOUT_FILENO));
+	ms_printer_html(p, kind, fragment);
+	if (view != NULL)
+		rc = show_view(db, view, p);
+	else if (check)
+		rc = check_accounts(db, p);
+	else if (accounts) {
 		if (ms_account_each(db, print_account, p) == -1)
 			die();
 		finish(p);

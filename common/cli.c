@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +49,11 @@ ms_cli_open(const struct ms_cli *cli)
 int
 ms_cli_color(const char *when)
 {
-	const char *nc = getenv("NO_COLOR");
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
 	if (when == NULL || strcmp(when, "auto") == 0)
-		return isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0');
+		return isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0') &&
+		    (term == NULL || strcmp(term, "dumb") != 0);
 	if (strcmp(when, "always") == 0)
 		return 1;
 	if (strcmp(when, "never") == 0)
@@ -59,17 +62,28 @@ ms_cli_color(const char *when)
 }
 
 int
-ms_cli_width(void)
+ms_cli_width(int fd)
 {
 	struct winsize ws;
 	const char *cols;
-	int n;
+	long long n;
 
-	if (!isatty(STDOUT_FILENO))
+	/* COLUMNS first: a person who sets it means it, also for a pipe
+	 * into a pager; strtonum refuses what is not a sane width. */
+	if ((cols = getenv("COLUMNS")) != NULL &&
+	    (n = strtonum(cols, 1, 10000, NULL)) > 0)
+		return (int)n;
+	if (!isatty(fd))
 		return 0;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
-	if ((cols = getenv("COLUMNS")) != NULL && (n = atoi(cols)) > 0)
-		return n;
 	return 80;
+}
+
+void
+ms_cli_utf8(void)
+{
+	if (setlocale(LC_CTYPE, "") == NULL ||
+	    strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
 }

@@ -41,11 +41,18 @@ void ms_cli_version(void);
 /* Start logging and open the database; NULL with ms_err on failure. */
 struct ms_db *ms_cli_open(const struct ms_cli *);
 
-/* Whether stdout should get colour: when ("auto", "always", "never"),
- * NO_COLOR and whether stdout is a terminal. -1 for a bad when. */
+/* Whether stdout should get colour: when ("auto", "always", "never");
+ * auto means stdout is a terminal, NO_COLOR is unset or empty and TERM
+ * is not "dumb". -1 for a bad when. */
 int ms_cli_color(const char *when);
 
-/* Terminal width of stdout, or 0 when it is not a terminal. */
-int ms_cli_width(void);
+/* The display columns output on fd may use: $COLUMNS when it is set to
+ * a number, else the terminal's width when fd is a terminal (80 when it
+ * does not say), else 0: no limit. */
+int ms_cli_width(int fd);
+
+/* Measure text as UTF-8 (wcwidth): the user's LC_CTYPE when it is a
+ * UTF-8 one, else C.UTF-8. What mailsync prints is UTF-8 either way. */
+void ms_cli_utf8(void);
 
 #endif

@@ -45,6 +45,7 @@ struct req {
 	int refreshed;
 	size_t max_body;
 	int too_large; /* the reply passed max_body */
+	unsigned gen; /* of the token it was sent with */
 	ms_fetch_cb *cb;
 	void *arg;
 	CURL *h;
@@ -71,7 +72,11 @@ struct ms_fetch_acct {
 	void *auth_arg;
 	char *token;
 	int force_refresh; /* the next token is a refreshed one */
-	double reauth_at; /* when a reply last asked for that */
+	time_t token_exp; /* when the token expires, 0: not known */
+	time_t token_got; /* when it came */
+	unsigned gen; /* tokens had so far */
+	unsigned forced_gen; /* the last one a reply asked for */
+	unsigned answering; /* the token of the reply being handled */
 	char *origin; /* requests go there only, or NULL */
 	double ceiling; /* the configured quota: probing stops there */
 	double throttled_at; /* the last refusal for rate, 0: none */
@@ -202,6 +207,13 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	return a;
 }
 
+static void
+forget_token(struct ms_fetch_acct *a)
+{
+	ms_secret_free(a->token);
+	a->token = NULL;
+}
+
 void
 ms_fetch_acct_origin(struct ms_fetch_acct *a, const char *url)
 {
@@ -212,14 +224,39 @@ ms_fetch_acct_origin(struct ms_fetch_acct *a, const char *url)
 int
 ms_fetch_acct_reauth(struct ms_fetch_acct *a)
 {
-	double now = ms_fetch_now();
-
-	if (a->reauth_at > 0 && now - a->reauth_at < 60)
+	if (a->answering != a->gen || a->force_refresh)
+		return 0; /* a newer token is there, or on its way */
+	if (a->forced_gen == a->gen && a->token_exp > time(NULL))
 		return -1;
-	a->reauth_at = now;
-	ms_secret_free(a->token);
-	a->token = NULL;
+	forget_token(a);
 	a->force_refresh = 1;
+	return 0;
+}
+
+/* The token, obtained (refreshed when asked or due) if need be. */
+static int
+get_token(struct ms_fetch_acct *a)
+{
+	time_t now = time(NULL), margin;
+
+	/* Due: refreshed a little ahead of its expiry (60 s, or a quarter
+	 * of a short lifetime), so a long run never sends a dead one. */
+	margin = a->token_exp - a->token_got > 240
+	    ? 60
+	    : (a->token_exp - a->token_got) / 4;
+	if (a->token != NULL && a->token_exp > 0 &&
+	    now >= a->token_exp - margin)
+		forget_token(a);
+	if (a->token != NULL)
+		return 0;
+	if (a->auth(a->auth_arg, a->force_refresh, &a->token, &a->token_exp) ==
+	    -1)
+		return -1;
+	a->token_got = now;
+	a->gen++;
+	if (a->force_refresh)
+		a->forced_gen = a->gen;
+	a->force_refresh = 0;
 	return 0;
 }
 
@@ -343,13 +380,12 @@ start(struct ms_fetch *f, struct req *r)
 		req_drop(r);
 		return -1;
 	}
-	if (a->token == NULL &&
-	    a->auth(a->auth_arg, a->force_refresh, &a->token) == -1) {
+	if (get_token(a) == -1) {
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
 		req_drop(r);
 		return -1;
 	}
-	a->force_refresh = 0;
+	r->gen = a->gen;
 	if (ms_http_check_url(r->url) == -1 ||
 	    (r->h = curl_easy_init()) == NULL) {
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
@@ -738,12 +774,10 @@ finish(struct req *r, CURLcode cc)
 		return;
 	}
 	if (cc == CURLE_OK && resp.status == 401 && !r->refreshed) {
-		ms_secret_free(a->token);
-		a->token = NULL;
-		if (a->auth(a->auth_arg, 1, &a->token) == -1) {
-			ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
-			req_drop(r);
-			return;
+		/* Refreshed once, unless a newer token came meanwhile. */
+		if (r->gen == a->gen && !a->force_refresh) {
+			forget_token(a);
+			a->force_refresh = 1;
 		}
 		r->refreshed = 1;
 		r->attempts--;
@@ -756,7 +790,7 @@ finish(struct req *r, CURLcode cc)
 		snprintf(msg, sizeof(msg),
 		    "%s: a reply larger than %zu MiB, refused", r->url,
 		    r->max_body / (1024 * 1024));
-		ms_fetch_acct_fail(a, EX_UNAVAILABLE, msg);
+		ms_fetch_acct_fail(a, EX_TEMPFAIL, msg);
 		req_drop(r);
 		return;
 	}
@@ -783,6 +817,7 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
+	a->answering = r->gen;
 	r->cb(a, &resp, r->arg);
 	free(resp.content_type);
 	req_free(r);

@@ -11,6 +11,7 @@
 #define MS_FETCH_H
 
 #include <signal.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -31,8 +32,10 @@ struct ms_fetch_acct;
 typedef void
 ms_fetch_cb(struct ms_fetch_acct *, const struct ms_http_resp *resp, void *arg);
 
-/* Gives the account's access token; refresh asks for a new one. */
-typedef int ms_fetch_auth(void *arg, int refresh, char **token);
+/* Gives the account's access token and when it expires (0: not known);
+ * refresh asks for a new one. */
+typedef int
+ms_fetch_auth(void *arg, int refresh, char **token, time_t *expires);
 
 /*
  * The provider's quota for one mailbox: at most units in any window of
@@ -129,10 +132,11 @@ double ms_fetch_acct_quota(const struct ms_fetch_acct *);
 double ms_fetch_acct_refused(const struct ms_fetch_acct *);
 
 /*
- * A reply said the token is no longer good for some of the requests
- * inside it (a batch part's 401): the next request starts with a token
- * refreshed. -1 when it was refreshed so within the last minute already
- * (a refresh does not mend it).
+ * The reply being handled said the token is no longer good for some of
+ * the requests inside it (a batch part's 401): the next request starts
+ * with a token refreshed, unless one newer than the reply's came
+ * meanwhile. -1 when the token refused is itself one so refreshed and
+ * not yet expired: a refresh does not mend it.
  */
 int ms_fetch_acct_reauth(struct ms_fetch_acct *);
 

@@ -16,12 +16,18 @@
 #include <sysexits.h>
 
 #include "date.h"
+#include "graph.h"
+#include "json.h"
 #include "log.h"
 #include "msg.h"
 #include "sync.h"
 #include "util.h"
 
 #define PAGE_SIZE 200
+/* A page of 200 messages with their recipients and the few headers asked
+ * is a few MB at most. */
+#define MAX_PAGE (16u << 20)
+#define MAX_ONE (1u << 20)
 #define SELECT                                                                 \
 	"subject,from,toRecipients,ccRecipients,receivedDateTime,"             \
 	"sentDateTime,bodyPreview,hasAttachments,internetMessageId,"           \
@@ -56,63 +62,40 @@ fail(struct folder *f)
 	ms_sync_fail(f->gr->s);
 }
 
+/* One {"emailAddress":{"name","address"}} into l; Exchange-internal or
+ * malformed addresses are skipped by ms_addrlist_add. */
+static void
+add_recipient(struct json_object *r, struct ms_addrlist *l)
+{
+	struct json_object *ea = ms_json_obj(r, "emailAddress");
+	const char *name, *addr;
+
+	if ((addr = ms_json_str(ea, "address")) == NULL)
+		return;
+	name = ms_json_str(ea, "name");
+	ms_addrlist_add(l, name ? name : "", addr);
+}
+
 static void
 add_recipients(struct json_object *o, const char *key, struct ms_addrlist *l)
 {
-	struct json_object *arr, *r, *ea;
-	const char *name, *addr;
+	struct json_object *arr = ms_json_arr(o, key);
 	size_t i;
 
-	if (!json_object_object_get_ex(o, key, &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return;
-	for (i = 0; i < json_object_array_length(arr); i++) {
-		r = json_object_array_get_idx(arr, i);
-		if (!json_object_object_get_ex(r, "emailAddress", &ea) ||
-		    (addr = ms_json_str(ea, "address")) == NULL)
-			continue;
-		name = ms_json_str(ea, "name");
-		/* Exchange-internal or malformed addresses are skipped. */
-		ms_addrlist_add(l, name ? name : "", addr);
-	}
-}
-
-static void
-from_of(struct json_object *o, struct ms_addrlist *l)
-{
-	struct json_object *from, *ea;
-	const char *name, *addr;
-
-	if (json_object_object_get_ex(o, "from", &from) && from != NULL &&
-	    json_object_object_get_ex(from, "emailAddress", &ea) &&
-	    (addr = ms_json_str(ea, "address")) != NULL) {
-		name = ms_json_str(ea, "name");
-		ms_addrlist_add(l, name ? name : "", addr);
-	}
-}
-
-static int
-is_true(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) &&
-	    json_object_get_boolean(v);
+	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++)
+		add_recipient(ms_json_arr_obj(arr, i), l);
 }
 
 /* Whether internetMessageHeaders mark the message bulk or automated. */
 static int
 bulk_headers(struct json_object *o)
 {
-	struct json_object *arr, *h;
+	struct json_object *arr = ms_json_arr(o, "internetMessageHeaders"), *h;
 	const char *name, *value;
 	size_t i;
 
-	if (!json_object_object_get_ex(o, "internetMessageHeaders", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return 0;
-	for (i = 0; i < json_object_array_length(arr); i++) {
-		h = json_object_array_get_idx(arr, i);
+	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
+		h = ms_json_arr_obj(arr, i);
 		if ((name = ms_json_str(h, "name")) != NULL &&
 		    (value = ms_json_str(h, "value")) != NULL &&
 		    ms_email_bulk_header(name, value))
@@ -121,70 +104,158 @@ bulk_headers(struct json_object *o)
 	return 0;
 }
 
-/* 0 with e filled, 1 to skip (removed, draft, outside the window). */
-static int
-to_email(struct ms_sync *s, int first, struct json_object *o,
-    struct ms_email *e, const char **id)
+static char *
+text_of(struct json_object *o, const char *key)
+{
+	const char *v = ms_json_str(o, key);
+
+	return ms_utf8_sanitize(v ? v : "", v ? strlen(v) : 0);
+}
+
+int
+ms_graph_id_ok(const char *id)
+{
+	size_t n;
+
+	if (id == NULL ||
+	    (n = strspn(id,
+		 "0123456789abcdefghijklmnopqrstuvwxyz"
+		 "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_=")) == 0)
+		return 0;
+	return id[n] == '\0' && n <= 512;
+}
+
+int
+ms_graph_partial(struct json_object *o)
+{
+	return !json_object_object_get_ex(o, "receivedDateTime", NULL) &&
+	    !json_object_object_get_ex(o, "sentDateTime", NULL);
+}
+
+int
+ms_graph_message(struct json_object *o, struct ms_email *e, const char **id)
 {
 	const char *v;
 
 	memset(e, 0, sizeof(*e));
+	*id = ms_json_str(o, "id");
 	if (json_object_object_get_ex(o, "@removed", NULL) ||
-	    is_true(o, "isDraft") || (*id = ms_json_str(o, "id")) == NULL)
+	    ms_json_true(o, "isDraft"))
 		return 1;
-	from_of(o, &e->from);
+	if (!ms_graph_id_ok(*id))
+		return ms_errc(EX_DATAERR, "a message without a usable id");
+	if (ms_graph_partial(o))
+		return ms_errc(EX_DATAERR,
+		    "message %s: only some of its "
+		    "properties",
+		    *id);
+	add_recipient(ms_json_obj(o, "from"), &e->from);
 	add_recipients(o, "toRecipients", &e->to);
 	add_recipients(o, "ccRecipients", &e->cc);
-	v = ms_json_str(o, "subject");
-	e->subject = ms_utf8_sanitize(v ? v : "", v ? strlen(v) : 0);
-	v = ms_json_str(o, "bodyPreview");
-	e->snippet = ms_utf8_sanitize(v ? v : "", v ? strlen(v) : 0);
+	e->subject = text_of(o, "subject");
+	e->snippet = text_of(o, "bodyPreview");
 	if ((v = ms_json_str(o, "internetMessageId")) != NULL)
 		e->message_id = ms_msgid_normalize(v);
 	if ((v = ms_json_str(o, "conversationId")) != NULL)
-		e->thread_id = ms_xstrdup(v);
+		e->thread_id = ms_utf8_sanitize(v, strlen(v));
 	if ((v = ms_json_str(o, "receivedDateTime")) == NULL ||
 	    ms_date_parse_iso(v, &e->date) == -1)
 		if ((v = ms_json_str(o, "sentDateTime")) != NULL)
 			ms_date_parse_iso(v, &e->date);
-	e->has_attachments = is_true(o, "hasAttachments");
+	e->has_attachments = ms_json_true(o, "hasAttachments");
 	e->bulk = bulk_headers(o);
-	if (first && s->since > 0 && e->date < s->since) {
+	return 0;
+}
+
+/*
+ * A delta page on its way to the database: its items, and those of its
+ * items that came with only some of their properties, fetched again in
+ * full (Graph's later rounds send just what changed); stored with the
+ * folder's next cursor in one transaction once every fetch is back.
+ */
+struct page {
+	struct folder *f;
+	struct json_object *o; /* the page, owned */
+	struct json_object *arr; /* its value */
+	struct json_object **full; /* per item: fetched in full, owned */
+	char *next, *delta;
+	size_t pending; /* fetches in flight */
+	int first; /* of an initial round: the --since window applies */
+};
+
+struct refetch {
+	struct page *pg;
+	size_t idx;
+};
+
+/* 0 with e filled, 1 to skip (removed, draft, outside the window, bad). */
+static int
+to_email(struct folder *f, int first, struct json_object *o, struct ms_email *e,
+    const char **id)
+{
+	struct ms_sync *s = f->gr->s;
+	int rc = ms_graph_message(o, e, id);
+
+	if (rc == -1) {
+		ms_sync_skip(s, *id, ms_errstr());
+		return 1;
+	}
+	if (rc == 0 && first && s->since > 0 && e->date < s->since) {
 		ms_email_finish(e);
 		return 1;
 	}
-	return 0;
+	return rc;
 }
 
 /* Store one page's messages with the folder's next cursor. */
 static int
-store_page(struct folder *f, struct json_object *arr, const char *next,
-    const char *delta)
+store_page(struct page *pg)
 {
+	struct folder *f = pg->f;
 	struct ms_sync *s = f->gr->s;
 	struct ms_cursor c = {0};
+	struct json_object *item;
 	struct ms_email e;
 	const char *id;
-	size_t i;
+	size_t i, n = pg->arr ? json_object_array_length(pg->arr) : 0;
 	int rc = 0;
 
 	if (ms_sync_begin(s) == -1)
 		return -1;
-	for (i = 0; rc == 0 && arr && i < json_object_array_length(arr); i++) {
+	for (i = 0; rc == 0 && i < n; i++) {
+		item = pg->full[i] ? pg->full[i]
+				   : json_object_array_get_idx(pg->arr, i);
 		s->fetched++;
-		if (to_email(s, f->delta_link == NULL,
-			json_object_array_get_idx(arr, i), &e, &id))
+		if (!json_object_is_type(item, json_type_object) ||
+		    (ms_graph_partial(item) &&
+			!json_object_object_get_ex(item, "@removed", NULL)))
+			continue; /* known already, or not fetched: kept */
+		if (to_email(f, pg->first, item, &e, &id))
 			continue;
 		rc = ms_sync_store(s, &e, id);
 		ms_email_finish(&e);
 	}
-	c.next_link = (char *)next;
-	c.delta_link = (char *)(delta ? delta : f->delta_link);
+	c.next_link = pg->next;
+	c.delta_link = pg->delta ? pg->delta : f->delta_link;
 	if (rc == -1 || ms_sync_cursor_set(s, f->name, &c) == -1) {
 		fail(f);
 		return -1;
 	}
 	return ms_sync_commit(s);
+}
+
+static void
+page_free(struct page *pg)
+{
+	size_t i, n = pg->arr ? json_object_array_length(pg->arr) : 0;
+
+	for (i = 0; i < n; i++)
+		json_object_put(pg->full[i]);
+	free(pg->full);
+	json_object_put(pg->o);
+	free(pg->next);
+	free(pg->delta);
+	free(pg);
 }
 
 /* Whether an error reply means the delta state is gone. */
@@ -212,8 +283,6 @@ resync(struct folder *f)
 	struct ms_cursor c = {0};
 	char *url;
 
-	ms_log_info("%s: the %s delta state expired: resyncing the folder",
-	    f->gr->s->address, f->name);
 	f->resynced++;
 	free(f->delta_link);
 	f->delta_link = NULL;
@@ -230,27 +299,154 @@ resync(struct folder *f)
 	free(url);
 }
 
-static void
-fail_reply(struct folder *f, const struct ms_http_resp *r)
+/*
+ * Whether url, a link Graph gave (or one stored from it), leads to the
+ * API the account's token is for. A link to any other origin is never
+ * followed: the folder's cursor is dropped and the folder synced again
+ * from its first page (nothing doubles: messages are found by id).
+ */
+static int
+link_ok(struct folder *f, const char *url, const char *what)
 {
-	struct json_object *o = json_tokener_parse(r->body), *e;
-	const char *code = NULL, *msg = NULL;
+	const char *api = f->gr->s->p->api_url;
+	char *bad;
 
-	if (o != NULL && json_object_object_get_ex(o, "error", &e)) {
-		code = ms_json_str(e, "code");
-		msg = ms_json_str(e, "message");
-	}
-	ms_errc(EX_UNAVAILABLE, "Graph %s delta: HTTP %ld%s%s%s%s", f->name,
+	if (ms_http_same_origin(url, api))
+		return 1;
+	bad = ms_http_origin(url);
+	ms_log_warn("%s: the %s %s leads to %s, not to the Graph API: "
+		    "not followed; the folder is synced again",
+	    f->gr->s->address, f->name, what, bad);
+	free(bad);
+	return 0;
+}
+
+static void
+fail_reply(struct folder *f, const char *what, const struct ms_http_resp *r)
+{
+	struct json_object *o = ms_json_parse(r->body, r->len, "error");
+	struct json_object *e = ms_json_obj(o, "error");
+	const char *code = ms_json_str(e, "code"),
+		   *msg = ms_json_str(e, "message");
+
+	ms_errc(EX_UNAVAILABLE, "Graph %s %s: HTTP %ld%s%s%s%s", f->name, what,
 	    r->status, code ? " " : "", code ? code : "", msg ? ": " : "",
 	    msg ? msg : "");
 	json_object_put(o);
 	fail(f);
 }
 
+/* The page is complete: store it and go on with the folder. */
+static void
+page_done(struct page *pg)
+{
+	struct folder *f = pg->f;
+	struct graph *gr = f->gr;
+	int stopping = ms_fetch_stopping(ms_fetch_acct_engine(gr->s->fa));
+
+	if (ms_fetch_acct_error(gr->s->fa) == 0 && store_page(pg) == 0) {
+		if (pg->next != NULL && !stopping)
+			folder_get(f, pg->next);
+		else if (pg->next == NULL) {
+			free(f->delta_link);
+			f->delta_link =
+			    pg->delta ? ms_xstrdup(pg->delta) : NULL;
+			if (--gr->left == 0)
+				gr->s->done = 1;
+		}
+	}
+	page_free(pg);
+}
+
+static void
+refetch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
+{
+	struct refetch *rf = arg;
+	struct page *pg = rf->pg;
+	struct json_object *o;
+
+	(void)fa;
+	if (r != NULL && r->status == 200 &&
+	    (o = ms_json_parse(r->body, r->len, "Graph message")) != NULL) {
+		if (ms_graph_partial(o)) {
+			json_object_put(o);
+			o = NULL;
+		}
+		pg->full[rf->idx] = o;
+	}
+	if (r != NULL && pg->full[rf->idx] == NULL)
+		ms_log_debug("%s: a changed message Graph sent in part could "
+			     "not be read in full (HTTP %ld): left out",
+		    pg->f->gr->s->address, r->status);
+	free(rf);
+	if (--pg->pending > 0)
+		return;
+	if (r == NULL) { /* the account failed, or the run was cut */
+		page_free(pg);
+		return;
+	}
+	page_done(pg);
+}
+
+/* Fetch item idx of the page in full: GET /me/messages/{id}. */
+static void
+refetch(struct page *pg, size_t idx, const char *id)
+{
+	struct refetch *rf = ms_xcalloc(1, sizeof(*rf));
+	struct ms_fetch_spec spec = {.headers = prefer,
+	    .units = 1,
+	    .max_body = MAX_ONE,
+	    .cb = refetch_cb,
+	    .arg = rf};
+	char *url;
+
+	rf->pg = pg;
+	rf->idx = idx;
+	url = ms_xasprintf("%s/v1.0/me/messages/%s?$select=" SELECT,
+	    pg->f->gr->s->p->api_url, id);
+	spec.url = url;
+	pg->pending++;
+	if (ms_fetch_add(pg->f->gr->s->fa, &spec) == -1) {
+		pg->pending--;
+		free(rf);
+	}
+	free(url);
+}
+
+/*
+ * Items with only some properties: a message this account has keeps
+ * its row as it is (what mailsync stores does not change in a move or a
+ * read flag); an unknown one is fetched in full. 0, or -1 (failed).
+ */
+static int
+partial_items(struct page *pg)
+{
+	struct ms_sync *s = pg->f->gr->s;
+	struct json_object *item;
+	const char *id;
+	size_t i, n = pg->arr ? json_object_array_length(pg->arr) : 0;
+	int known;
+
+	pg->full = ms_xcalloc(n ? n : 1, sizeof(*pg->full));
+	for (i = 0; i < n; i++) {
+		item = ms_json_arr_obj(pg->arr, i);
+		if (item == NULL || !ms_graph_partial(item) ||
+		    json_object_object_get_ex(item, "@removed", NULL) ||
+		    !ms_graph_id_ok(id = ms_json_str(item, "id")))
+			continue;
+		if ((known = ms_sync_known(s, id)) == -1)
+			return -1;
+		if (!known)
+			refetch(pg, i, id);
+	}
+	return 0;
+}
+
 static void
 delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct folder *f = arg;
+	struct page *pg;
 	struct json_object *o, *arr = NULL;
 	const char *next, *delta;
 
@@ -258,11 +454,14 @@ delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if (r == NULL)
 		return;
 	if (state_lost(r) && f->resynced == 0) {
+		ms_log_info("%s: the %s delta state expired: resyncing the "
+			    "folder",
+		    f->gr->s->address, f->name);
 		resync(f);
 		return;
 	}
 	if (r->status != 200) {
-		fail_reply(f, r);
+		fail_reply(f, "delta", r);
 		return;
 	}
 	if ((o = ms_http_json(r, "Graph delta")) == NULL) {
@@ -279,15 +478,36 @@ delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		    "Graph %s delta: a page with neither "
 		    "value nor next or delta link",
 		    f->name);
+		json_object_put(o);
 		fail(f);
-	} else if (store_page(f, arr, next, delta) == 0) {
-		if (next != NULL &&
-		    !ms_fetch_stopping(ms_fetch_acct_engine(f->gr->s->fa)))
-			folder_get(f, next);
-		else if (next == NULL && --f->gr->left == 0)
-			f->gr->s->done = 1;
+		return;
 	}
-	json_object_put(o);
+	if ((next != NULL && !link_ok(f, next, "nextLink")) ||
+	    (next == NULL && !link_ok(f, delta, "deltaLink"))) {
+		json_object_put(o);
+		if (f->resynced == 0)
+			resync(f);
+		else {
+			ms_errc(EX_UNAVAILABLE,
+			    "Graph %s delta: links to another origin again "
+			    "after a resync",
+			    f->name);
+			fail(f);
+		}
+		return;
+	}
+	pg = ms_xcalloc(1, sizeof(*pg));
+	pg->f = f;
+	pg->o = o;
+	pg->arr = arr;
+	pg->next = next ? ms_xstrdup(next) : NULL;
+	pg->delta = delta ? ms_xstrdup(delta) : NULL;
+	pg->first = f->delta_link == NULL;
+	if (partial_items(pg) == -1) {
+		ms_sync_fail(f->gr->s);
+		page_free(pg);
+	} else if (pg->pending == 0)
+		page_done(pg);
 }
 
 static void
@@ -296,6 +516,7 @@ folder_get(struct folder *f, const char *url)
 	struct ms_fetch_spec spec = {.url = url,
 	    .headers = prefer,
 	    .units = 1,
+	    .max_body = MAX_PAGE,
 	    .cb = delta_cb,
 	    .arg = f};
 
@@ -311,6 +532,12 @@ folder_start(struct folder *f)
 	if (ms_sync_cursor_get(f->gr->s, f->name, &c) == -1)
 		return -1;
 	if (f->gr->s->full)
+		ms_cursor_finish(&c);
+	/* A stored link is a provider's text too: checked as it was. */
+	if ((c.next_link != NULL &&
+		!link_ok(f, c.next_link, "stored nextLink")) ||
+	    (c.delta_link != NULL &&
+		!link_ok(f, c.delta_link, "stored deltaLink")))
 		ms_cursor_finish(&c);
 	if (c.next_link != NULL) /* resume an unfinished round */
 		url = ms_xstrdup(c.next_link);

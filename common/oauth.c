@@ -807,3 +807,21 @@ ms_oauth_access(struct ms_db *db, const struct ms_secret_key *key,
 	ms_tokens_finish(&t);
 	return 0;
 }
+
+int
+ms_oauth_expiry(struct ms_db *db, int64_t account, time_t *expires)
+{
+	static const char *sql = "SELECT expires FROM tokens WHERE "
+				 "account_id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	*expires = 0;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account);
+	if ((rc = ms_db_step(db, st)) == SQLITE_ROW)
+		*expires = (time_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : 0;
+}

@@ -105,4 +105,7 @@ int ms_oauth_access(struct ms_db *, const struct ms_secret_key *,
     const struct ms_provider *, const struct ms_app *, int64_t account,
     const char *address, int force, char **access);
 
+/* When the stored access token of an account expires (0: none stored). */
+int ms_oauth_expiry(struct ms_db *, int64_t account, time_t *expires);
+
 #endif

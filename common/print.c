@@ -1,31 +1,665 @@
 #include "print.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <wchar.h>
 
 #include "date.h"
-#include "util.h"
+#include "term.h"
+#include "utf8.h"
+
+/*
+ * The model. A record is a sequence of fields, each with a key and a
+ * typed value borrowed from the caller until the record ends. The JSON
+ * back end prints the fields in the order they come (that order is the
+ * documented one); the other back ends pick fields by key through the
+ * record's layout: the columns of its table, of its TSV line and of its
+ * HTML table.
+ */
+
+enum ftype { F_NULL, F_STR, F_INT, F_BOOL, F_DATE, F_ADDR, F_ADDRS, F_STRS };
+
+enum {
+	F_PEOPLE = 1 << 0, /* for the table and HTML only, never in JSON */
+	F_OMIT = 1 << 1, /* absent from JSON when null */
+};
+
+struct field {
+	const char *key;
+	enum ftype type;
+	unsigned flags;
+	const char *s; /* F_STR */
+	int64_t i; /* F_INT, F_BOOL, F_DATE */
+	const struct ms_addr *addr; /* F_ADDR */
+	const struct ms_addrlist *addrs; /* F_ADDRS */
+	char *const *strv; /* F_STRS */
+	size_t n;
+};
+
+/* A value a column maps to text of its own: the direction's arrow, the
+ * source's badge, the attachment mark. */
+struct choice {
+	const char *value; /* the field's string ("true"/"false": a bool) */
+	const char *text, *brief; /* full and narrowed forms */
+	const char *ansi; /* table colour, or NULL */
+	const char *html; /* HTML colour, or NULL */
+	const char *title; /* HTML tooltip, or NULL */
+};
+
+#define FLEX (-1) /* a column that takes the rest of the line */
+
+enum {
+	C_RIGHT = 1 << 0, /* right-aligned (numbers) */
+	C_DIM = 1 << 1, /* dimmed when coloured (the snippet) */
+	C_COUNT = 1 << 2, /* a list shown as its number of entries */
+	C_SKIP_EMPTY = 1 << 3, /* nothing, not even the separator, if empty */
+	C_BODY = 1 << 4, /* a form's body: after a blank line, lines kept */
+	C_VIEW = 1 << 5, /* HTML: the body behind a View control */
+	C_ISO = 1 << 6, /* a date in full ISO 8601 */
+	C_FULL = 1 << 7, /* addresses as "Name <email>" (else the name) */
+	C_SHORT = 1 << 8, /* narrowing switches to the brief form */
+	C_BADGE = 1 << 9, /* HTML: a coloured badge */
+	C_AGO = 1 << 10, /* table: a date as how long ago ("5 min ago") */
+};
+
+struct column {
+	const char *key; /* the field it shows */
+	const char *head; /* the table's header, HTML's <th> */
+	int width; /* display columns: > 0 fixed, 0 as wide as the values
+		      (the table is then buffered), FLEX the rest */
+	int narrow; /* the width a narrowing step leaves it */
+	int min, max; /* FLEX and sized columns: bounds */
+	unsigned flags;
+	const char *sep; /* printed before it; NULL: one space */
+	const char *none; /* shown for null or empty */
+	const struct choice *choices;
+};
+
+enum lkind {
+	L_COLUMNS, /* aligned columns, cut to the width */
+	L_LINES, /* the values joined by their separators */
+	L_FORM, /* "Head: value" lines, then the body */
+};
+
+#define ALL_FORMATS 0xf
+#define FMT(f) (1u << (f))
+
+struct layout {
+	const char *name; /* HTML class mailsync-NAME */
+	const char *title; /* HTML page title */
+	const char *what; /* for refusals: "an email in full" */
+	enum lkind kind;
+	int header; /* the table has a header row */
+	unsigned formats; /* FMT() bits it prints in */
+	const char *id_key; /* HTML: the field in <tr data-id> */
+	const struct column *table, *tsv, *html; /* html NULL: table's */
+	const int *steps; /* table: columns narrowed in turn, -1 ends */
+};
+
+#define MAX_FIELDS 24
+#define MAX_COLS 16
+
+struct cell {
+	char *text; /* cleaned, uncut */
+	const char *ansi;
+	int w;
+};
+
+struct row {
+	struct cell c[MAX_COLS];
+};
+
+struct ms_printer {
+	FILE *out;
+	enum ms_format fmt;
+	time_t now; /* what "5 min ago" counts from */
+	int color;
+	int width;
+	int fragment;
+	const struct layout *expect; /* ms_printer_html */
+	const struct layout *lay; /* the record being built */
+	struct field f[MAX_FIELDS];
+	size_t nf;
+	const struct layout *started; /* whose output has begun */
+	int page; /* the HTML page head is out */
+	/* A table: the widths of started's columns, once laid out. */
+	int eff[MAX_COLS];
+	int brief[MAX_COLS];
+	int laid;
+	struct row *rows; /* a buffered table's rows */
+	size_t nrows;
+};
 
 #define C_RESET "\033[0m"
 #define C_RED "\033[31m"
 #define C_GREEN "\033[32m"
 #define C_BLUE "\033[34m"
-#define C_DIM "\033[2m"
+#define C_GREY "\033[90m"
+#define C_DIMMED "\033[2m"
 
-#define W_BADGE 7
-#define W_DATE 16
-#define W_WHO 24
+#define H_RED "#c62828"
+#define H_GREEN "#2e7d32"
+#define H_BLUE "#1565c0"
+#define H_GREY "#616161"
 
-struct ms_printer {
-	FILE *out;
-	enum ms_format fmt;
-	int color;
-	int width;
-	int rows; /* records printed so far */
-	const char *kind; /* HTML table class, once started */
+/*
+ * Display widths. What is measured has been cleaned (valid UTF-8, no
+ * controls), so wcwidth() sees printable characters only; one it does
+ * not know counts one column.
+ */
+
+static int
+char_width(uint32_t cp)
+{
+	int w = wcwidth((wchar_t)cp);
+
+	return w < 0 ? 1 : w;
+}
+
+static int
+text_width(const char *s)
+{
+	size_t n, len = strlen(s);
+	uint32_t cp;
+	int used = 0;
+
+	while (len > 0) {
+		if ((n = ms_utf8_decode(s, len, &cp)) == 0)
+			n = 1, cp = '?';
+		used += char_width(cp);
+		s += n;
+		len -= n;
+	}
+	return used;
+}
+
+/*
+ * Append the clean text s in at most width columns (< 0: no limit), "…"
+ * where it is cut; pad with spaces to width when pad is set. Returns the
+ * columns used.
+ */
+static int
+fit(struct ms_buf *b, const char *s, int width, int pad)
+{
+	size_t n, len = strlen(s);
+	uint32_t cp;
+	int used = 0, w, room;
+
+	if (width == 0)
+		return 0;
+	room = width < 0 || text_width(s) <= width ? width : width - 1;
+	while (len > 0) {
+		if ((n = ms_utf8_decode(s, len, &cp)) == 0)
+			n = 1, cp = '?';
+		w = char_width(cp);
+		if (room >= 0 && used + w > room)
+			break;
+		ms_buf_add(b, s, n);
+		used += w;
+		s += n;
+		len -= n;
+	}
+	if (len > 0 && width > 0) {
+		ms_buf_adds(b, "…");
+		used++;
+	}
+	while (pad && width > 0 && used < width) {
+		ms_buf_addc(b, ' ');
+		used++;
+	}
+	return used;
+}
+
+int
+ms_print_width(const char *s)
+{
+	char *c = ms_term_clean(s, 0);
+	int w = text_width(c);
+
+	free(c);
+	return w;
+}
+
+int
+ms_print_fit(struct ms_buf *b, const char *s, int width)
+{
+	char *c = ms_term_clean(s, 0);
+	int w = fit(b, c, width, 0);
+
+	free(c);
+	return w;
+}
+
+/*
+ * The record types' layouts.
+ */
+
+static const struct choice direction_choices[] = {
+    {"in", "↓", "↓", C_BLUE, H_BLUE, "inbound"},
+    {"out", "↑", "↑", C_GREEN, H_GREEN, "outbound"},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
+
+static const struct choice source_choices[] = {
+    {"crm", "CRM", "C", C_GREEN, H_GREEN, NULL},
+    {"gmail", "Gmail", "G", C_RED, H_RED, NULL},
+    {"outlook", "Outlook", "O", C_BLUE, H_BLUE, NULL},
+    {"imap", "IMAP", "I", C_GREY, H_GREY, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static const struct choice clip_choices[] = {
+    {"true", "📎", "📎", NULL, NULL, "has attachments"},
+    {"false", "", "", NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static const struct choice kept_choices[] = {
+    {"true", "yes (not kept)", NULL, NULL, NULL, NULL},
+    {"false", "", NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/*
+ * The Emails list: the fixed columns take what they need, the subject
+ * and the snippet (after " — ") share the rest. When the subject would
+ * get fewer than 20 columns, the snippet goes first (it only takes what
+ * the subject leaves), then the counterpart shrinks, then the badge
+ * becomes one letter, then the date loses its time.
+ */
+static const struct column email_table[] = {
+    {.key = "direction", .width = 1, .choices = direction_choices},
+    {.key = "source",
+	.width = 7,
+	.narrow = 1,
+	.flags = C_SHORT,
+	.choices = source_choices},
+    {.key = "date", .width = 16, .narrow = 10, .flags = C_SHORT},
+    {.key = "has_attachments", .width = 2, .choices = clip_choices},
+    {.key = "with", .width = 24, .narrow = 12},
+    {.key = "subject", .width = FLEX, .min = 20, .none = "(no subject)"},
+    {.key = "snippet",
+	.width = FLEX,
+	.min = 10,
+	.sep = " — ",
+	.flags = C_DIM | C_SKIP_EMPTY},
+    {.key = NULL},
+};
+static const int email_steps[] = {4, 1, 2, -1};
+
+static const struct column email_tsv[] = {
+    {.key = "id"},
+    {.key = "date"},
+    {.key = "direction"},
+    {.key = "source"},
+    {.key = "from"},
+    {.key = "subject"},
+    {.key = "has_attachments"},
+    {.key = NULL},
+};
+
+static const struct column email_html[] = {
+    {.key = "direction", .head = "Direction", .choices = direction_choices},
+    {.key = "source",
+	.head = "Source",
+	.flags = C_BADGE,
+	.choices = source_choices},
+    {.key = "date", .head = "Date"},
+    {.key = "with", .head = "With"},
+    {.key = "subject", .head = "Subject", .none = "(no subject)"},
+    {.key = "snippet", .head = "Snippet"},
+    {.key = "has_attachments", .head = "Attachments", .choices = clip_choices},
+    {.key = "body", .head = "View", .flags = C_VIEW},
+    {.key = NULL},
+};
+
+static const struct layout email_layout = {
+    .name = "emails",
+    .title = "Emails",
+    .what = "the Emails list",
+    .kind = L_COLUMNS,
+    .formats = ALL_FORMATS,
+    .id_key = "id",
+    .table = email_table,
+    .tsv = email_tsv,
+    .html = email_html,
+    .steps = email_steps,
+};
+
+/* --view: the headers as the CRM sent them, decoded, then the body. */
+static const struct column full_table[] = {
+    {.key = "date", .head = "Date", .flags = C_ISO},
+    {.key = "from", .head = "From", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "to", .head = "To", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "cc", .head = "Cc", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "subject", .head = "Subject"},
+    {.key = "message_id", .head = "Message-ID"},
+    {.key = "has_attachments",
+	.head = "Attachments",
+	.flags = C_SKIP_EMPTY,
+	.choices = kept_choices},
+    {.key = "body", .flags = C_BODY},
+    {.key = NULL},
+};
+
+static const struct layout full_layout = {
+    .name = "email",
+    .title = "Email",
+    .what = "an email in full (for people: the table or --html)",
+    .kind = L_FORM,
+    .formats = FMT(MS_FMT_TABLE) | FMT(MS_FMT_HTML),
+    .table = full_table,
+};
+
+static const struct column snippet_table[] = {
+    {.key = "snippet", .head = "Snippet"},
+    {.key = NULL},
+};
+
+static const struct layout snippet_layout = {
+    .name = "snippet",
+    .title = "Snippet",
+    .what = "a synced email's snippet (for people: the table or --html)",
+    .kind = L_LINES,
+    .formats = FMT(MS_FMT_TABLE) | FMT(MS_FMT_HTML),
+    .table = snippet_table,
+};
+
+/* Accounts fit 80 columns: the address, then the member, shrink (with
+ * "…") before the last error gets fewer than 10; the last sync says how
+ * long ago, which is what a person checking health asks. */
+static const struct column account_table[] = {
+    {.key = "provider", .head = "PROVIDER"},
+    {.key = "address", .head = "ADDRESS", .narrow = 16, .max = 40},
+    {.key = "member", .head = "MEMBER", .narrow = 6, .max = 16},
+    {.key = "state", .head = "STATUS"},
+    {.key = "last_sync", .head = "LAST SYNC", .flags = C_AGO, .none = "never"},
+    {.key = "emails", .head = "EMAILS", .flags = C_RIGHT},
+    {.key = "last_error",
+	.head = "LAST ERROR",
+	.width = FLEX,
+	.min = 10,
+	.sep = "  ",
+	.none = "-"},
+    {.key = NULL},
+};
+static const int account_steps[] = {1, 2, -1};
+
+static const struct column account_tsv[] = {
+    {.key = "provider"},
+    {.key = "address"},
+    {.key = "member"},
+    {.key = "status"},
+    {.key = "last_sync", .none = "never"},
+    {.key = "emails"},
+    {.key = "stale"},
+    {.key = "last_error"},
+    {.key = NULL},
+};
+
+static const struct column account_html[] = {
+    {.key = "provider", .head = "Provider"},
+    {.key = "address", .head = "Address"},
+    {.key = "member", .head = "Member"},
+    {.key = "state", .head = "Status"},
+    {.key = "last_sync", .head = "Last sync", .none = "never"},
+    {.key = "emails", .head = "Emails", .flags = C_RIGHT},
+    {.key = "last_error", .head = "Last error"},
+    {.key = NULL},
+};
+
+static const struct layout account_layout = {
+    .name = "accounts",
+    .title = "Accounts",
+    .what = "the accounts",
+    .kind = L_COLUMNS,
+    .header = 1,
+    .formats = ALL_FORMATS,
+    .table = account_table,
+    .tsv = account_tsv,
+    .html = account_html,
+    .steps = account_steps,
+};
+
+static const struct column problem_table[] = {
+    {.key = "provider", .head = "Provider"},
+    {.key = "address", .head = "Address"},
+    {.key = "problem", .head = "Problem", .sep = ": "},
+    {.key = NULL},
+};
+
+static const struct layout problem_layout = {
+    .name = "problems",
+    .title = "Unhealthy accounts",
+    .what = "a health check (one line per unhealthy account)",
+    .kind = L_LINES,
+    .formats = FMT(MS_FMT_TABLE),
+    .table = problem_table,
+};
+
+static const struct column client_table[] = {
+    {.key = "id", .head = "ID", .narrow = 8, .max = 24},
+    {.key = "name", .head = "NAME", .narrow = 10, .max = 32},
+    {.key = "email", .head = "EMAIL", .narrow = 12, .max = 40, .none = "-"},
+    {.key = "portal_email",
+	.head = "PORTAL",
+	.narrow = 12,
+	.max = 40,
+	.none = "-"},
+    {.key = "contacts", .head = "CONTACTS", .flags = C_COUNT},
+    {.key = NULL},
+};
+static const int client_steps[] = {1, 3, 2, 0, -1};
+
+static const struct column client_tsv[] = {
+    {.key = "id"},
+    {.key = "name"},
+    {.key = "email"},
+    {.key = "portal_email"},
+    {.key = "contacts"},
+    {.key = NULL},
+};
+
+static const struct column client_html[] = {
+    {.key = "id", .head = "Id"},
+    {.key = "name", .head = "Name"},
+    {.key = "email", .head = "Email"},
+    {.key = "portal_email", .head = "Portal email"},
+    {.key = "contacts", .head = "Contacts", .flags = C_FULL},
+    {.key = NULL},
+};
+
+static const struct layout client_layout = {
+    .name = "clients",
+    .title = "Clients",
+    .what = "the clients",
+    .kind = L_COLUMNS,
+    .header = 1,
+    .formats = ALL_FORMATS,
+    .table = client_table,
+    .tsv = client_tsv,
+    .html = client_html,
+    .steps = client_steps,
+};
+
+static const struct column pull_table[] = {
+    {.key = "account", .head = "ACCOUNT", .narrow = 16, .max = 40},
+    {.key = "provider", .head = "PROVIDER"},
+    {.key = "status", .head = "STATUS"},
+    {.key = "fetched", .head = "FETCHED", .flags = C_RIGHT},
+    {.key = "new", .head = "NEW", .flags = C_RIGHT},
+    {.key = "error",
+	.head = "ERROR",
+	.width = FLEX,
+	.min = 12,
+	.sep = "  ",
+	.none = "-"},
+    {.key = NULL},
+};
+static const int pull_steps[] = {0, -1};
+
+static const struct column pull_tsv[] = {
+    {.key = "account"},
+    {.key = "provider"},
+    {.key = "status"},
+    {.key = "fetched"},
+    {.key = "new"},
+    {.key = "error"},
+    {.key = NULL},
+};
+
+static const struct column pull_html[] = {
+    {.key = "account", .head = "Account"},
+    {.key = "provider", .head = "Provider"},
+    {.key = "status", .head = "Status"},
+    {.key = "fetched", .head = "Fetched", .flags = C_RIGHT},
+    {.key = "new", .head = "New", .flags = C_RIGHT},
+    {.key = "error", .head = "Error"},
+    {.key = NULL},
+};
+
+static const struct layout pull_layout = {
+    .name = "pull",
+    .title = "Pull",
+    .what = "a pull's results",
+    .kind = L_COLUMNS,
+    .header = 1,
+    .formats = ALL_FORMATS,
+    .table = pull_table,
+    .tsv = pull_tsv,
+    .html = pull_html,
+    .steps = pull_steps,
+};
+
+static const struct column alias_table[] = {
+    {.key = "alias", .head = "Alias"},
+    {.key = "provider", .head = "Provider", .sep = "\t"},
+    {.key = "account", .head = "Account", .sep = "\t"},
+    {.key = "origin", .head = "Origin", .sep = "\t"},
+    {.key = NULL},
+};
+
+static const struct layout alias_layout = {
+    .name = "aliases",
+    .title = "Aliases",
+    .what = "the aliases",
+    .kind = L_LINES,
+    .formats = ALL_FORMATS,
+    .table = alias_table,
+    .tsv = alias_table,
+};
+
+static const struct column blocked_table[] = {
+    {.key = "pattern", .head = "Pattern"},
+    {.key = NULL},
+};
+
+static const struct column blocked_tsv[] = {
+    {.key = "pattern"},
+    {.key = "created"},
+    {.key = NULL},
+};
+
+static const struct column blocked_html[] = {
+    {.key = "pattern", .head = "Pattern"},
+    {.key = "created", .head = "Blocked since"},
+    {.key = NULL},
+};
+
+static const struct layout blocked_layout = {
+    .name = "blocklist",
+    .title = "Blocklist",
+    .what = "the blocklist",
+    .kind = L_LINES,
+    .formats = ALL_FORMATS,
+    .table = blocked_table,
+    .tsv = blocked_tsv,
+    .html = blocked_html,
+};
+
+static const struct column setting_table[] = {
+    {.key = "key", .head = "Key"},
+    {.key = "value", .head = "Value", .sep = "="},
+    {.key = NULL},
+};
+
+static const struct column setting_tsv[] = {
+    {.key = "key"},
+    {.key = "value"},
+    {.key = "default"},
+    {.key = NULL},
+};
+
+static const struct column setting_html[] = {
+    {.key = "key", .head = "Setting"},
+    {.key = "value", .head = "Value"},
+    {.key = "default", .head = "Default"},
+    {.key = "doc", .head = "Meaning"},
+    {.key = NULL},
+};
+
+static const struct layout setting_layout = {
+    .name = "settings",
+    .title = "Settings",
+    .what = "the settings",
+    .kind = L_LINES,
+    .formats = ALL_FORMATS,
+    .table = setting_table,
+    .tsv = setting_tsv,
+    .html = setting_html,
+};
+
+static const struct layout *
+layout_of(enum ms_record r)
+{
+	switch (r) {
+	case MS_REC_EMAIL: return &email_layout;
+	case MS_REC_EMAIL_FULL: return &full_layout;
+	case MS_REC_SNIPPET: return &snippet_layout;
+	case MS_REC_ACCOUNT: return &account_layout;
+	case MS_REC_PROBLEM: return &problem_layout;
+	case MS_REC_CLIENT: return &client_layout;
+	case MS_REC_PULL: return &pull_layout;
+	case MS_REC_ALIAS: return &alias_layout;
+	case MS_REC_BLOCKED: return &blocked_layout;
+	case MS_REC_SETTING: return &setting_layout;
+	}
+	return &email_layout;
+}
+
+const char *
+ms_format_option(enum ms_format fmt)
+{
+	switch (fmt) {
+	case MS_FMT_TABLE: return "the table";
+	case MS_FMT_JSON: return "--json";
+	case MS_FMT_TSV: return "--tsv";
+	case MS_FMT_HTML: return "--html";
+	}
+	return "?";
+}
+
+static int
+refuse(const struct layout *l, enum ms_format fmt)
+{
+	return ms_errc(
+	    EX_USAGE, "%s cannot print %s", ms_format_option(fmt), l->what);
+}
+
+int
+ms_print_check(enum ms_record r, enum ms_format fmt)
+{
+	const struct layout *l = layout_of(r);
+
+	return l->formats & FMT(fmt) ? 0 : refuse(l, fmt);
+}
+
+/*
+ * The printer
+ */
 
 struct ms_printer *
 ms_printer_create(FILE *out, enum ms_format fmt, int color, int width)
@@ -35,8 +669,973 @@ ms_printer_create(FILE *out, enum ms_format fmt, int color, int width)
 	p->out = out;
 	p->fmt = fmt;
 	p->color = color && fmt == MS_FMT_TABLE;
-	p->width = width;
+	p->width = width > 0 ? width : 0;
+	p->now = time(NULL);
 	return p;
+}
+
+void
+ms_printer_now(struct ms_printer *p, time_t now)
+{
+	p->now = now;
+}
+
+void
+ms_printer_html(struct ms_printer *p, enum ms_record r, int fragment)
+{
+	p->expect = layout_of(r);
+	p->fragment = fragment;
+}
+
+static const struct field *
+field(const struct ms_printer *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->nf; i++)
+		if (strcmp(p->f[i].key, key) == 0)
+			return &p->f[i];
+	return NULL;
+}
+
+static int
+is_null(const struct field *f)
+{
+	return f == NULL || f->type == F_NULL ||
+	    (f->type == F_STR && f->s == NULL);
+}
+
+/* The string a choice column looks up for f. */
+static const char *
+choice_key(const struct field *f)
+{
+	if (is_null(f))
+		return "";
+	if (f->type == F_BOOL)
+		return f->i ? "true" : "false";
+	return f->type == F_STR ? f->s : "";
+}
+
+static const struct choice *
+choice_of(const struct column *c, const struct field *f)
+{
+	const struct choice *ch;
+	const char *v = choice_key(f);
+
+	for (ch = c->choices; ch != NULL && ch->value != NULL; ch++)
+		if (strcmp(ch->value, v) == 0)
+			return ch;
+	return NULL;
+}
+
+static void
+add_addr(struct ms_buf *b, const struct ms_addr *a, int full)
+{
+	if (*a->name == '\0')
+		ms_buf_adds(b, a->email);
+	else if (full)
+		ms_buf_printf(b, "%s <%s>", a->name, a->email);
+	else
+		ms_buf_adds(b, a->name);
+}
+
+/* How long before now t was, for people: "just now", "5 min ago", "3 h
+ * ago", "12 days ago", then (or for a t ahead of now) the date. */
+static void
+add_ago(struct ms_buf *b, time_t t, time_t now)
+{
+	char date[32];
+	long long d = (long long)now - (long long)t;
+
+	if (d < -60 || d >= 30LL * 86400) {
+		ms_date_format_iso(t, date, sizeof(date));
+		date[10] = '\0';
+		ms_buf_adds(b, date);
+	} else if (d < 60)
+		ms_buf_adds(b, "just now");
+	else if (d < 3600)
+		ms_buf_printf(b, "%lld min ago", d / 60);
+	else if (d < 48 * 3600)
+		ms_buf_printf(b, "%lld h ago", d / 3600);
+	else
+		ms_buf_printf(b, "%lld days ago", d / 86400);
+}
+
+/*
+ * The text a column shows for field f, for people, raw (the caller
+ * cleans it): the brief form when the column was narrowed. Returns
+ * whether there was a value (else b holds the column's none).
+ */
+static int
+people_text(const struct ms_printer *p, const struct column *c,
+    const struct field *f, int brief, struct ms_buf *b)
+{
+	const struct choice *ch;
+	char date[32];
+	size_t i, n;
+
+	if (c->choices != NULL && (ch = choice_of(c, f)) != NULL) {
+		ms_buf_adds(b, brief && ch->brief ? ch->brief : ch->text);
+		return *ch->text != '\0';
+	}
+	if (is_null(f) || (f->type == F_STR && *f->s == '\0') ||
+	    (f->type == F_ADDRS && f->addrs->n == 0 && !(c->flags & C_COUNT)) ||
+	    (f->type == F_STRS && f->n == 0)) {
+		ms_buf_adds(b, c->none ? c->none : "");
+		return 0;
+	}
+	switch (f->type) {
+	case F_STR: ms_buf_adds(b, f->s); break;
+	case F_INT: ms_buf_printf(b, "%lld", (long long)f->i); break;
+	case F_BOOL: ms_buf_adds(b, f->i ? "yes" : "no"); break;
+	case F_DATE:
+		if ((c->flags & C_AGO) && p->fmt == MS_FMT_TABLE) {
+			add_ago(b, (time_t)f->i, p->now);
+			break;
+		}
+		ms_date_format_iso((time_t)f->i, date, sizeof(date));
+		if (!(c->flags & C_ISO)) {
+			date[10] = ' ';
+			date[brief ? 10 : 16] = '\0';
+		}
+		ms_buf_adds(b, date);
+		break;
+	case F_ADDR: add_addr(b, f->addr, c->flags & C_FULL); break;
+	case F_ADDRS:
+		if (c->flags & C_COUNT) {
+			ms_buf_printf(b, "%zu", f->addrs->n);
+			break;
+		}
+		for (i = 0; i < f->addrs->n; i++) {
+			if (i > 0)
+				ms_buf_adds(b, ", ");
+			add_addr(b, &f->addrs->v[i], c->flags & C_FULL);
+		}
+		break;
+	case F_STRS:
+		for (n = 0; n < f->n; n++)
+			ms_buf_printf(b, "%s%s", n ? ", " : "", f->strv[n]);
+		break;
+	case F_NULL: break;
+	}
+	return 1;
+}
+
+/* The cell of column c for the current record, cleaned. */
+static void
+make_cell(
+    struct ms_printer *p, const struct column *c, int brief, struct cell *out)
+{
+	const struct field *f = field(p, c->key);
+	const struct choice *ch;
+	struct ms_buf raw = {0};
+	int has;
+
+	has = people_text(p, c, f, brief, &raw);
+	out->text = ms_term_clean(raw.s ? raw.s : "", 0);
+	ms_buf_finish(&raw);
+	out->w = text_width(out->text);
+	out->ansi = NULL;
+	if (!p->color || !has)
+		return;
+	if (c->choices != NULL && (ch = choice_of(c, f)) != NULL)
+		out->ansi = ch->ansi;
+	else if (c->flags & C_DIM)
+		out->ansi = C_DIMMED;
+}
+
+static size_t
+ncols(const struct column *c)
+{
+	size_t n = 0;
+
+	while (c[n].key != NULL)
+		n++;
+	return n;
+}
+
+static int
+sep_width(const struct column *c, size_t i)
+{
+	return i == 0 ? 0 : c[i].sep ? text_width(c[i].sep) : 1;
+}
+
+/*
+ * Table back end
+ */
+
+/* Narrow column i of the table (a layout step) to cover deficit
+ * columns: to its brief form, or shrunk by as much as is needed. */
+static int
+narrow_column(struct ms_printer *p, size_t i, int deficit)
+{
+	const struct column *c = &p->started->table[i];
+	int before = p->eff[i];
+
+	if (c->flags & C_SHORT) {
+		p->brief[i] = 1;
+		p->eff[i] = c->narrow;
+	} else if (p->eff[i] > c->narrow) {
+		p->eff[i] = p->eff[i] - deficit > c->narrow
+		    ? p->eff[i] - deficit
+		    : c->narrow;
+	}
+	return before - p->eff[i];
+}
+
+/*
+ * Lay the table out in p->width columns: every column but the FLEX ones
+ * at its width (eff[] holds the wanted ones), the first FLEX column
+ * given at least its min by narrowing columns in the layout's order.
+ */
+static void
+lay_out(struct ms_printer *p)
+{
+	const struct column *c = p->started->table;
+	const int *step = p->started->steps;
+	size_t i, n = ncols(c);
+	int used, need, flex;
+
+	p->laid = 1;
+	if (p->width == 0)
+		return;
+	for (;;) {
+		used = 0, need = 0, flex = 0;
+		for (i = 0; i < n; i++) {
+			if (c[i].width != FLEX)
+				used += sep_width(c, i) + p->eff[i];
+			else if (!flex++)
+				need = sep_width(c, i) + c[i].min;
+		}
+		if (used + need <= p->width || step == NULL || *step < 0)
+			break;
+		narrow_column(p, (size_t)*step++, used + need - p->width);
+	}
+}
+
+static void
+put_ansi(struct ms_printer *p, struct ms_buf *b, const char *ansi)
+{
+	if (p->color && ansi != NULL)
+		ms_buf_adds(b, ansi);
+}
+
+/* Cell text into b in exactly width columns (or its own, width < 0). */
+static int
+put_cell(struct ms_printer *p, struct ms_buf *b, const struct cell *cell,
+    int width, int right, int pad)
+{
+	int used, w = width < 0 || cell->w <= width ? cell->w : width;
+
+	if (right && width > w)
+		for (used = w; used < width; used++)
+			ms_buf_addc(b, ' ');
+	put_ansi(p, b, cell->ansi);
+	used = fit(b, cell->text, width, 0);
+	if (cell->ansi != NULL)
+		put_ansi(p, b, C_RESET);
+	if (right)
+		return width > used ? width : used;
+	for (; pad && width > 0 && used < width; used++)
+		ms_buf_addc(b, ' ');
+	return used;
+}
+
+/*
+ * The FLEX columns of a row share the room the others leave: each takes
+ * its natural width, but leaves the ones after it (those with content)
+ * their min or a third of the room, when it keeps its own min doing so.
+ * A FLEX column after the first that would get less than its min is
+ * left out, separator and all (w -1). Without a width, each is whole.
+ */
+static void
+share_flex(struct ms_printer *p, const struct row *r, int room, int *w)
+{
+	const struct column *c = p->started->table;
+	size_t i, j, n = ncols(c);
+	int first = 1, reserve, want, avail, give;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].width != FLEX)
+			continue;
+		if (*r->c[i].text == '\0' && (c[i].flags & C_SKIP_EMPTY)) {
+			w[i] = -1;
+			continue;
+		}
+		if (p->width == 0) {
+			w[i] = r->c[i].w;
+			continue;
+		}
+		avail = room - sep_width(c, i);
+		if (!first && avail < c[i].min) {
+			w[i] = -1;
+			continue;
+		}
+		reserve = 0;
+		for (j = i + 1; j < n; j++)
+			if (c[j].width == FLEX && *r->c[j].text != '\0') {
+				want =
+				    c[j].min > room / 3 ? c[j].min : room / 3;
+				reserve += sep_width(c, j) + want;
+			}
+		if (avail - reserve < c[i].min)
+			reserve = 0;
+		give =
+		    r->c[i].w < avail - reserve ? r->c[i].w : avail - reserve;
+		w[i] = give > 0 ? give : -1;
+		room -= give > 0 ? sep_width(c, i) + give : 0;
+		first = 0;
+	}
+}
+
+/*
+ * One line of a COLUMNS table. Whatever the layout, the line never
+ * passes p->width: a cell that would is cut there and ends the line.
+ */
+static void
+print_row(struct ms_printer *p, const struct row *r)
+{
+	const struct column *c = p->started->table;
+	size_t i, n = ncols(c), last = 0;
+	struct ms_buf b = {0};
+	int w[MAX_COLS], used = 0, room, sw, cw;
+
+	room = p->width;
+	for (i = 0; i < n; i++) {
+		w[i] = p->eff[i];
+		if (c[i].width != FLEX)
+			room -= sep_width(c, i) + p->eff[i];
+	}
+	share_flex(p, r, room < 0 ? 0 : room, w);
+	for (i = 0; i < n; i++)
+		if (w[i] >= 0)
+			last = i;
+	for (i = 0; i < n; i++) {
+		if (w[i] < 0)
+			continue;
+		sw = i > 0 ? sep_width(c, i) : 0;
+		cw = c[i].width == FLEX && p->width == 0 ? -1 : w[i];
+		if (p->width > 0 && used + sw + cw > p->width) {
+			cw = p->width - used - sw;
+			if (cw <= 0)
+				break;
+			last = i;
+		}
+		if (i > 0)
+			ms_buf_adds(&b, c[i].sep ? c[i].sep : " ");
+		used += sw +
+		    put_cell(p, &b, &r->c[i], cw, c[i].flags & C_RIGHT,
+			i != last && c[i].width != FLEX);
+		if (i == last)
+			break;
+	}
+	fprintf(p->out, "%s\n", b.s ? b.s : "");
+	ms_buf_finish(&b);
+}
+
+static void
+free_row(struct row *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(r->c[i].text);
+}
+
+/* A buffered table: every row known, size the columns, print. */
+static void
+flush_table(struct ms_printer *p)
+{
+	const struct column *c = p->started->table;
+	size_t i, k, n = ncols(c);
+	struct row head;
+	int w;
+
+	for (i = 0; i < n; i++) {
+		head.c[i].text = ms_xstrdup(c[i].head ? c[i].head : "");
+		head.c[i].w = text_width(head.c[i].text);
+		head.c[i].ansi = NULL;
+		if (c[i].width != 0) {
+			p->eff[i] = c[i].width == FLEX ? 0 : c[i].width;
+			continue;
+		}
+		w = p->started->header ? head.c[i].w : 0;
+		for (k = 0; k < p->nrows; k++)
+			if (p->rows[k].c[i].w > w)
+				w = p->rows[k].c[i].w;
+		if (c[i].max > 0 && w > c[i].max)
+			w = c[i].max;
+		p->eff[i] = w;
+	}
+	lay_out(p);
+	if (p->started->header && p->nrows > 0)
+		print_row(p, &head);
+	for (k = 0; k < p->nrows; k++) {
+		print_row(p, &p->rows[k]);
+		free_row(&p->rows[k], n);
+	}
+	free_row(&head, n);
+	free(p->rows);
+	p->rows = NULL;
+	p->nrows = 0;
+}
+
+static int
+buffered(const struct layout *l)
+{
+	const struct column *c;
+
+	for (c = l->table; c->key != NULL; c++)
+		if (c->width == 0)
+			return 1;
+	return 0;
+}
+
+static void
+table_columns(struct ms_printer *p)
+{
+	const struct column *c = p->lay->table;
+	size_t i, n = ncols(c);
+	struct row r = {0};
+
+	if (!buffered(p->lay)) {
+		if (!p->laid) {
+			for (i = 0; i < n; i++)
+				p->eff[i] = c[i].width == FLEX ? 0 : c[i].width;
+			lay_out(p);
+		}
+		for (i = 0; i < n; i++)
+			make_cell(p, &c[i], p->brief[i], &r.c[i]);
+		print_row(p, &r);
+		free_row(&r, n);
+		return;
+	}
+	p->rows = ms_xreallocarray(p->rows, p->nrows + 1, sizeof(*p->rows));
+	for (i = 0; i < n; i++)
+		make_cell(p, &c[i], 0, &p->rows[p->nrows].c[i]);
+	p->nrows++;
+}
+
+static void
+table_lines(struct ms_printer *p)
+{
+	const struct column *c;
+	struct ms_buf b = {0};
+	struct cell cell;
+
+	for (c = p->lay->table; c->key != NULL; c++) {
+		make_cell(p, c, 0, &cell);
+		if (!(*cell.text == '\0' && (c->flags & C_SKIP_EMPTY))) {
+			if (c != p->lay->table)
+				ms_buf_adds(&b, c->sep ? c->sep : " ");
+			ms_buf_adds(&b, cell.text);
+		}
+		free(cell.text);
+	}
+	fprintf(p->out, "%s\n", b.s ? b.s : "");
+	ms_buf_finish(&b);
+}
+
+static void
+table_form(struct ms_printer *p)
+{
+	const struct column *c;
+	const struct field *f;
+	struct cell cell;
+	char *body;
+	size_t n;
+
+	for (c = p->lay->table; c->key != NULL; c++) {
+		if (c->flags & C_BODY) {
+			f = field(p, c->key);
+			body = ms_term_clean(
+			    is_null(f) ? "" : f->s, MS_TERM_NEWLINES);
+			n = strlen(body);
+			fprintf(p->out, "\n%s%s", body,
+			    n > 0 && body[n - 1] != '\n' ? "\n" : "");
+			free(body);
+			continue;
+		}
+		make_cell(p, c, 0, &cell);
+		if (!(*cell.text == '\0' && (c->flags & C_SKIP_EMPTY)))
+			fprintf(p->out, "%s: %s\n", c->head, cell.text);
+		free(cell.text);
+	}
+}
+
+static void
+table_record(struct ms_printer *p)
+{
+	switch (p->lay->kind) {
+	case L_COLUMNS: table_columns(p); break;
+	case L_LINES: table_lines(p); break;
+	case L_FORM: table_form(p); break;
+	}
+}
+
+static void
+table_finish(struct ms_printer *p)
+{
+	if (p->started != NULL && p->nrows > 0)
+		flush_table(p);
+}
+
+/*
+ * JSON back end: json-c escapes what JSON must; what it is given is
+ * made valid UTF-8 first, so bytes stored from a broken header never
+ * make the line invalid JSON.
+ */
+
+static struct json_object *
+json_str(const char *s)
+{
+	char *clean = ms_utf8_sanitize(s, strlen(s));
+	struct json_object *o = json_object_new_string(clean);
+
+	free(clean);
+	return o;
+}
+
+static struct json_object *
+json_addr(const struct ms_addr *a)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_str(a->name));
+	json_object_object_add(o, "email", json_str(a->email));
+	return o;
+}
+
+static struct json_object *
+json_value(const struct field *f)
+{
+	struct json_object *o;
+	char date[32];
+	size_t i;
+
+	if (is_null(f))
+		return NULL;
+	switch (f->type) {
+	case F_STR: return json_str(f->s);
+	case F_INT: return json_object_new_int64(f->i);
+	case F_BOOL: return json_object_new_boolean(f->i != 0);
+	case F_DATE:
+		ms_date_format_iso((time_t)f->i, date, sizeof(date));
+		return json_object_new_string(date);
+	case F_ADDR: return json_addr(f->addr);
+	case F_ADDRS:
+		o = json_object_new_array();
+		for (i = 0; i < f->addrs->n; i++)
+			json_object_array_add(o, json_addr(&f->addrs->v[i]));
+		return o;
+	case F_STRS:
+		o = json_object_new_array();
+		for (i = 0; i < f->n; i++)
+			json_object_array_add(o, json_str(f->strv[i]));
+		return o;
+	case F_NULL: break;
+	}
+	return NULL;
+}
+
+/*
+ * Write a JSON line with every control character escaped: json-c
+ * escapes C0, JSON allows DEL, C1 and the bidi and invisible format
+ * characters raw, but a person reading the line on a terminal must not
+ * get them. \uXXXX keeps the value exact for every reader. They occur
+ * only inside strings, so the line is rewritten character by character.
+ */
+static void
+put_json(FILE *out, const char *s)
+{
+	size_t n, len = strlen(s);
+	uint32_t cp;
+
+	while (len > 0) {
+		if ((n = ms_utf8_decode(s, len, &cp)) == 0)
+			n = 1, cp = 0xfffd; /* cannot happen: sanitized */
+		if (ms_utf8_is_control(cp) && cp >= 0x20)
+			fprintf(out, "\\u%04x", (unsigned)cp);
+		else
+			fwrite(s, 1, n, out);
+		s += n;
+		len -= n;
+	}
+	fputc('\n', out);
+}
+
+static void
+json_record(struct ms_printer *p)
+{
+	struct json_object *o = json_object_new_object();
+	const struct field *f;
+	size_t i;
+
+	for (i = 0; i < p->nf; i++) {
+		f = &p->f[i];
+		if ((f->flags & F_PEOPLE) ||
+		    (is_null(f) && (f->flags & F_OMIT)))
+			continue;
+		json_object_object_add(o, f->key, json_value(f));
+	}
+	put_json(p->out,
+	    json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/*
+ * TSV back end: no header, a field per column, every control character
+ * inside a value a space (so no value holds a tab or a line break).
+ */
+
+static void
+tsv_value(const struct column *c, const struct field *f, struct ms_buf *b)
+{
+	char date[32];
+	size_t i;
+
+	if (is_null(f)) {
+		ms_buf_adds(b, c->none ? c->none : "");
+		return;
+	}
+	switch (f->type) {
+	case F_STR: ms_buf_adds(b, f->s); break;
+	case F_INT: ms_buf_printf(b, "%lld", (long long)f->i); break;
+	case F_BOOL: ms_buf_addc(b, f->i ? '1' : '0'); break;
+	case F_DATE:
+		ms_date_format_iso((time_t)f->i, date, sizeof(date));
+		ms_buf_adds(b, date);
+		break;
+	case F_ADDR: ms_buf_adds(b, f->addr->email); break;
+	case F_ADDRS:
+		for (i = 0; i < f->addrs->n; i++)
+			ms_buf_printf(
+			    b, "%s%s", i ? ";" : "", f->addrs->v[i].email);
+		break;
+	case F_STRS:
+		for (i = 0; i < f->n; i++)
+			ms_buf_printf(b, "%s%s", i ? ";" : "", f->strv[i]);
+		break;
+	case F_NULL: break;
+	}
+}
+
+static void
+tsv_record(struct ms_printer *p)
+{
+	const struct column *c;
+	struct ms_buf raw, line = {0};
+
+	for (c = p->lay->tsv; c->key != NULL; c++) {
+		memset(&raw, 0, sizeof(raw));
+		tsv_value(c, field(p, c->key), &raw);
+		if (c != p->lay->tsv)
+			ms_buf_addc(&line, '\t');
+		if (raw.s != NULL)
+			ms_term_add(&line, raw.s, raw.len, MS_TERM_SPACES);
+		ms_buf_finish(&raw);
+	}
+	fprintf(p->out, "%s\n", line.s ? line.s : "");
+	ms_buf_finish(&line);
+}
+
+/*
+ * HTML back end: a standalone page (UTF-8, styles inline, no script, no
+ * outside resource), or with ms_printer_html's fragment the table alone.
+ * Text from outside has its control characters dropped and everything
+ * HTML gives a meaning to escaped.
+ */
+
+static void
+html_esc(FILE *out, const char *s, int flags)
+{
+	char *c = ms_term_clean(s, MS_TERM_DROP | flags), *q;
+
+	for (q = c; *q != '\0'; q++) {
+		switch (*q) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
+		default: fputc(*q, out);
+		}
+	}
+	free(c);
+}
+
+static const struct column *
+html_cols(const struct layout *l)
+{
+	return l->html != NULL ? l->html : l->table;
+}
+
+static const char page_style[] =
+    "body{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;"
+    "margin:1.5em;color:#212121}\n"
+    "table{border-collapse:collapse}\n"
+    "th,td{text-align:left;vertical-align:top;padding:.3em .6em;"
+    "border-bottom:1px solid #e0e0e0}\n"
+    "th{font-weight:600;border-bottom:2px solid #bdbdbd}\n"
+    "td.snippet{color:#757575}\n"
+    "td.date{white-space:nowrap}\n"
+    "summary{cursor:pointer;color:#1565c0}\n"
+    "pre{white-space:pre-wrap;font-family:inherit;margin:.5em 0}\n"
+    "dt{font-weight:600;float:left;clear:left;margin-right:.5em}\n";
+
+static void
+html_page(struct ms_printer *p, const struct layout *l)
+{
+	if (p->fragment || p->page)
+		return;
+	p->page = 1;
+	fprintf(p->out,
+	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	    "<meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\">\n"
+	    "<title>mailsync: %s</title>\n<style>\n%s</style>\n</head>\n"
+	    "<body>\n",
+	    l->title, page_style);
+}
+
+static void
+html_start(struct ms_printer *p, const struct layout *l)
+{
+	const struct column *c;
+
+	html_page(p, l);
+	if (l->kind == L_FORM)
+		return;
+	fprintf(p->out, "<table class=\"mailsync-%s\">\n<thead><tr>", l->name);
+	for (c = html_cols(l); c->key != NULL; c++)
+		fprintf(p->out, "<th>%s</th>", c->head);
+	fputs("</tr></thead>\n<tbody>\n", p->out);
+}
+
+static void
+html_end(struct ms_printer *p, const struct layout *l)
+{
+	if (l->kind != L_FORM)
+		fputs("</tbody>\n</table>\n", p->out);
+}
+
+static void
+html_cell(struct ms_printer *p, const struct column *c)
+{
+	const struct field *f = field(p, c->key);
+	const struct choice *ch;
+	struct ms_buf raw = {0};
+	char date[32];
+
+	if (c->choices != NULL && (ch = choice_of(c, f)) != NULL) {
+		fprintf(p->out, "<td class=\"%s %s\"", c->key, ch->value);
+		if (ch->title != NULL)
+			fprintf(p->out, " title=\"%s\"", ch->title);
+		if (ch->html != NULL && (c->flags & C_BADGE))
+			fprintf(p->out,
+			    "><span style=\"background:%s;color:#fff;"
+			    "border-radius:3px;padding:0 .35em\">%s</span>"
+			    "</td>",
+			    ch->html, ch->text);
+		else if (ch->html != NULL)
+			fprintf(p->out, " style=\"color:%s\">%s</td>", ch->html,
+			    ch->text);
+		else
+			fprintf(p->out, ">%s</td>", ch->text);
+		return;
+	}
+	fprintf(p->out, "<td class=\"%s\">", c->key);
+	if (c->flags & C_VIEW) {
+		if (!is_null(f) && f->type == F_STR) {
+			fputs("<details><summary>View</summary><pre>", p->out);
+			html_esc(p->out, f->s, MS_TERM_NEWLINES);
+			fputs("</pre></details>", p->out);
+		}
+	} else if (!is_null(f) && f->type == F_DATE) {
+		ms_date_format_iso((time_t)f->i, date, sizeof(date));
+		fprintf(p->out, "<time datetime=\"%s\">", date);
+		people_text(p, c, f, 0, &raw);
+		html_esc(p->out, raw.s, 0);
+		fputs("</time>", p->out);
+	} else if (!is_null(f) && f->type == F_ADDR && *f->addr->name) {
+		fputs("<span title=\"", p->out);
+		html_esc(p->out, f->addr->email, 0);
+		fputs("\">", p->out);
+		html_esc(p->out, f->addr->name, 0);
+		fputs("</span>", p->out);
+	} else {
+		people_text(p, c, f, 0, &raw);
+		html_esc(p->out, raw.s ? raw.s : "", 0);
+	}
+	fputs("</td>", p->out);
+	ms_buf_finish(&raw);
+}
+
+static void
+html_form(struct ms_printer *p)
+{
+	const struct column *c;
+	const struct field *f;
+	struct ms_buf raw;
+
+	fprintf(
+	    p->out, "<article class=\"mailsync-%s\">\n<dl>\n", p->lay->name);
+	for (c = p->lay->table; c->key != NULL; c++) {
+		f = field(p, c->key);
+		if (c->flags & C_BODY) {
+			fputs("</dl>\n<pre>", p->out);
+			html_esc(
+			    p->out, is_null(f) ? "" : f->s, MS_TERM_NEWLINES);
+			fputs("</pre>\n", p->out);
+			continue;
+		}
+		memset(&raw, 0, sizeof(raw));
+		people_text(p, c, f, 0, &raw);
+		if (raw.s != NULL && *raw.s != '\0') {
+			fprintf(p->out, "<dt>%s</dt><dd>", c->head);
+			html_esc(p->out, raw.s, 0);
+			fputs("</dd>\n", p->out);
+		} else if (!(c->flags & C_SKIP_EMPTY))
+			fprintf(p->out, "<dt>%s</dt><dd></dd>\n", c->head);
+		ms_buf_finish(&raw);
+	}
+	fputs("</article>\n", p->out);
+}
+
+static void
+html_record(struct ms_printer *p)
+{
+	const struct column *c;
+	const struct field *id;
+
+	if (p->lay->kind == L_FORM) {
+		html_form(p);
+		return;
+	}
+	id = p->lay->id_key ? field(p, p->lay->id_key) : NULL;
+	if (id != NULL && id->type == F_INT)
+		fprintf(p->out, "<tr data-id=\"%lld\">", (long long)id->i);
+	else
+		fputs("<tr>", p->out);
+	for (c = html_cols(p->lay); c->key != NULL; c++)
+		html_cell(p, c);
+	fputs("</tr>\n", p->out);
+}
+
+/*
+ * The primitives: begin a record of a layout, add its fields, end it.
+ */
+
+static void
+begin(struct ms_printer *p, const struct layout *l)
+{
+	p->lay = l;
+	p->nf = 0;
+}
+
+static struct field *
+add(struct ms_printer *p, const char *key, enum ftype t, unsigned flags)
+{
+	struct field *f;
+
+	if (p->nf == MAX_FIELDS)
+		abort(); /* a layout with more fields than MAX_FIELDS */
+	f = &p->f[p->nf++];
+	memset(f, 0, sizeof(*f));
+	f->key = key;
+	f->type = t;
+	f->flags = flags;
+	return f;
+}
+
+static void
+put_str(struct ms_printer *p, const char *key, const char *s, unsigned fl)
+{
+	add(p, key, s ? F_STR : F_NULL, fl)->s = s;
+}
+
+static void
+put_int(struct ms_printer *p, const char *key, int64_t i)
+{
+	add(p, key, F_INT, 0)->i = i;
+}
+
+static void
+put_bool(struct ms_printer *p, const char *key, int b)
+{
+	add(p, key, F_BOOL, 0)->i = b != 0;
+}
+
+static void
+put_date(struct ms_printer *p, const char *key, time_t t)
+{
+	add(p, key, F_DATE, 0)->i = (int64_t)t;
+}
+
+static void
+put_null(struct ms_printer *p, const char *key)
+{
+	add(p, key, F_NULL, 0);
+}
+
+static void
+put_addr(
+    struct ms_printer *p, const char *key, const struct ms_addr *a, unsigned fl)
+{
+	add(p, key, a ? F_ADDR : F_NULL, fl)->addr = a;
+}
+
+static void
+put_addrs(struct ms_printer *p, const char *key, const struct ms_addrlist *l)
+{
+	add(p, key, F_ADDRS, 0)->addrs = l;
+}
+
+static void
+put_strs(struct ms_printer *p, const char *key, char *const *v, size_t n)
+{
+	struct field *f = add(p, key, F_STRS, 0);
+
+	f->strv = v;
+	f->n = n;
+}
+
+/* Close what the previous layout opened, when records of another come. */
+static void
+switch_layout(struct ms_printer *p, const struct layout *l)
+{
+	if (p->started == l)
+		return;
+	if (p->started != NULL) {
+		if (p->fmt == MS_FMT_TABLE)
+			table_finish(p);
+		else if (p->fmt == MS_FMT_HTML)
+			html_end(p, p->started);
+	}
+	p->started = l;
+	p->laid = 0;
+	memset(p->brief, 0, sizeof(p->brief));
+	if (p->fmt == MS_FMT_HTML)
+		html_start(p, l);
+}
+
+static int
+end(struct ms_printer *p)
+{
+	const struct layout *l = p->lay;
+
+	if (!(l->formats & FMT(p->fmt)))
+		return refuse(l, p->fmt);
+	switch_layout(p, l);
+	switch (p->fmt) {
+	case MS_FMT_TABLE: table_record(p); break;
+	case MS_FMT_JSON: json_record(p); break;
+	case MS_FMT_TSV: tsv_record(p); break;
+	case MS_FMT_HTML: html_record(p); break;
+	}
+	return ferror(p->out) ? ms_errc(EX_IOERR, "write error on output") : 0;
 }
 
 int
@@ -46,128 +1645,25 @@ ms_printer_destroy(struct ms_printer *p)
 
 	if (p == NULL)
 		return 0;
-	if (p->fmt == MS_FMT_HTML && p->kind != NULL)
-		fputs("</tbody>\n</table>\n", p->out);
+	if (p->fmt == MS_FMT_TABLE)
+		table_finish(p);
+	else if (p->fmt == MS_FMT_HTML) {
+		if (p->started == NULL && p->expect != NULL)
+			html_start(p, p->started = p->expect);
+		if (p->started != NULL)
+			html_end(p, p->started);
+		if (p->page)
+			fputs("</body>\n</html>\n", p->out);
+	}
 	rc = fflush(p->out) == EOF || ferror(p->out) ? -1 : 0;
+	free(p->rows);
 	free(p);
 	return rc;
 }
 
-/* Decode one UTF-8 character (input is valid UTF-8); returns its length. */
-static size_t
-utf8_next(const char *s, wchar_t *wc)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (u[0] < 0x80) {
-		*wc = u[0];
-		return 1;
-	}
-	if ((u[0] & 0xe0) == 0xc0 && u[1]) {
-		*wc = ((u[0] & 0x1f) << 6) | (u[1] & 0x3f);
-		return 2;
-	}
-	if ((u[0] & 0xf0) == 0xe0 && u[1] && u[2]) {
-		*wc = ((u[0] & 0x0f) << 12) | ((u[1] & 0x3f) << 6) |
-		    (u[2] & 0x3f);
-		return 3;
-	}
-	if ((u[0] & 0xf8) == 0xf0 && u[1] && u[2] && u[3]) {
-		*wc = ((u[0] & 0x07) << 18) | ((u[1] & 0x3f) << 12) |
-		    ((u[2] & 0x3f) << 6) | (u[3] & 0x3f);
-		return 4;
-	}
-	*wc = 0xfffd;
-	return 1;
-}
-
-/* Display columns of the character wc (control characters count as the
- * one space they are printed as). */
-static int
-char_width(wchar_t wc)
-{
-	int w;
-
-	if (wc < 0x20 || wc == 0x7f)
-		return 1;
-	return (w = wcwidth(wc)) < 0 ? 1 : w;
-}
-
-static int
-str_width(const char *s)
-{
-	int used = 0;
-	wchar_t wc;
-
-	while (*s != '\0') {
-		s += utf8_next(s, &wc);
-		used += char_width(wc);
-	}
-	return used;
-}
-
 /*
- * Append s to b in at most width display columns (-1: no limit), control
- * characters as spaces, "…" where it is cut; pad with spaces to width
- * when pad is set. Returns the columns used.
+ * The records, each described once.
  */
-static int
-put_cell(struct ms_buf *b, const char *s, int width, int pad)
-{
-	int used = 0, w, room;
-	size_t n;
-	wchar_t wc;
-
-	room = width < 0 || str_width(s) <= width ? width : width - 1;
-	while (*s != '\0') {
-		n = utf8_next(s, &wc);
-		w = char_width(wc);
-		if (room >= 0 && used + w > room)
-			break;
-		if (wc < 0x20 || wc == 0x7f)
-			ms_buf_addc(b, ' ');
-		else
-			ms_buf_add(b, s, n);
-		used += w;
-		s += n;
-	}
-	if (*s != '\0' && width > 0) {
-		ms_buf_adds(b, "…");
-		used++;
-	}
-	while (pad && width >= 0 && used < width) {
-		ms_buf_addc(b, ' ');
-		used++;
-	}
-	return used;
-}
-
-static void
-put_color(struct ms_printer *p, struct ms_buf *b, const char *color)
-{
-	if (p->color)
-		ms_buf_adds(b, color);
-}
-
-static const char *
-badge_name(const char *source)
-{
-	if (strcmp(source, "crm") == 0)
-		return "CRM";
-	if (strcmp(source, "gmail") == 0)
-		return "Gmail";
-	return "Outlook";
-}
-
-static const char *
-badge_color(const char *source)
-{
-	if (strcmp(source, "crm") == 0)
-		return C_GREEN;
-	if (strcmp(source, "gmail") == 0)
-		return C_RED;
-	return C_BLUE;
-}
 
 /* Who the email is with: the sender of an inbound email, else the first
  * recipient. */
@@ -183,402 +1679,145 @@ counterpart(const struct ms_email *e)
 	return e->from.n > 0 ? &e->from.v[0] : NULL;
 }
 
-static void
-email_table(struct ms_printer *p, const struct ms_email *e)
-{
-	const struct ms_addr *who = counterpart(e);
-	struct ms_buf b = {0};
-	char date[32];
-	int in = strcmp(e->direction, "in") == 0;
-	int used, rest;
-
-	ms_date_format_iso(e->date, date, sizeof(date));
-	date[10] = ' ';
-	date[16] = '\0';
-	put_color(p, &b, in ? C_BLUE : C_GREEN);
-	ms_buf_adds(&b, in ? "↓" : "↑");
-	put_color(p, &b, C_RESET);
-	ms_buf_addc(&b, ' ');
-	put_color(p, &b, badge_color(e->source));
-	put_cell(&b, badge_name(e->source), W_BADGE, 1);
-	put_color(p, &b, C_RESET);
-	ms_buf_printf(&b, " %s %s ", date, e->has_attachments ? "📎" : "  ");
-	put_cell(&b,
-	    who == NULL      ? ""
-		: *who->name ? who->name
-			     : who->email,
-	    W_WHO, 1);
-	ms_buf_addc(&b, ' ');
-	used = 2 + W_BADGE + 1 + W_DATE + 4 + W_WHO + 1;
-	rest = p->width > 0 ? p->width - used : -1;
-	if (rest == 0 || rest < -1)
-		rest = 1;
-	used = put_cell(&b, *e->subject ? e->subject : "(no subject)", rest, 0);
-	if (*e->snippet != '\0' && (rest == -1 || used + 4 < rest)) {
-		ms_buf_adds(&b, " ");
-		put_color(p, &b, C_DIM);
-		put_cell(&b, e->snippet, rest == -1 ? -1 : rest - used - 1, 0);
-		put_color(p, &b, C_RESET);
-	}
-	fprintf(p->out, "%s\n", b.s);
-	ms_buf_finish(&b);
-}
-
-static struct json_object *
-json_addr(const struct ms_addr *a)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(a->name));
-	json_object_object_add(o, "email", json_object_new_string(a->email));
-	return o;
-}
-
-static struct json_object *
-json_addrs(const struct ms_addrlist *l)
-{
-	struct json_object *arr = json_object_new_array();
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		json_object_array_add(arr, json_addr(&l->v[i]));
-	return arr;
-}
-
-static void
-json_print(struct ms_printer *p, struct json_object *o)
-{
-	fprintf(p->out, "%s\n",
-	    json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-static void
-email_json(struct ms_printer *p, const struct ms_email *e)
-{
-	struct json_object *o = json_object_new_object(), *acc;
-	struct ms_addr none = {"", ""};
-	char date[32];
-	size_t i;
-
-	ms_date_format_iso(e->date, date, sizeof(date));
-	json_object_object_add(o, "id", json_object_new_int64(e->id));
-	json_object_object_add(o, "date", json_object_new_string(date));
-	json_object_object_add(
-	    o, "direction", json_object_new_string(e->direction));
-	json_object_object_add(o, "source", json_object_new_string(e->source));
-	json_object_object_add(
-	    o, "from", json_addr(e->from.n > 0 ? &e->from.v[0] : &none));
-	json_object_object_add(o, "to", json_addrs(&e->to));
-	json_object_object_add(o, "cc", json_addrs(&e->cc));
-	json_object_object_add(
-	    o, "subject", json_object_new_string(e->subject));
-	json_object_object_add(
-	    o, "snippet", json_object_new_string(e->snippet));
-	json_object_object_add(
-	    o, "has_attachments", json_object_new_boolean(e->has_attachments));
-	json_object_object_add(
-	    o, "message_id", json_object_new_string(e->message_id));
-	acc = json_object_new_array();
-	for (i = 0; i < e->naccounts; i++)
-		json_object_array_add(
-		    acc, json_object_new_string(e->accounts[i]));
-	json_object_object_add(o, "accounts", acc);
-	json_object_object_add(
-	    o, "viewable", json_object_new_boolean(e->body != NULL));
-	if (e->thread_id != NULL)
-		json_object_object_add(
-		    o, "thread_id", json_object_new_string(e->thread_id));
-	json_print(p, o);
-}
-
-/* A TSV value: tabs and line breaks become spaces. */
-static void
-tsv_field(FILE *out, const char *s, int last)
-{
-	for (; *s != '\0'; s++)
-		fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, out);
-	fputc(last ? '\n' : '\t', out);
-}
-
-static void
-email_tsv(struct ms_printer *p, const struct ms_email *e)
-{
-	char date[32];
-
-	ms_date_format_iso(e->date, date, sizeof(date));
-	fprintf(p->out, "%lld\t%s\t%s\t%s\t", (long long)e->id, date,
-	    e->direction, e->source);
-	tsv_field(p->out, e->from.n > 0 ? e->from.v[0].email : "", 0);
-	tsv_field(p->out, e->subject, 0);
-	fprintf(p->out, "%d\n", e->has_attachments ? 1 : 0);
-}
-
-static void
-html_text(FILE *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		default: fputc(*s, out);
-		}
-	}
-}
-
-static void
-html_start(struct ms_printer *p, const char *kind, const char *head)
-{
-	if (p->kind != NULL)
-		return;
-	p->kind = kind;
-	fprintf(p->out,
-	    "<table class=\"mailsync-%s\">\n<thead><tr>%s"
-	    "</tr></thead>\n<tbody>\n",
-	    kind, head);
-}
-
-static void
-html_cell(FILE *out, const char *class, const char *s)
-{
-	fprintf(out, "<td class=\"%s\">", class);
-	html_text(out, s);
-	fputs("</td>", out);
-}
-
-static void
-email_html(struct ms_printer *p, const struct ms_email *e)
-{
-	const struct ms_addr *who = counterpart(e);
-	char date[32];
-	int in = strcmp(e->direction, "in") == 0;
-
-	html_start(p, "emails",
-	    "<th>Direction</th><th>Source</th>"
-	    "<th>Date</th><th>With</th><th>Subject</th><th>Snippet</th>"
-	    "<th>Attachments</th>");
-	ms_date_format_iso(e->date, date, sizeof(date));
-	fprintf(p->out,
-	    "<tr data-id=\"%lld\"><td class=\"direction %s\" "
-	    "title=\"%s\">%s</td><td class=\"source %s\">%s</td>",
-	    (long long)e->id, e->direction, in ? "inbound" : "outbound",
-	    in ? "&darr;" : "&uarr;", e->source, badge_name(e->source));
-	fprintf(p->out,
-	    "<td class=\"date\"><time datetime=\"%s\">%s</time>"
-	    "</td>",
-	    date, date);
-	html_cell(p->out, "with", who ? who->email : "");
-	html_cell(p->out, "subject", e->subject);
-	html_cell(p->out, "snippet", e->snippet);
-	fprintf(p->out, "<td class=\"attachments\">%s</td></tr>\n",
-	    e->has_attachments ? "&#x1F4CE;" : "");
-}
-
-/* Count a record printed; -1 when the output failed. */
-static int
-row_done(struct ms_printer *p)
-{
-	p->rows++;
-	return ferror(p->out) ? ms_err("write error on output") : 0;
-}
-
 int
 ms_print_email(struct ms_printer *p, const struct ms_email *e)
 {
-	switch (p->fmt) {
-	case MS_FMT_TABLE: email_table(p, e); break;
-	case MS_FMT_JSON: email_json(p, e); break;
-	case MS_FMT_TSV: email_tsv(p, e); break;
-	case MS_FMT_HTML: email_html(p, e); break;
-	}
-	return row_done(p);
+	static const struct ms_addr none = {"", ""};
+
+	begin(p, &email_layout);
+	put_int(p, "id", e->id);
+	put_date(p, "date", e->date);
+	put_str(p, "direction", e->direction, 0);
+	put_str(p, "source", e->source, 0);
+	put_addr(p, "from", e->from.n > 0 ? &e->from.v[0] : &none, 0);
+	put_addrs(p, "to", &e->to);
+	put_addrs(p, "cc", &e->cc);
+	put_str(p, "subject", e->subject, 0);
+	put_str(p, "snippet", e->snippet, 0);
+	put_bool(p, "has_attachments", e->has_attachments);
+	put_str(p, "message_id", e->message_id, 0);
+	put_strs(p, "accounts", e->accounts, e->naccounts);
+	put_bool(p, "viewable", e->body != NULL);
+	put_str(p, "thread_id", e->thread_id, F_OMIT);
+	put_addr(p, "with", counterpart(e), F_PEOPLE);
+	put_str(p, "body", e->body, F_PEOPLE);
+	return end(p);
 }
 
-static void
-account_row(struct ms_printer *p, const struct ms_account *a)
+int
+ms_print_email_full(struct ms_printer *p, const struct ms_email *e)
 {
-	char when[32] = "never", status[48];
-	struct json_object *o;
+	begin(p, &full_layout);
+	put_date(p, "date", e->date);
+	put_addrs(p, "from", &e->from);
+	put_addrs(p, "to", &e->to);
+	put_addrs(p, "cc", &e->cc);
+	put_str(p, "subject", e->subject, 0);
+	put_str(p, "message_id", e->message_id, 0);
+	put_bool(p, "has_attachments", e->has_attachments);
+	put_str(p, "body", e->body ? e->body : "", 0);
+	return end(p);
+}
 
-	if (a->last_sync != 0)
-		ms_date_format_iso(a->last_sync, when, sizeof(when));
-	snprintf(status, sizeof(status), "%s%s", a->status,
-	    a->stale ? " (stale)" : "");
-	switch (p->fmt) {
-	case MS_FMT_TABLE:
-		if (p->rows == 0)
-			fprintf(p->out,
-			    "%-8s %-32s %-12s %-15s %-20s %6s  %s\n",
-			    "PROVIDER", "ADDRESS", "MEMBER", "STATUS",
-			    "LAST SYNC", "EMAILS", "LAST ERROR");
-		fprintf(p->out, "%-8s %-32s %-12s %-15s %-20s %6lld  %s\n",
-		    a->provider, a->address, a->member, status, when,
-		    (long long)a->emails, a->last_error ? a->last_error : "-");
-		break;
-	case MS_FMT_TSV:
-		fprintf(p->out, "%s\t%s\t%s\t%s\t%s\t%lld\t%d\t", a->provider,
-		    a->address, a->member, a->status, when,
-		    (long long)a->emails, a->stale);
-		tsv_field(p->out, a->last_error ? a->last_error : "", 1);
-		break;
-	case MS_FMT_JSON:
-	case MS_FMT_HTML:
-		o = json_object_new_object();
-		json_object_object_add(
-		    o, "provider", json_object_new_string(a->provider));
-		json_object_object_add(
-		    o, "address", json_object_new_string(a->address));
-		json_object_object_add(
-		    o, "member", json_object_new_string(a->member));
-		json_object_object_add(
-		    o, "status", json_object_new_string(a->status));
-		json_object_object_add(o, "last_sync",
-		    a->last_sync ? json_object_new_string(when) : NULL);
-		json_object_object_add(o, "last_error",
-		    a->last_error ? json_object_new_string(a->last_error)
-				  : NULL);
-		json_object_object_add(
-		    o, "emails", json_object_new_int64(a->emails));
-		json_object_object_add(
-		    o, "stale", json_object_new_boolean(a->stale));
-		json_print(p, o);
-		break;
-	}
+int
+ms_print_snippet(struct ms_printer *p, const struct ms_email *e)
+{
+	begin(p, &snippet_layout);
+	put_str(p, "snippet", e->snippet, 0);
+	return end(p);
 }
 
 int
 ms_print_account(struct ms_printer *p, const struct ms_account *a)
 {
-	account_row(p, a);
-	return row_done(p);
+	char state[64];
+
+	snprintf(state, sizeof(state), "%s%s", a->status,
+	    a->stale ? " (stale)" : "");
+	begin(p, &account_layout);
+	put_str(p, "provider", a->provider, 0);
+	put_str(p, "address", a->address, 0);
+	put_str(p, "member", a->member, 0);
+	put_str(p, "status", a->status, 0);
+	if (a->last_sync != 0)
+		put_date(p, "last_sync", a->last_sync);
+	else
+		put_null(p, "last_sync");
+	put_str(p, "last_error", a->last_error, 0);
+	put_int(p, "emails", a->emails);
+	put_bool(p, "stale", a->stale);
+	put_str(p, "state", state, F_PEOPLE);
+	return end(p);
 }
 
 int
-ms_print_pull(struct ms_printer *p, const struct ms_pull_result *r)
+ms_print_account_problem(
+    struct ms_printer *p, const struct ms_account *a, time_t now)
 {
-	struct json_object *o;
+	char why[1024];
 
-	if (p->fmt != MS_FMT_JSON)
+	if (ms_account_problem(a, now, why, sizeof(why)) == NULL)
 		return 0;
-	o = json_object_new_object();
-	json_object_object_add(
-	    o, "account", json_object_new_string(r->address));
-	json_object_object_add(
-	    o, "provider", json_object_new_string(r->provider));
-	json_object_object_add(o, "status", json_object_new_string(r->status));
-	json_object_object_add(o, "fetched", json_object_new_int64(r->fetched));
-	json_object_object_add(o, "new", json_object_new_int64(r->added));
-	if (r->error != NULL)
-		json_object_object_add(
-		    o, "error", json_object_new_string(r->error));
-	json_print(p, o);
-	return row_done(p);
-}
-
-static struct json_object *
-json_str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static void
-client_json(struct ms_printer *p, const struct ms_client *c)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_string(c->crm_id));
-	json_object_object_add(o, "name", json_object_new_string(c->name));
-	json_object_object_add(o, "email", json_str_or_null(c->email));
-	json_object_object_add(
-	    o, "portal_email", json_str_or_null(c->portal_email));
-	json_object_object_add(o, "contacts", json_addrs(&c->contacts));
-	json_print(p, o);
-}
-
-static void
-client_table(struct ms_printer *p, const struct ms_client *c)
-{
-	struct ms_buf b = {0};
-
-	if (p->rows == 0)
-		fprintf(p->out, "%-12s %-24s %-28s %-28s %s\n", "ID", "NAME",
-		    "EMAIL", "PORTAL", "CONTACTS");
-	put_cell(&b, c->crm_id, 12, 1);
-	ms_buf_addc(&b, ' ');
-	put_cell(&b, c->name, 24, 1);
-	ms_buf_addc(&b, ' ');
-	put_cell(&b, c->email ? c->email : "-", 28, 1);
-	ms_buf_addc(&b, ' ');
-	put_cell(&b, c->portal_email ? c->portal_email : "-", 28, 1);
-	ms_buf_printf(&b, " %zu", c->contacts.n);
-	fprintf(p->out, "%s\n", b.s);
-	ms_buf_finish(&b);
-}
-
-static void
-client_tsv(struct ms_printer *p, const struct ms_client *c)
-{
-	size_t i;
-
-	tsv_field(p->out, c->crm_id, 0);
-	tsv_field(p->out, c->name, 0);
-	tsv_field(p->out, c->email ? c->email : "", 0);
-	tsv_field(p->out, c->portal_email ? c->portal_email : "", 0);
-	for (i = 0; i < c->contacts.n; i++)
-		fprintf(p->out, "%s%s", i ? ";" : "", c->contacts.v[i].email);
-	fputc('\n', p->out);
+	begin(p, &problem_layout);
+	put_str(p, "provider", a->provider, 0);
+	put_str(p, "address", a->address, 0);
+	put_str(p, "problem", why, 0);
+	return end(p) == -1 ? -1 : 1;
 }
 
 int
 ms_print_client(struct ms_printer *p, const struct ms_client *c)
 {
-	switch (p->fmt) {
-	case MS_FMT_TABLE:
-	case MS_FMT_HTML: client_table(p, c); break;
-	case MS_FMT_JSON: client_json(p, c); break;
-	case MS_FMT_TSV: client_tsv(p, c); break;
-	}
-	return row_done(p);
-}
-
-static void
-header_addrs(FILE *out, const char *name, const struct ms_addrlist *l)
-{
-	size_t i;
-
-	if (l->n == 0)
-		return;
-	fprintf(out, "%s: ", name);
-	for (i = 0; i < l->n; i++) {
-		if (*l->v[i].name != '\0')
-			fprintf(out, "%s%s <%s>", i ? ", " : "", l->v[i].name,
-			    l->v[i].email);
-		else
-			fprintf(out, "%s%s", i ? ", " : "", l->v[i].email);
-	}
-	fputc('\n', out);
+	begin(p, &client_layout);
+	put_str(p, "id", c->crm_id, 0);
+	put_str(p, "name", c->name, 0);
+	put_str(p, "email", c->email, 0);
+	put_str(p, "portal_email", c->portal_email, 0);
+	put_addrs(p, "contacts", &c->contacts);
+	return end(p);
 }
 
 int
-ms_print_email_full(FILE *out, const struct ms_email *e)
+ms_print_pull(struct ms_printer *p, const struct ms_pull_result *r)
 {
-	char date[32];
+	begin(p, &pull_layout);
+	put_str(p, "account", r->address, 0);
+	put_str(p, "provider", r->provider, 0);
+	put_str(p, "status", r->status, 0);
+	put_int(p, "fetched", r->fetched);
+	put_int(p, "new", r->added);
+	put_str(p, "error", r->error, F_OMIT);
+	return end(p);
+}
 
-	ms_date_format_iso(e->date, date, sizeof(date));
-	fprintf(out, "Date: %s\n", date);
-	header_addrs(out, "From", &e->from);
-	header_addrs(out, "To", &e->to);
-	header_addrs(out, "Cc", &e->cc);
-	fprintf(out, "Subject: %s\n", e->subject);
-	fprintf(out, "Message-ID: %s\n", e->message_id);
-	if (e->has_attachments)
-		fputs("Attachments: yes (not kept)\n", out);
-	fprintf(out, "\n%s", e->body ? e->body : "");
-	if (e->body && *e->body && e->body[strlen(e->body) - 1] != '\n')
-		fputc('\n', out);
-	return ferror(out) ? ms_err("write error on output") : 0;
+int
+ms_print_alias(struct ms_printer *p, const struct ms_alias *a)
+{
+	begin(p, &alias_layout);
+	put_str(p, "alias", a->address, 0);
+	put_str(p, "provider", a->provider, 0);
+	put_str(p, "account", a->account, 0);
+	put_str(p, "origin", a->origin, 0);
+	return end(p);
+}
+
+int
+ms_print_blocked(struct ms_printer *p, const char *pattern, long long created)
+{
+	begin(p, &blocked_layout);
+	put_str(p, "pattern", pattern, 0);
+	put_date(p, "created", (time_t)created);
+	return end(p);
+}
+
+int
+ms_print_setting(
+    struct ms_printer *p, const struct ms_config_key *k, const char *value)
+{
+	begin(p, &setting_layout);
+	put_str(p, "key", k->key, 0);
+	put_str(p, "value", value, 0);
+	put_str(p, "default", k->def, 0);
+	put_str(p, "doc", k->doc, 0);
+	return end(p);
 }

@@ -150,12 +150,14 @@ fail:
 }
 
 static int
-auth(void *arg, int refresh, char **token)
+auth(void *arg, int refresh, char **token, time_t *expires)
 {
 	struct acct *a = arg;
 
-	return ms_oauth_access(a->s.db, a->run->key, a->p, &a->app,
-	    a->s.account, a->address, refresh, token);
+	if (ms_oauth_access(a->s.db, a->run->key, a->p, &a->app, a->s.account,
+		a->address, refresh, token) == -1)
+		return -1;
+	return ms_oauth_expiry(a->s.db, a->s.account, expires);
 }
 
 static int

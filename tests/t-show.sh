@@ -39,7 +39,7 @@ check "the list is ordered newest first" \
 	test "$(mailsync-show --tsv c-17 | cut -f2 | tr '\n' ' ')" = \
 	"2026-11-24T07:15:00Z 2026-11-17T23:06:40Z 2026-11-16T08:30:00Z 2026-11-16T04:26:40Z "
 grep_out "an inbound Gmail email: down arrow, badge, attachment mark, sender" \
-	"^↓ Gmail   2026-11-16 04:26 📎 Jane Doe +Renewal <b>&</b> Hi Alice, tab and newline$"
+	"^↓ Gmail   2026-11-16 04:26 📎 Jane Doe +Renewal <b>&</b> — Hi Alice, tab and newline$"
 grep_out "an outbound CRM email: up arrow, badge, first recipient" \
 	"^↑ CRM     2026-11-24 07:15    Raj Patel +Re: Welcome to Firm, Acme!"
 check "no colour when stdout is not a terminal" \
@@ -107,6 +107,48 @@ run mailsync-show --html c-17
 grep_out "--html: a table" '^<table class="mailsync-emails">'
 grep_out "--html escapes subjects" 'Renewal &lt;b&gt;&amp;&lt;/b&gt;'
 check "--html: no raw tag from the data" bash -c "! grep -q '<b>' '$T/out'"
+
+# --html: a standalone page; --fragment: the table alone.
+check "--html: a complete HTML5 page" \
+	bash -c "head -1 '$T/out' | grep -qx '<!DOCTYPE html>' && tail -1 '$T/out' | grep -qx '</html>'"
+check "--html: UTF-8, no script, nothing loaded from elsewhere" \
+	bash -c "grep -q '<meta charset=\"utf-8\">' '$T/out' && ! grep -qiE '<script|<link|src=|@import' '$T/out'"
+grep_out "--html: a CRM email has a View control with its body" \
+	'<details><summary>View</summary><pre>'
+check "--html: the page parses, every element closed" python3 - "$T/out" <<'PY'
+import sys
+from html.parser import HTMLParser
+void = {"meta", "br", "hr", "img", "input", "link"}
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.stack = []
+    def handle_starttag(self, t, a):
+        if t not in void: self.stack.append(t)
+    def handle_endtag(self, t):
+        assert self.stack and self.stack[-1] == t, (t, self.stack)
+        self.stack.pop()
+p = P(); p.feed(open(sys.argv[1], encoding="utf-8").read()); p.close()
+assert p.stack == [], p.stack
+PY
+run mailsync-show --html --fragment c-17
+expect_rc "--html --fragment" 0
+check "--fragment: only the table" \
+	bash -c "head -1 '$T/out' | grep -qx '<table class=\"mailsync-emails\">' && tail -1 '$T/out' | grep -qx '</table>' && ! grep -q '<html' '$T/out'"
+run mailsync-show --html --accounts
+grep_out "--accounts --html: an accounts table" '^<table class="mailsync-accounts">'
+run mailsync-show --view 2 --html --fragment
+grep_out "--view --html: the email as an article" '^<article class="mailsync-email">'
+
+# Options that do not go together: exit 64, one line.
+for args in "--json --tsv c-17" "--tsv --html c-17" "--view 2 --json" \
+    "--view 2 --tsv" "--accounts --check --json" "--accounts --check --html" \
+    "--fragment c-17" "--accounts --limit 2" "--view 2 --since 2026-01-01"; do
+	run mailsync-show $args
+	expect_rc "mailsync-show $args" 64
+	one_line_err "mailsync-show $args: one line"
+done
+run mailsync-clients list --json --tsv
+expect_rc "mailsync-clients list --json --tsv" 64
 
 # Filters.
 check "--limit 2 keeps the newest two" \

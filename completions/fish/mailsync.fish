@@ -181,7 +181,8 @@ complete -c mailsync-pull -s j -l json -d 'Print one JSON line per account'
 # mailsync-show
 complete -c mailsync-show -s j -l json -d 'Print JSON Lines'
 complete -c mailsync-show -s t -l tsv -d 'Print tab-separated values'
-complete -c mailsync-show -l html -d 'Print an HTML table'
+complete -c mailsync-show -l html -d 'Print a standalone HTML page'
+complete -c mailsync-show -l fragment -d 'With --html: the table alone'
 complete -c mailsync-show -l color -x -a 'auto always never' \
     -d 'When to colour the table'
 complete -c mailsync-show -s n -l limit -x -d 'Print at most N emails'
