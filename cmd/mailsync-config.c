@@ -10,6 +10,7 @@
 #include "account.h"
 #include "cli.h"
 #include "config.h"
+#include "driver.h"
 #include "log.h"
 #include "print.h"
 #include "rules.h"
@@ -50,6 +51,9 @@ usage(FILE *out, int code)
 static MS_DEAD void
 die(void)
 {
+	/* A printer that failed mid-list failed on stdout: exit 74. */
+	if (ferror(stdout))
+		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
@@ -65,17 +69,18 @@ static const struct command {
 	const char *name;
 	int min, max, json;
 	const char *args;
+	enum ms_db_mode mode; /* reads never create; some writes neither */
 } commands[] = {
-    {"list", 0, 0, 1, ""},
-    {"get", 1, 1, 0, "KEY"},
-    {"set", 2, 2, 0, "KEY VALUE"},
-    {"unset", 1, 1, 0, "KEY"},
-    {"block", 1, -1, 0, "ADDRESS|@DOMAIN..."},
-    {"unblock", 1, -1, 0, "ADDRESS|@DOMAIN..."},
-    {"blocklist", 0, 0, 1, ""},
-    {"alias", 2, 2, 0, "ACCOUNT ADDRESS"},
-    {"unalias", 2, 2, 0, "ACCOUNT ADDRESS"},
-    {"aliases", 0, 0, 1, ""},
+    {"list", 0, 0, 1, "", MS_DB_READ},
+    {"get", 1, 1, 0, "KEY", MS_DB_READ},
+    {"set", 2, 2, 0, "KEY VALUE", MS_DB_CREATE},
+    {"unset", 1, 1, 0, "KEY", MS_DB_WRITE},
+    {"block", 1, -1, 0, "ADDRESS|@DOMAIN...", MS_DB_CREATE},
+    {"unblock", 1, -1, 0, "ADDRESS|@DOMAIN...", MS_DB_WRITE},
+    {"blocklist", 0, 0, 1, "", MS_DB_READ},
+    {"alias", 2, 2, 0, "ACCOUNT ADDRESS", MS_DB_WRITE},
+    {"unalias", 2, 2, 0, "ACCOUNT ADDRESS", MS_DB_WRITE},
+    {"aliases", 0, 0, 1, "", MS_DB_READ},
 };
 
 /* The command argv names, checked before anything is opened. */
@@ -195,11 +200,10 @@ blocked_line(const char *pattern, long long created, void *arg)
 static int
 alias(struct ms_db *db, const struct opts *o, int on, char **argv)
 {
-	const char *prov;
 	int64_t id;
 	int rc;
 
-	if ((rc = ms_account_find(db, o->provider, argv[0], &id, &prov)) == -1)
+	if ((rc = ms_account_find(db, o->provider, argv[0], &id, NULL)) == -1)
 		return -1;
 	if (rc == 1)
 		return ms_errc(EX_NOINPUT, "no %s%saccount %s",
@@ -245,11 +249,9 @@ parse_options(int argc, char *argv[], struct opts *o)
 		case 'V': ms_cli_version(); exit(0);
 		case 'j': o->json = 1; break;
 		case 'p':
-			if (strcmp(optarg, "gmail") != 0 &&
-			    strcmp(optarg, "outlook") != 0)
-				errx(EX_USAGE,
-				    "--provider \"%s\": gmail or outlook",
-				    optarg);
+			if (ms_driver_find(optarg) == NULL)
+				errx(EX_USAGE, "--provider \"%s\": %s", optarg,
+				    ms_driver_names());
 			o->provider = optarg;
 			break;
 		default:
@@ -293,14 +295,16 @@ main(int argc, char *argv[])
 {
 	struct opts o = {0};
 	struct ms_db *db;
+	const struct command *c;
 	const char *cmd;
 
 	parse_options(argc, argv, &o);
 	argc -= optind;
 	argv += optind;
-	cmd = command(argc, argv, &o)->name;
+	c = command(argc, argv, &o);
+	cmd = c->name;
 	ms_cli_utf8();
-	if ((db = ms_cli_open(&o.cli)) == NULL)
+	if ((db = ms_cli_open_mode(&o.cli, c->mode)) == NULL)
 		die();
 	o.p = ms_printer_create(
 	    stdout, o.json ? MS_FMT_JSON : MS_FMT_TABLE, 0, 0);

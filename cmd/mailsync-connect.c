@@ -3,6 +3,7 @@
  * one mailbox for one team member.
  */
 #include <err.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <readpassphrase.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "account.h"
 #include "addr.h"
 #include "cli.h"
+#include "listen.h"
 #include "log.h"
 #include "oauth.h"
 #include "util.h"
@@ -30,11 +33,13 @@ enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
 
 struct opts {
 	const char *provider;
+	const struct ms_driver *drv; /* the provider's */
 	const char *client_id;
 	const char *secret_file;
 	int secret_stdin;
 	const char *tenant;
 	int setup;
+	int new_key;
 	const char *member;
 	const char *login_hint;
 	int no_browser;
@@ -49,7 +54,8 @@ usage(FILE *out, int code)
 	fprintf(out,
 	    "usage: %s --provider gmail|outlook [--client-id ID\n"
 	    "           [--client-secret-file FILE | --client-secret-stdin]\n"
-	    "           [--tenant TENANT]] [--setup] [--member NAME]\n"
+	    "           [--tenant TENANT]] [--setup [--new-key]] [--member "
+	    "NAME]\n"
 	    "           [--login-hint EMAIL] [--no-browser | --paste |\n"
 	    "           --device-code] [--port N] [--timeout SECONDS]\n"
 	    "\n"
@@ -66,6 +72,10 @@ usage(FILE *out, int code)
 	    "                              from the command line)\n"
 	    "      --tenant T              Microsoft tenant (default common)\n"
 	    "      --setup                 store the app credentials and stop\n"
+	    "      --new-key               with --setup, when the key file is\n"
+	    "                              lost: discard every sealed secret\n"
+	    "                              (accounts must connect again) and\n"
+	    "                              make a new key\n"
 	    "  -m, --member NAME           the team member (default: you for\n"
 	    "                              a new account, else its member)\n"
 	    "      --login-hint EMAIL      the mailbox to sign in with\n"
@@ -94,33 +104,40 @@ chomp(char *s)
 	s[strcspn(s, "\r\n")] = '\0';
 }
 
+/* The client secret, in guarded memory (secret.h). */
 static char *
 read_secret(const struct opts *o)
 {
 	char buf[SECRET_MAX], *s;
-	size_t len;
 
 	if (o->secret_file != NULL || o->secret_stdin) {
-		s = ms_read_all(
-		    o->secret_file ? o->secret_file : "-", SECRET_MAX, &len);
+		s = ms_secret_read(
+		    o->secret_file ? o->secret_file : "-", SECRET_MAX);
 		if (s == NULL)
-			errx(EX_NOINPUT, "client secret: %s", ms_errstr());
+			errx(ms_errcode() == EX_DATAERR ? EX_DATAERR
+							: EX_NOINPUT,
+			    "client secret: %s", ms_errstr());
 		chomp(s);
-		if (*s == '\0')
+		if (*s == '\0') {
+			ms_secret_free(s);
 			errx(EX_DATAERR, "client secret: empty");
+		}
 		return s;
 	}
-	if (strcmp(o->provider, "outlook") == 0)
+	if (!(o->drv->flags & MS_DRV_SECRET))
 		return NULL; /* a public client has none */
 	if (!isatty(STDIN_FILENO))
 		errx(EX_USAGE,
-		    "gmail needs the client secret: "
-		    "--client-secret-file FILE or --client-secret-stdin");
+		    "%s needs the client secret: "
+		    "--client-secret-file FILE or --client-secret-stdin",
+		    o->drv->name);
 	if (readpassphrase("Client secret: ", buf, sizeof(buf),
 		RPP_ECHO_OFF | RPP_REQUIRE_TTY) == NULL ||
-	    *buf == '\0')
+	    *buf == '\0') {
+		explicit_bzero(buf, sizeof(buf));
 		errx(EX_DATAERR, "client secret: none given");
-	s = ms_xstrdup(buf);
+	}
+	s = ms_secret_strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return s;
 }
@@ -155,6 +172,28 @@ open_browser(const char *url)
 	posix_spawn_file_actions_destroy(&fa);
 }
 
+/* The pasted line, read without stdio's buffer (it holds the code):
+ * guarded memory. */
+static char *
+read_paste(void)
+{
+	char *line = ms_secret_alloc(SECRET_MAX * 2);
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < SECRET_MAX * 2 &&
+	    ((n = read(STDIN_FILENO, line + len, 1)) == 1 ||
+		(n == -1 && errno == EINTR))) {
+		if (n == 1 && line[len++] == '\n')
+			break;
+	}
+	if (len == 0) {
+		ms_secret_free(line);
+		return NULL;
+	}
+	return line;
+}
+
 /* Authorization code with PKCE: over the loopback listener or pasted. */
 static int
 code_flow(const struct opts *o, const struct ms_provider *p,
@@ -163,11 +202,11 @@ code_flow(const struct opts *o, const struct ms_provider *p,
 	char *verifier = ms_secret_random_b64url(48);
 	char *challenge = ms_secret_s256(verifier);
 	char *state = ms_secret_random_b64url(24);
-	char *redirect, *url, *code = NULL, line[8192];
+	char *redirect, *url, *code = NULL, *line;
 	int fd = -1, port = o->port, rc;
 
 	if (o->mode == MODE_LOOPBACK &&
-	    (fd = ms_oauth_listen(port, &port)) == -1)
+	    (fd = ms_listen_open(port, &port)) == -1)
 		die();
 	redirect = port ? ms_xasprintf("http://127.0.0.1:%d/", port)
 			: ms_xstrdup("http://127.0.0.1/");
@@ -181,24 +220,28 @@ code_flow(const struct opts *o, const struct ms_provider *p,
 		? ", then paste the address it lands on (or its code) here"
 		: "",
 	    url);
+	fflush(stderr);
 	if (o->mode == MODE_LOOPBACK) {
 		if (!o->no_browser && isatty(STDIN_FILENO) &&
 		    isatty(STDERR_FILENO))
 			open_browser(url);
-		rc = ms_oauth_wait_code(fd, state, o->timeout, &code);
+		rc = ms_listen_wait(fd, state, o->timeout, &code);
 		close(fd);
-	} else if (fgets(line, sizeof(line), stdin) == NULL)
+		if (rc == -1 && ms_errcode() == EX_TEMPFAIL)
+			errx(EX_TEMPFAIL, "%s; %s", ms_errstr(),
+			    p->drv->redirect_hint);
+	} else if ((line = read_paste()) == NULL)
 		rc = ms_errc(EX_DATAERR, "nothing pasted on stdin");
 	else {
 		rc = ms_oauth_parse_paste(line, state, &code);
-		explicit_bzero(line, sizeof(line));
+		ms_secret_free(line);
 	}
 	if (rc == 0)
 		rc = ms_oauth_exchange(p, app, code, verifier, redirect, t);
 	ms_secret_free(code);
 	ms_secret_free(verifier);
+	ms_secret_free(state);
 	free(challenge);
-	free(state);
 	free(redirect);
 	free(url);
 	return rc;
@@ -241,6 +284,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		OPT_SECRET_STDIN,
 		OPT_TENANT,
 		OPT_SETUP,
+		OPT_NEW_KEY,
 		OPT_HINT,
 		OPT_NO_BROWSER,
 		OPT_PASTE,
@@ -257,6 +301,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	    {"client-secret-stdin", no_argument, NULL, OPT_SECRET_STDIN},
 	    {"tenant", required_argument, NULL, OPT_TENANT},
 	    {"setup", no_argument, NULL, OPT_SETUP},
+	    {"new-key", no_argument, NULL, OPT_NEW_KEY},
 	    {"member", required_argument, NULL, 'm'},
 	    {"login-hint", required_argument, NULL, OPT_HINT},
 	    {"no-browser", no_argument, NULL, OPT_NO_BROWSER},
@@ -285,6 +330,7 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		case OPT_SECRET_STDIN: o->secret_stdin = 1; break;
 		case OPT_TENANT: o->tenant = optarg; break;
 		case OPT_SETUP: o->setup = 1; break;
+		case OPT_NEW_KEY: o->new_key = 1; break;
 		case 'm': o->member = optarg; break;
 		case OPT_HINT: o->login_hint = optarg; break;
 		case OPT_NO_BROWSER: o->no_browser = 1; break;
@@ -310,11 +356,11 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 	if (optind < argc)
 		errx(EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
 	if (o->provider == NULL)
-		errx(EX_USAGE, "which provider? --provider gmail|outlook");
-	if (strcmp(o->provider, "gmail") != 0 &&
-	    strcmp(o->provider, "outlook") != 0)
-		errx(EX_USAGE, "--provider \"%s\": gmail or outlook",
-		    o->provider);
+		errx(EX_USAGE, "which provider? --provider %s",
+		    ms_driver_names());
+	if ((o->drv = ms_driver_find(o->provider)) == NULL)
+		errx(EX_USAGE, "--provider \"%s\": %s", o->provider,
+		    ms_driver_names());
 	if (o->client_id == NULL &&
 	    (o->secret_file || o->secret_stdin || o->tenant))
 		errx(EX_USAGE,
@@ -322,16 +368,52 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		    "--client-id");
 	if (o->setup && o->client_id == NULL)
 		errx(EX_USAGE, "--setup stores credentials: give --client-id");
+	if (o->new_key && !o->setup)
+		errx(EX_USAGE, "--new-key goes with --setup");
 	if (o->secret_stdin && o->mode == MODE_PASTE)
 		errx(EX_USAGE,
 		    "--client-secret-stdin and --paste both read "
 		    "stdin: store the credentials first with --setup");
-	if (o->tenant != NULL && strcmp(o->provider, "gmail") == 0)
-		errx(EX_USAGE, "--tenant is Microsoft's: not for gmail");
-	if (o->mode == MODE_DEVICE && strcmp(o->provider, "gmail") == 0)
+	if (o->tenant != NULL && !(o->drv->flags & MS_DRV_TENANT))
+		errx(EX_USAGE, "--tenant: %s has no tenants", o->drv->label);
+	if (o->mode == MODE_DEVICE && !(o->drv->flags & MS_DRV_DEVICE))
 		errx(EX_USAGE,
-		    "Google does not allow Gmail scopes with the "
-		    "device flow: use the browser or --paste");
+		    "%s does not allow its mail scopes with the "
+		    "device flow: use the browser or --paste",
+		    o->drv->label);
+}
+
+/*
+ * --new-key: the key file is lost, and with it every sealed secret.
+ * Discard them (every account needs connecting again, every app's client
+ * secret storing again), so that a new key can be made. Never over a key
+ * file that is there: that one may still open them.
+ */
+static void
+new_key(struct ms_db *db)
+{
+	char *path = ms_secret_key_path(ms_db_path(db));
+	struct stat sb;
+	int apps, tokens;
+
+	if (lstat(path, &sb) == 0)
+		errx(EX_USAGE,
+		    "--new-key replaces a lost key file, and %s is there: "
+		    "if it is the wrong one, move it away first",
+		    path);
+	if (ms_db_begin(db) == -1 ||
+	    ms_oauth_discard_sealed(db, &apps, &tokens) == -1 ||
+	    ms_db_commit(db) == -1) {
+		ms_db_rollback(db);
+		die();
+	}
+	if (apps > 0 || tokens > 0)
+		ms_log_warn("discarded the secrets sealed with the lost key: "
+			    "%d app secret%s and the tokens of %d account%s "
+			    "(connect %s again)",
+		    apps, apps == 1 ? "" : "s", tokens, tokens == 1 ? "" : "s",
+		    tokens == 1 ? "it" : "each");
+	free(path);
 }
 
 /* The app: given on the command line, else the stored one. */
@@ -365,15 +447,14 @@ static void
 read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
     const char *address)
 {
-	const char *prov;
 	char **addrs = NULL;
 	size_t n = 0;
 	int64_t id;
 
-	if (p->aliases == NULL)
+	if (!(p->drv->flags & MS_DRV_ALIASES))
 		return;
-	if (p->aliases(p, access, &addrs, &n) == -1 ||
-	    ms_account_find(db, p->name, address, &id, &prov) != 0 ||
+	if (p->drv->aliases(p, access, &addrs, &n) == -1 ||
+	    ms_account_find(db, p->name, address, &id, NULL) != 0 ||
 	    ms_db_begin(db) == -1) {
 		ms_log_warn("warning: %s: send-as addresses not read (%s); "
 			    "the next pull tries again",
@@ -405,9 +486,13 @@ main(int argc, char *argv[])
 	char *raw, *address, *member;
 	int rc;
 
+	ms_secret_protect(); /* before any secret is in memory */
 	parse_args(argc, argv, &o, &cli);
-	if ((db = ms_cli_open(&cli)) == NULL ||
-	    (key = ms_secret_key_load(ms_db_path(db), 1)) == NULL)
+	if ((db = ms_cli_open(&cli)) == NULL)
+		die();
+	if (o.new_key)
+		new_key(db);
+	if ((key = ms_oauth_key_load(db, 1)) == NULL)
 		die();
 	get_app(db, key, &o, &app);
 	if (o.setup) {
@@ -427,12 +512,13 @@ main(int argc, char *argv[])
 				   : code_flow(&o, p, &app, &t);
 	if (rc == -1)
 		die();
-	if (t.scope != NULL && !ms_provider_scope_has(t.scope, p->needed_scope))
+	if (t.scope != NULL &&
+	    !ms_provider_scope_has(t.scope, p->drv->needed_scope))
 		errx(EX_NOPERM,
 		    "the grant lacks %s (was its box unticked?): "
 		    "nothing stored; connect again and allow reading mail",
-		    p->needed_scope);
-	if ((raw = p->address(p, t.access)) == NULL)
+		    p->drv->needed_scope);
+	if ((raw = p->drv->address(p, t.access)) == NULL)
 		die();
 	if ((address = ms_addr_normalize(raw)) == NULL)
 		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,

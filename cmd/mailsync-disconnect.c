@@ -10,6 +10,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "driver.h"
 #include "log.h"
 #include "oauth.h"
 #include "util.h"
@@ -58,14 +59,10 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 		return;
 	}
-	if (p->revoke_url == NULL) {
-		ms_log_info(
-		    "%s has no revocation endpoint: to remove "
-		    "mailsync's consent too, see https://myapps.microsoft.com "
-		    "(work accounts) or "
-		    "https://account.live.com/consent/Manage "
-		    "(personal ones)",
-		    p->label);
+	if (!(p->drv->flags & MS_DRV_REVOKE) || p->revoke_url == NULL) {
+		if (p->drv->revoke_hint != NULL)
+			ms_log_info("%s has no revocation endpoint: %s",
+			    p->label, p->drv->revoke_hint);
 	} else if (ms_oauth_load(db, key, id, provider, address, &t) == -1) {
 		ms_log_warn("warning: no usable tokens to revoke (%s); "
 			    "disconnecting locally",
@@ -137,9 +134,12 @@ main(int argc, char *argv[])
 	struct ms_secret_key *key;
 	struct ms_cli cli = {0};
 	struct ms_db *db;
-	const char *provider = NULL, *prov;
+	const char *provider = NULL;
+	char *prov = NULL;
 	int64_t id, n = 0;
 	int ch, rc, purge = 0, yes = 0;
+
+	ms_secret_protect(); /* it holds tokens: no core dump, no ptrace */
 
 	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "p:y", longopts,
 		    NULL)) != -1) {
@@ -147,12 +147,9 @@ main(int argc, char *argv[])
 		case 'h': usage(stdout, 0);
 		case 'V': ms_cli_version(); return 0;
 		case 'p':
-			if (strcmp(optarg, "gmail") != 0 &&
-			    strcmp(optarg, "outlook") != 0)
-				errx(EX_USAGE,
-				    "--provider \"%s\": gmail or "
-				    "outlook",
-				    optarg);
+			if (ms_driver_find(optarg) == NULL)
+				errx(EX_USAGE, "--provider \"%s\": %s", optarg,
+				    ms_driver_names());
 			provider = optarg;
 			break;
 		case 'P': purge = 1; break;
@@ -170,7 +167,7 @@ main(int argc, char *argv[])
 		errx(EX_USAGE,
 		    argc ? "one address at a time" : "missing ADDRESS");
 
-	if ((db = ms_cli_open(&cli)) == NULL)
+	if ((db = ms_cli_open_mode(&cli, MS_DB_WRITE)) == NULL)
 		die();
 	if ((rc = ms_account_find(db, provider, argv[0], &id, &prov)) == -1)
 		die();
@@ -185,7 +182,7 @@ main(int argc, char *argv[])
 		ms_db_close(db);
 		errx(1, "not confirmed: nothing changed");
 	}
-	if ((key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
+	if ((key = ms_oauth_key_load(db, 0)) == NULL)
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 	else
 		revoke_grant(db, key, id, prov, argv[0]);
@@ -194,6 +191,7 @@ main(int argc, char *argv[])
 	if (purge)
 		printf("purged %s %s: %lld emails deleted\n", prov, argv[0],
 		    (long long)n);
+	free(prov);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
 	if (fflush(stdout) == EOF || ferror(stdout))

@@ -31,6 +31,28 @@ usage(FILE *out, int code)
 	exit(code);
 }
 
+/* The contract's one-line summary; the rarer facts only when they hold. */
+static void
+summary(const struct ms_match_stats *st)
+{
+	char removed[64] = "", expired[80] = "";
+
+	if (st->unlinked > 0)
+		snprintf(removed, sizeof(removed), ", removed %lld links",
+		    (long long)st->unlinked);
+	if (st->expired > 0)
+		snprintf(expired, sizeof(expired),
+		    ", deleted %lld unmatched synced emails (retention)",
+		    (long long)st->expired);
+	ms_log_info("matched %lld emails: %lld new links, %lld clients "
+		    "re-evaluated%s%s%s",
+	    (long long)st->emails, (long long)st->links, (long long)st->clients,
+	    removed, expired,
+	    st->rules_changed ? "; the rules changed since the last match, "
+				"so every email was evaluated again"
+			      : "");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -62,20 +84,7 @@ main(int argc, char *argv[])
 	if ((db = ms_cli_open(&cli)) == NULL ||
 	    ms_match_run(db, rematch, &st) == -1)
 		errx(ms_errcode(), "%s", ms_errstr());
-	if (st.rules_changed)
-		ms_log_info("the rules changed since the last match: every "
-			    "email evaluated again");
-	ms_log_info("matched %lld emails: %lld new links, %lld clients "
-		    "re-evaluated",
-	    (long long)st.emails, (long long)st.links, (long long)st.clients);
-	if (st.unlinked > 0)
-		ms_log_info("removed %lld links that client records or the "
-			    "rules no longer give",
-		    (long long)st.unlinked);
-	if (st.expired > 0)
-		ms_log_info("retention: deleted %lld synced emails matched to "
-			    "no client",
-		    (long long)st.expired);
+	summary(&st);
 	ms_db_close(db);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "path.h"
 #include "print.h"
 #include "pull.h"
+#include "secret.h"
 #include "util.h"
 
 #define MAX_NAMED 64
@@ -297,6 +298,8 @@ main(int argc, char *argv[])
 	const char *errstr;
 	long long maxtime = 0;
 	int ch, json = 0, rc, tick;
+
+	ms_secret_protect(); /* it holds tokens: no core dump, no ptrace */
 
 	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "a:s:t:j",
 		    longopts, NULL)) != -1) {

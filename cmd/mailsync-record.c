@@ -41,7 +41,7 @@ static void
 email_from_msg(struct ms_email *e, struct ms_msg *m)
 {
 	memset(e, 0, sizeof(*e));
-	e->source = "crm";
+	strlcpy(e->source, "crm", sizeof(e->source));
 	e->direction = "out";
 	e->date = m->has_date ? m->date : time(NULL);
 	e->subject = ms_xstrdup(m->subject);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "client.h"
 #include "date.h"
+#include "driver.h"
 #include "email.h"
 #include "print.h"
 #include "term.h"
@@ -56,6 +57,9 @@ usage(FILE *out, int code)
 static MS_DEAD void
 die(void)
 {
+	/* A printer that failed mid-list failed on stdout: exit 74. */
+	if (ferror(stdout))
+		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	errx(ms_errcode(), "%s", ms_errstr());
 }
 
@@ -242,7 +246,7 @@ main(int argc, char *argv[])
 			break;
 		case 'S':
 			filters = 1;
-			if ((q.source = ms_email_source(optarg)) == NULL)
+			if ((q.source = ms_driver_source(optarg)) == NULL)
 				errx(EX_USAGE,
 				    "--source \"%s\": want crm, "
 				    "gmail or outlook",
@@ -287,7 +291,7 @@ main(int argc, char *argv[])
 		    ms_errstr());
 
 	ms_cli_utf8();
-	if ((db = ms_cli_open(&cli)) == NULL)
+	if ((db = ms_cli_open_mode(&cli, MS_DB_READ)) == NULL)
 		die();
 	p = ms_printer_create(
 	    stdout, fmt, usecolor, ms_cli_width(STDOUT_FILENO));

@@ -96,7 +96,7 @@ ms_account_upsert(struct ms_db *db, const char *provider, const char *address,
 
 int
 ms_account_find(struct ms_db *db, const char *provider, const char *address,
-    int64_t *id, const char **prov)
+    int64_t *id, char **prov)
 {
 	static const char *sql =
 	    "SELECT id, provider FROM accounts "
@@ -106,6 +106,8 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 	char *norm;
 	int rc, n = 0;
 
+	if (prov != NULL)
+		*prov = NULL;
 	if ((norm = ms_addr_normalize(address)) == NULL)
 		return 1;
 	if ((st = ms_db_stmt(db, sql)) == NULL) {
@@ -118,16 +120,20 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 		if (n++ > 0)
 			continue;
 		*id = sqlite3_column_int64(st, 0);
-		*prov = strcmp(ms_db_col_text(st, 1), "gmail") == 0 ? "gmail"
-								    : "outlook";
+		if (prov != NULL)
+			*prov = ms_xstrdup(ms_db_col_text(st, 1));
 	}
 	sqlite3_reset(st);
 	if (rc != -1 && n > 1)
 		rc = ms_errc(EX_USAGE,
-		    "%s is connected with both gmail and "
-		    "outlook: name one with --provider",
+		    "%s is connected with more than one "
+		    "provider: name one with --provider",
 		    norm);
 	free(norm);
+	if (rc == -1 && prov != NULL) {
+		free(*prov);
+		*prov = NULL;
+	}
 	if (rc == -1)
 		return -1;
 	return n == 0;
@@ -163,18 +169,73 @@ ms_account_synced(struct ms_db *db, int64_t id)
 	return ms_db_run(db, st);
 }
 
+int
+ms_account_health_get(struct ms_db *db, int64_t id, struct ms_account_health *h)
+{
+	static const char *sql =
+	    "SELECT coalesce(failing_since, 0), coalesce(notified, 0) "
+	    "FROM accounts WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		h->failing_since = (time_t)sqlite3_column_int64(st, 0);
+		h->notified = (time_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+ms_account_health_set(
+    struct ms_db *db, int64_t id, const struct ms_account_health *h)
+{
+	static const char *sql =
+	    "UPDATE accounts SET failing_since = nullif(?2, 0), "
+	    "notified = nullif(?3, 0) WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)h->failing_since);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)h->notified);
+	return ms_db_run(db, st);
+}
+
+time_t
+ms_account_now(void)
+{
+	const char *v = getenv("MAILSYNC_NOW"), *errstr;
+	long long t;
+
+	if (v != NULL && *v != '\0') {
+		t = strtonum(v, 1, INT64_MAX, &errstr);
+		if (errstr == NULL)
+			return (time_t)t;
+	}
+	return time(NULL);
+}
+
 const char *
 ms_account_problem(
     const struct ms_account *a, time_t now, char *buf, size_t len)
 {
+	static const char reauth[] =
+	    "needs re-authorization (mailsync-connect): ";
 	const char *err = a->last_error ? a->last_error : "no error recorded";
+	const char *p;
 	long h;
 
+	/* Each fact once: pull may have stored the whole sentence. */
+	if ((p = strstr(err, reauth)) != NULL)
+		err = p + sizeof(reauth) - 1;
 	if (strcmp(a->status, "needs-reauth") == 0)
-		snprintf(buf, len,
-		    "needs re-authorization (mailsync-connect): "
-		    "%s",
-		    err);
+		snprintf(buf, len, "%s%s", reauth, err);
 	else if (strcmp(a->status, "error") == 0)
 		snprintf(buf, len, "failing: %s", err);
 	else if (a->stale && a->last_sync == 0)

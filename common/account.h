@@ -43,12 +43,12 @@ int ms_account_upsert(struct ms_db *, const char *provider, const char *address,
 
 /*
  * Find an account by address (normalised here), of provider when not
- * NULL: 0 with *id and *prov (a static "gmail"/"outlook") set, 1 when
- * unknown, -1 (EX_USAGE when the address is connected with both
- * providers and none was named).
+ * NULL: 0 with *id set and, when prov is not NULL, *prov its provider's
+ * name (a new string); 1 when unknown; -1 (EX_USAGE when the address is
+ * connected with several providers and none was named).
  */
 int ms_account_find(struct ms_db *, const char *provider, const char *address,
-    int64_t *id, const char **prov);
+    int64_t *id, char **prov);
 
 /*
  * Aliases: the account's other addresses, read from the provider
@@ -101,6 +101,27 @@ int ms_account_is_business(struct ms_db *, const char *address);
  */
 int ms_account_purge_count(struct ms_db *, int64_t id, int64_t *n);
 int ms_account_purge(struct ms_db *, int64_t id, int64_t *deleted);
+
+/*
+ * Health over runs, for telling people (mailsync-pull): when the current
+ * failure began and when stderr last said so (0: never, or healthy).
+ */
+struct ms_account_health {
+	time_t failing_since;
+	time_t notified;
+};
+
+int
+ms_account_health_get(struct ms_db *, int64_t id, struct ms_account_health *);
+int ms_account_health_set(
+    struct ms_db *, int64_t id, const struct ms_account_health *);
+
+/*
+ * The time health is judged by: $MAILSYNC_NOW (seconds since the
+ * epoch; for tests, to let a day pass in an instant) when set to a
+ * number, else time(NULL). The one place that reads the variable.
+ */
+time_t ms_account_now(void);
 
 /* A successful sync: active, last_sync now, no last error. */
 int ms_account_synced(struct ms_db *, int64_t id);

@@ -1,11 +1,14 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,7 +36,7 @@ ms_cli_version(void)
 }
 
 struct ms_db *
-ms_cli_open(const struct ms_cli *cli)
+ms_cli_open_mode(const struct ms_cli *cli, enum ms_db_mode mode)
 {
 	struct ms_db *db;
 	char *path;
@@ -41,9 +44,45 @@ ms_cli_open(const struct ms_cli *cli)
 	ms_log_init(cli->verbosity);
 	if ((path = ms_path_db(cli->db)) == NULL)
 		return NULL;
-	db = ms_db_open(path);
+	db = ms_db_open_mode(path, mode);
 	free(path);
 	return db;
+}
+
+struct ms_db *
+ms_cli_open(const struct ms_cli *cli)
+{
+	return ms_cli_open_mode(cli, MS_DB_CREATE);
+}
+
+/*
+ * Whatever path a binary leaves by with status 0 (usage, --version, the
+ * end of main), stdout that could not be written is a failure: exit 74
+ * (EX_IOERR), never 0 with the output lost. A failing exit has said
+ * why already; a stdout the caller closed (EBADF) is theirs to choose.
+ * Registered once for every binary, since each links this file for its
+ * options.
+ */
+static void
+close_stdout(int status, void *arg)
+{
+	int e;
+
+	(void)arg;
+	if (status != 0 || (fflush(stdout) == 0 && !ferror(stdout)))
+		return;
+	e = errno;
+	if (fcntl(STDOUT_FILENO, F_GETFD) == -1)
+		return;
+	fprintf(stderr, "%s: stdout: %s\n", getprogname(),
+	    e ? strerror(e) : "write error");
+	_exit(EX_IOERR);
+}
+
+__attribute__((constructor)) static void
+register_close_stdout(void)
+{
+	on_exit(close_stdout, NULL);
 }
 
 int

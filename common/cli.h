@@ -38,7 +38,10 @@ int ms_cli_option(struct ms_cli *, int ch, const char *arg);
 /* Print "PROGNAME VERSION" on stdout. */
 void ms_cli_version(void);
 
-/* Start logging and open the database; NULL with ms_err on failure. */
+/* Start logging and open the database for mode (db.h); NULL with
+ * ms_err on failure. */
+struct ms_db *ms_cli_open_mode(const struct ms_cli *, enum ms_db_mode);
+/* ms_cli_open_mode(cli, MS_DB_CREATE): for commands that write. */
 struct ms_db *ms_cli_open(const struct ms_cli *);
 
 /* Whether stdout should get colour: when ("auto", "always", "never");

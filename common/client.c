@@ -845,3 +845,86 @@ stop:
 	sqlite3_reset(st);
 	return -1;
 }
+
+/*
+ * The least string above every string that starts with prefix, for a
+ * range read: prefix with its last byte raised (carrying), or "\xF5",
+ * above any UTF-8 text (no UTF-8 byte is F5 or more), when there is no
+ * such string.
+ */
+static char *
+prefix_end(const char *prefix)
+{
+	char *end = ms_xstrdup(prefix);
+	size_t n = strlen(end);
+
+	while (n > 0 && (unsigned char)end[n - 1] >= 0xF5)
+		end[--n] = '\0';
+	if (n == 0) {
+		free(end);
+		return ms_xstrdup("\xF5");
+	}
+	end[n - 1]++;
+	return end;
+}
+
+/* The most addresses a completion reads (see ms_client_complete). */
+#define SCAN_BUDGET "20000"
+
+int
+ms_client_complete(struct ms_db *db, const char *prefix, long long limit,
+    int (*fn)(const char *value, const char *kind, const char *what, void *),
+    void *arg)
+{
+	/*
+	 * Ids: one range of the crm_id index. Addresses: addresses holds
+	 * every participant of every email, most of them no client's, so
+	 * its range is read SCAN_BUDGET rows at most, each checked against
+	 * client_addrs: a bounded time whatever the database holds. A short
+	 * prefix that strangers' addresses crowd may so miss client ones; a
+	 * longer prefix finds them.
+	 */
+	static const char *sql =
+	    "SELECT v, 'id', w FROM (SELECT crm_id AS v, name AS w "
+	    "FROM clients WHERE crm_id >= ?1 AND crm_id < ?2 "
+	    "ORDER BY crm_id LIMIT ?5) "
+	    "UNION ALL SELECT v, 'address', w FROM (SELECT a.email AS v, "
+	    "(SELECT min(c.crm_id) FROM client_addrs ca "
+	    "JOIN clients c ON c.id = ca.client_id "
+	    "WHERE ca.address_id = a.id) AS w "
+	    "FROM (SELECT id, email FROM addresses "
+	    "WHERE email >= ?3 AND email < ?4 "
+	    "ORDER BY email LIMIT " SCAN_BUDGET ") a) "
+	    "WHERE w IS NOT NULL ORDER BY 1 LIMIT ?5";
+	char *end, *lower, *lower_end;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	lower = ms_xstrdup(prefix);
+	for (i = 0; lower[i] != '\0'; i++)
+		lower[i] = ms_ascii_lower(lower[i]);
+	end = prefix_end(prefix);
+	lower_end = prefix_end(lower);
+	if ((st = ms_db_stmt(db, sql)) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, end, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, lower, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, lower_end, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, limit > 0 ? limit : -1);
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW)
+		if (fn(ms_db_col_text(st, 0), ms_db_col_text(st, 1),
+			ms_db_col_text(st, 2), arg) == -1) {
+			rc = -1;
+			break;
+		}
+	sqlite3_reset(st);
+out:
+	free(end);
+	free(lower);
+	free(lower_end);
+	return rc == -1 ? -1 : 0;
+}

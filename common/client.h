@@ -75,6 +75,19 @@ int ms_client_lookup(struct ms_db *, const char *key, int64_t *id);
 int ms_client_each(
     struct ms_db *, int (*fn)(const struct ms_client *, void *), void *arg);
 
+/*
+ * For shell completion: every client id, and every address on a client
+ * record, that starts with prefix (addresses compared in lower case), in
+ * byte order, at most limit of them (0: all). fn gets the value, its
+ * kind ("id" or "address") and what it names: the client's name for an
+ * id, its id for an address. Each kind is one range read of an index,
+ * bounded whatever the database's size (addresses: 20,000 rows of every
+ * email's addresses at most, so a very short prefix may miss some).
+ */
+int ms_client_complete(struct ms_db *, const char *prefix, long long limit,
+    int (*fn)(const char *value, const char *kind, const char *what, void *),
+    void *arg);
+
 void ms_client_finish(struct ms_client *);
 
 #endif

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +26,7 @@ struct stmt_slot {
 struct ms_db {
 	sqlite3 *h;
 	char *path;
+	int readonly; /* a read-only connection */
 	struct stmt_slot cache[STMT_CACHE];
 	size_t ncache;
 };
@@ -34,14 +37,64 @@ code_for(int rc)
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED: return EX_TEMPFAIL;
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-	case SQLITE_PERM: return EX_CANTCREAT;
+	case SQLITE_CANTOPEN: return EX_CANTCREAT;
+	case SQLITE_PERM:
+	case SQLITE_AUTH: return EX_NOPERM;
 	case SQLITE_NOTADB:
 	case SQLITE_CORRUPT: return EX_DATAERR;
+	/* A write that did not happen, whatever stopped it. */
+	case SQLITE_READONLY:
 	case SQLITE_FULL:
 	case SQLITE_IOERR: return EX_IOERR;
 	default: return EX_SOFTWARE;
+	}
+}
+
+/*
+ * What a person reads when the database fails: what failed, where and
+ * what to do, in a sentence. The SQL itself is for developers: it goes
+ * to the debug log (-v), never into the message.
+ */
+static int
+fail_rc(const char *path, int rc, const char *msg)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ms_errc(EX_TEMPFAIL,
+		    "%s: the database is busy (another mailsync is "
+		    "writing it): try again in a minute",
+		    path);
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return ms_errc(EX_DATAERR,
+		    "%s: not a mailsync database, or a damaged one (%s): "
+		    "restore the backup (README: Backups), or try "
+		    "`sqlite3 %s .recover`",
+		    path, msg, path);
+	case SQLITE_FULL:
+		return ms_errc(EX_IOERR,
+		    "%s: the disk is full: nothing was written; free "
+		    "some space and run it again",
+		    path);
+	case SQLITE_READONLY:
+		return ms_errc(EX_IOERR,
+		    "%s: cannot write the database (%s): check that you "
+		    "own it and may write it and its folder",
+		    path, msg);
+	case SQLITE_IOERR:
+		return ms_errc(EX_IOERR,
+		    "%s: the disk failed to read or write (%s): check "
+		    "the disk, then run it again",
+		    path, msg);
+	case SQLITE_CANTOPEN:
+		return ms_errc(EX_CANTCREAT,
+		    "%s: cannot open the database (%s): check its "
+		    "folder and permissions",
+		    path, msg);
+	default:
+		return ms_errc(
+		    code_for(rc), "%s: database error: %s", path, msg);
 	}
 }
 
@@ -49,18 +102,11 @@ int
 ms_db_fail(struct ms_db *db, const char *sql)
 {
 	int rc = sqlite3_extended_errcode(db->h);
-	const char *msg = sqlite3_errmsg(db->h);
-	char shortsql[80];
-	size_t i;
 
-	if (sql == NULL)
-		return ms_errc(code_for(rc), "%s: %s", db->path, msg);
-	/* Quote the statement on one line, cut to a readable length. */
-	for (i = 0; sql[i] != '\0' && i < sizeof(shortsql) - 1; i++)
-		shortsql[i] = (sql[i] == '\n' || sql[i] == '\t') ? ' ' : sql[i];
-	shortsql[i] = '\0';
-	return ms_errc(code_for(rc), "%s: %s (in \"%s%s\")", db->path, msg,
-	    shortsql, sql[i] != '\0' ? "..." : "");
+	if (sql != NULL)
+		ms_log_debug(
+		    "%s: %s, in: %.300s", db->path, sqlite3_errmsg(db->h), sql);
+	return fail_rc(db->path, rc, sqlite3_errmsg(db->h));
 }
 
 int
@@ -143,8 +189,12 @@ ms_db_run(struct ms_db *db, sqlite3_stmt *st)
 	int rc = ms_db_step(db, st);
 
 	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return ms_err("statement returned rows: %s", sqlite3_sql(st));
+	if (rc == SQLITE_ROW) {
+		ms_log_debug("statement returned rows: %s", sqlite3_sql(st));
+		return ms_err("%s: an update returned rows (a bug: please "
+			      "report it)",
+		    db->path);
+	}
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -229,30 +279,114 @@ ms_db_setting_unset(struct ms_db *db, const char *key)
 	return ms_db_run(db, st);
 }
 
-/* Create the file with mode 0600 before SQLite does, so it never exists
- * with a wider mode; warn when an existing one is readable by others. */
+/* What a read finds where the database should be. */
 static int
-prepare_file(const char *path)
+missing(const char *path)
+{
+	return ms_errc(EX_NOINPUT,
+	    "%s does not exist: mailsync-clients import or "
+	    "mailsync-connect creates it",
+	    path);
+}
+
+/* Who owns uid, for a message. */
+static const char *
+user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL && pw->pw_name != NULL)
+		return pw->pw_name;
+	snprintf(buf, len, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+static int
+not_ours(const char *path, uid_t uid)
+{
+	char who[32];
+	const char *name = user_name(uid, who, sizeof(who));
+
+	return ms_errc(EX_NOPERM,
+	    "%s belongs to %s: run the commands that write it as that "
+	    "user (sudo -u %s ...)",
+	    path, name, name);
+}
+
+/*
+ * Before SQLite opens it for writing: create the file with mode 0600
+ * (MS_DB_CREATE) so it never exists with a wider mode, and refuse what
+ * is not ours to write: a symbolic link, something that is not a
+ * regular file, a file of another user (whose -wal, -shm, lock and key
+ * files we would leave behind with our owner). Warn when others may
+ * read it.
+ */
+static int
+prepare_file(const char *path, enum ms_db_mode mode)
 {
 	struct stat sb;
-	int fd;
+	int fd, flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
 
-	if (ms_path_mkparent(path) == -1)
-		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return ms_errc(errno == EACCES ? EX_NOPERM : EX_CANTCREAT,
-		    "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ms_errc(EX_CANTCREAT, "%s: not a regular file", path);
+	if (mode == MS_DB_CREATE) {
+		if (ms_path_mkparent(path) == -1)
+			return -1;
+		flags |= O_CREAT;
 	}
+	if ((fd = open(path, flags, 0600)) == -1) {
+		if (errno == ENOENT)
+			return missing(path);
+		if (errno == EACCES && lstat(path, &sb) == 0 &&
+		    sb.st_uid != geteuid())
+			return not_ours(path, sb.st_uid);
+		if (errno == ELOOP)
+			return ms_errc(EX_CANTCREAT,
+			    "%s is a symbolic link: name the file itself "
+			    "with --db",
+			    path);
+		return ms_errc(errno == EACCES || errno == EPERM ? EX_NOPERM
+								 : EX_CANTCREAT,
+		    "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		return ms_errc(EX_IOERR, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	if (!S_ISREG(sb.st_mode))
+		return ms_errc(EX_CANTCREAT, "%s: not a regular file", path);
+	if (sb.st_uid != geteuid())
+		return not_ours(path, sb.st_uid);
 	if (sb.st_mode & 077)
 		ms_log_warn("%s: mode %04o lets others read it; "
 			    "run chmod 600 on it",
 		    path, (unsigned)sb.st_mode & 07777);
-	close(fd);
 	return 0;
+}
+
+/*
+ * Whether a read may open the database for writing: the caller owns it
+ * and may write the file and its folder. Then SQLite tidies its -wal
+ * and -shm files away on close, and an older schema is upgraded as any
+ * write command would. Anyone else reads through a read-only
+ * connection.
+ */
+static int
+can_write(const char *path, const struct stat *sb)
+{
+	char *dir, *p;
+	int ok;
+
+	if (sb->st_uid != geteuid() || access(path, R_OK | W_OK) == -1)
+		return 0;
+	dir = ms_xstrdup(path);
+	if ((p = strrchr(dir, '/')) == NULL)
+		ok = access(".", W_OK | X_OK) == 0;
+	else {
+		p[p == dir] = '\0';
+		ok = access(dir, W_OK | X_OK) == 0;
+	}
+	free(dir);
+	return ok;
 }
 
 static int
@@ -273,6 +407,15 @@ user_version(struct ms_db *db, int *v)
 }
 
 static int
+too_new(struct ms_db *db, int v)
+{
+	return ms_errc(EX_CONFIG,
+	    "%s: schema version %d is newer than this mailsync knows "
+	    "(%d): upgrade mailsync",
+	    db->path, v, ms_schema_version);
+}
+
+static int
 migrate(struct ms_db *db)
 {
 	char pragma[64];
@@ -282,16 +425,23 @@ migrate(struct ms_db *db)
 		return -1;
 	if (v == ms_schema_version)
 		return 0;
+	if (v > ms_schema_version)
+		return too_new(db, v);
+	if (db->readonly)
+		/* Never written through a read-only connection: an older
+		 * schema may lack what this mailsync reads. */
+		return ms_errc(EX_CONFIG,
+		    "%s: schema version %d is older than this mailsync's "
+		    "(%d), and the database is read-only here: run a write "
+		    "command as its owner (mailsync-match) to upgrade it",
+		    db->path, v, ms_schema_version);
 	if (ms_db_begin(db) == -1)
 		return -1;
 	/* Read again inside the write lock: another process may have won. */
 	if (user_version(db, &v) == -1)
 		goto fail;
 	if (v > ms_schema_version) {
-		ms_errc(EX_CONFIG,
-		    "%s: schema version %d is newer than this "
-		    "mailsync knows (%d): upgrade mailsync",
-		    db->path, v, ms_schema_version);
+		too_new(db, v);
 		goto fail;
 	}
 	for (; v < ms_schema_version; v++) {
@@ -336,6 +486,10 @@ configure(struct ms_db *db)
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	if (ms_log_level() >= MS_LOG_DEBUG)
 		sqlite3_trace_v2(db->h, SQLITE_TRACE_PROFILE, profile, NULL);
+	if (db->readonly)
+		return ms_db_exec(db,
+		    "PRAGMA foreign_keys = ON;"
+		    "PRAGMA temp_store = MEMORY;");
 	return ms_db_exec(db,
 	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
@@ -343,27 +497,157 @@ configure(struct ms_db *db)
 	    "PRAGMA temp_store = MEMORY;");
 }
 
+static int
+sqlite_open(struct ms_db *db, const char *name, int flags)
+{
+	sqlite3_close(db->h);
+	db->h = NULL;
+	if (sqlite3_open_v2(name, &db->h, flags | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK)
+		return ms_db_fail(db, NULL);
+	return 0;
+}
+
+/* The path as a file: URI that opens it immutable (sqlite.org/uri.html):
+ * every byte but the unreserved ones and "/" percent-encoded. */
+static char *
+immutable_uri(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct ms_buf b = {0};
+	const unsigned char *p;
+
+	ms_buf_adds(&b, "file:");
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p) != NULL)
+			ms_buf_addc(&b, (char)*p);
+		else {
+			ms_buf_addc(&b, '%');
+			ms_buf_addc(&b, hex[*p >> 4]);
+			ms_buf_addc(&b, hex[*p & 15]);
+		}
+	}
+	ms_buf_adds(&b, "?immutable=1");
+	return ms_buf_steal(&b);
+}
+
+/* Whether the database has a -wal file with frames in it: then its
+ * latest content is not all in the main file. */
+static int
+has_wal(const char *path)
+{
+	char *wal = ms_xasprintf("%s-wal", path);
+	struct stat sb;
+	int rc = stat(wal, &sb) == 0 && sb.st_size > 0;
+
+	free(wal);
+	return rc;
+}
+
+/*
+ * A read-only connection. SQLite reads a WAL database read-only when
+ * its -shm file exists or can be created, which needs write access to
+ * the folder (sqlite.org/wal.html, "Read-Only Databases"). Where that
+ * fails (a folder we may not write, no writer holding the database
+ * open), and no -wal file holds frames the main file lacks, the file is
+ * all there is: it is opened immutable, without locks and without any
+ * file beside it. A writer can only start there if someone else may
+ * write the folder; then a -wal file appears and the next read takes
+ * the ordinary way.
+ */
+static int
+open_readonly(struct ms_db *db)
+{
+	static const char *probe = "SELECT count(*) FROM sqlite_schema";
+	char *uri;
+	int rc;
+
+	if (sqlite_open(db, db->path, SQLITE_OPEN_READONLY) == -1)
+		return -1;
+	if ((rc = sqlite3_exec(db->h, probe, NULL, NULL, NULL)) == SQLITE_OK)
+		return 0;
+	rc = sqlite3_extended_errcode(db->h) & 0xff;
+	if ((rc != SQLITE_READONLY && rc != SQLITE_CANTOPEN) ||
+	    has_wal(db->path))
+		return ms_db_fail(db, probe);
+	ms_log_debug("%s: no -shm can be made here and no -wal has "
+		     "frames: reading the file immutable",
+	    db->path);
+	uri = immutable_uri(db->path);
+	rc = sqlite_open(db, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+	free(uri);
+	if (rc == 0 && sqlite3_exec(db->h, probe, NULL, NULL, NULL) != 0)
+		rc = ms_db_fail(db, probe);
+	return rc;
+}
+
+/* For MS_DB_READ: the file must be there, a regular file we may read. */
+static int
+check_readable(const char *path, struct stat *sb)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) ==
+	    -1) {
+		if (errno == ENOENT)
+			return missing(path);
+		if (errno == ELOOP)
+			return ms_errc(EX_NOINPUT,
+			    "%s is a symbolic link: name the file itself "
+			    "with --db",
+			    path);
+		return ms_errc(errno == EACCES ? EX_NOPERM : EX_NOINPUT,
+		    "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, sb) == -1) {
+		close(fd);
+		return ms_errc(EX_IOERR, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	if (!S_ISREG(sb->st_mode))
+		return ms_errc(EX_NOINPUT, "%s: not a regular file", path);
+	return 0;
+}
+
 struct ms_db *
-ms_db_open(const char *path)
+ms_db_open_mode(const char *path, enum ms_db_mode mode)
 {
 	struct ms_db *db;
+	struct stat sb;
 
-	if (prepare_file(path) == -1)
+	if (mode == MS_DB_READ ? check_readable(path, &sb) == -1
+			       : prepare_file(path, mode) == -1)
 		return NULL;
 	db = ms_xcalloc(1, sizeof(*db));
 	db->path = ms_xstrdup(path);
-	if (sqlite3_open_v2(path, &db->h,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
-		NULL) != SQLITE_OK) {
-		ms_db_fail(db, NULL);
+	db->readonly = mode == MS_DB_READ && !can_write(path, &sb);
+	if ((db->readonly
+		    ? open_readonly(db)
+		    : sqlite_open(db, path, SQLITE_OPEN_READWRITE)) == -1 ||
+	    configure(db) == -1 || migrate(db) == -1) {
 		ms_db_close(db);
 		return NULL;
 	}
-	if (configure(db) == -1 || migrate(db) == -1) {
+	/* A read command that could write still never does. */
+	if (mode == MS_DB_READ && !db->readonly &&
+	    ms_db_exec(db, "PRAGMA query_only = ON") == -1) {
 		ms_db_close(db);
 		return NULL;
 	}
 	return db;
+}
+
+struct ms_db *
+ms_db_open(const char *path)
+{
+	return ms_db_open_mode(path, MS_DB_CREATE);
+}
+
+int
+ms_db_readonly(const struct ms_db *db)
+{
+	return db->readonly;
 }
 
 void

@@ -25,7 +25,6 @@ ms_email_finish(struct ms_email *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static const char *const sources[] = {"crm", "gmail", "outlook"};
 static const char *const directions[] = {"in", "out"};
 
 static const char *
@@ -37,12 +36,6 @@ intern(const char *s, const char *const *v, size_t n)
 		if (strcmp(s, v[i]) == 0)
 			return v[i];
 	return NULL;
-}
-
-const char *
-ms_email_source(const char *s)
-{
-	return intern(s, sources, sizeof(sources) / sizeof(*sources));
 }
 
 const char *
@@ -295,7 +288,7 @@ load_row(struct ms_db *db, sqlite3_stmt *st, struct ms_email *e)
 	memset(e, 0, sizeof(*e));
 	e->id = sqlite3_column_int64(st, 0);
 	e->message_id = ms_xstrdup(ms_db_col_text(st, 1));
-	e->source = ms_email_source(ms_db_col_text(st, 2));
+	strlcpy(e->source, ms_db_col_text(st, 2), sizeof(e->source));
 	e->direction = ms_email_direction(ms_db_col_text(st, 3));
 	e->date = (time_t)sqlite3_column_int64(st, 4);
 	e->subject = ms_xstrdup(ms_db_col_text(st, 5));
@@ -305,7 +298,7 @@ load_row(struct ms_db *db, sqlite3_stmt *st, struct ms_email *e)
 	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 		e->thread_id = ms_xstrdup(ms_db_col_text(st, 8));
 	e->has_attachments = sqlite3_column_int(st, 9);
-	if (e->source == NULL || e->direction == NULL)
+	if (e->source[0] == '\0' || e->direction == NULL)
 		return ms_errc(EX_DATAERR,
 		    "email %lld: bad source or "
 		    "direction in the database",

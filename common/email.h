@@ -17,7 +17,7 @@ enum { MS_ROLE_FROM = 0, MS_ROLE_TO = 1, MS_ROLE_CC = 2 };
 struct ms_email {
 	int64_t id;
 	char *message_id; /* normalised "<...>" */
-	const char *source; /* "crm", "gmail", "outlook" */
+	char source[16]; /* "crm", or the name of its driver */
 	const char *direction; /* "in", "out" */
 	time_t date;
 	char *subject;
@@ -33,8 +33,7 @@ struct ms_email {
 
 void ms_email_finish(struct ms_email *);
 
-/* The source and direction strings as stored (static), or NULL. */
-const char *ms_email_source(const char *);
+/* The direction string as stored (static), or NULL. */
 const char *ms_email_direction(const char *);
 
 /*

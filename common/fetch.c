@@ -82,6 +82,9 @@ struct ms_fetch_acct {
 	double throttled_at; /* the last refusal for rate, 0: none */
 	double probed_at; /* the quota last raised, or lowered */
 	double paused_until; /* Retry-After */
+	double since; /* when the account joined the run */
+	double learned; /* the quota found at the last refusal, 0: none */
+	int resumed; /* it started from a quota learned in an earlier run */
 	double refused; /* units refused for rate */
 	int err;
 	char errmsg[512];
@@ -195,13 +198,17 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 	a->lim = *lim;
 	if (a->lim.concurrency < 1)
 		a->lim.concurrency = 1;
+	if (a->lim.classify == NULL)
+		a->lim.classify = ms_fetch_classify_http;
 	a->ceiling = a->lim.units;
-	if (lim->start > 0 && lim->start < a->lim.units)
+	if (lim->start > 0 && lim->start < a->lim.units) {
 		a->lim.units = lim->start;
+		a->resumed = 1;
+	}
 	a->auth = auth;
 	a->auth_arg = auth_arg;
 	a->name = ms_xstrdup(name);
-	a->refilled = ms_fetch_now();
+	a->refilled = a->since = a->probed_at = ms_fetch_now();
 	a->next = f->accts;
 	f->accts = a;
 	return a;
@@ -524,7 +531,10 @@ window_wait(struct ms_fetch_acct *a, double units, double now)
 /* Refusals for rate within this share of a window after the quota was
  * lowered come from requests sent before: they teach nothing new. */
 #define THROTTLE_SETTLE 0.25
-/* Probing: a window without refusals raises the quota this much. */
+/* Probing: after this many windows without a refusal, the quota rises
+ * this much (a project's quota may have been raised since it was
+ * learned; probing costs a few refused parts each time it finds none). */
+#define PROBE_WINDOWS 4
 #define PROBE_STEP 0.02
 /* A refusal never lowers the quota below this share of its ceiling:
  * one while the window was nearly empty is not about this rate. */
@@ -546,6 +556,16 @@ ms_fetch_acct_throttled(struct ms_fetch_acct *a, double units, long retry_after)
 	}
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return;
+	if (now - a->since < a->lim.window && a->resumed) {
+		/* Paced at a quota learned before, and refused within the
+		 * run's first window: the provider's window still holds an
+		 * earlier run's requests (one just ended), which the spent
+		 * ring knows nothing of. Nothing to learn; that usage is gone
+		 * a window after this run began at the latest. */
+		if (a->since + a->lim.window > a->paused_until)
+			a->paused_until = a->since + a->lim.window;
+		return;
+	}
 	if (a->throttled_at > 0 &&
 	    now - a->throttled_at < a->lim.window * THROTTLE_SETTLE)
 		return;
@@ -566,12 +586,16 @@ ms_fetch_acct_throttled(struct ms_fetch_acct *a, double units, long retry_after)
 		if (a->tokens > 0)
 			a->tokens = 0;
 	}
+	a->learned = a->lim.units;
 	a->throttled_at = a->probed_at = now;
 }
 
 double
 ms_fetch_acct_quota(const struct ms_fetch_acct *a)
 {
+	/* Probed past what a refusal showed: not proven, not kept. */
+	if (a->learned > 0 && a->learned < a->lim.units)
+		return a->learned;
 	return a->lim.units;
 }
 
@@ -581,13 +605,14 @@ ms_fetch_acct_refused(const struct ms_fetch_acct *a)
 	return a->refused;
 }
 
-/* A window without refusals since the quota last moved: raise it a
+/* Windows without refusals since the quota last moved: raise it a
  * little, toward the ceiling, so that a quota learned too low (or
  * raised since) is found again. */
 static void
 probe(struct ms_fetch_acct *a, double now)
 {
-	if (a->lim.units >= a->ceiling || now - a->probed_at < a->lim.window)
+	if (a->lim.units >= a->ceiling ||
+	    now - a->probed_at < a->lim.window * PROBE_WINDOWS)
 		return;
 	a->lim.units *= 1 + PROBE_STEP;
 	if (a->lim.units > a->ceiling)
@@ -605,7 +630,8 @@ probe(struct ms_fetch_acct *a, double now)
  * that credit; rate is what is left of the quota after the cap. The
  * bucket starts empty, so that a run begun just after another stays
  * within the quota too. Within a run, window_wait() makes the bound
- * exact whatever the requests' delays.
+ * exact whatever the requests' delays; once the run is a window old it
+ * alone paces (the bucket knew nothing the spent ring does not).
  */
 static double
 limiter(struct ms_fetch_acct *a, double units, double now)
@@ -616,6 +642,11 @@ limiter(struct ms_fetch_acct *a, double units, double now)
 	if (a->lim.units <= 0 || a->lim.window <= 0)
 		return 0;
 	probe(a, now);
+	/* A window into the run, every request the provider counts in any
+	 * window of its own is in the spent ring or in flight: the sliding
+	 * window alone is exact, and the bucket would only cost a burst. */
+	if (now - a->since >= a->lim.window)
+		return window_wait(a, units, now);
 	rate = (a->lim.units - burst) / (a->lim.window + LATE_WAKE);
 	cap = burst + rate * LATE_WAKE;
 	if (rate <= 0) { /* a quota below one burst */
@@ -680,19 +711,20 @@ queued_or_flying(const struct ms_fetch *f)
 	return 0;
 }
 
-int
-ms_fetch_rate_limited(const char *body)
+enum ms_fetch_verdict
+ms_fetch_classify_http(long status, const char *body)
 {
-	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
-	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
-}
-
-static int
-retryable(long status, const char *body)
-{
-	return status == 408 || status == 429 || status == 500 ||
-	    status == 502 || status == 503 || status == 504 ||
-	    (status == 403 && ms_fetch_rate_limited(body));
+	(void)body;
+	switch (status) {
+	case 401: return MS_FETCH_REFRESH;
+	case 429: return MS_FETCH_RATE;
+	case 408:
+	case 500:
+	case 502:
+	case 503:
+	case 504: return MS_FETCH_RETRY;
+	default: return MS_FETCH_ANSWER;
+	}
 }
 
 static double
@@ -751,6 +783,7 @@ finish(struct req *r, CURLcode cc)
 {
 	struct ms_fetch_acct *a = r->acct;
 	struct ms_http_resp resp = {0};
+	enum ms_fetch_verdict verdict;
 	curl_off_t ra = -1;
 	char msg[600], *ct = NULL;
 
@@ -764,8 +797,11 @@ finish(struct req *r, CURLcode cc)
 	ms_buf_add(&r->resp, "", 0); /* a NUL-terminated body, never NULL */
 	resp.body = r->resp.s;
 	resp.len = r->resp.len;
-	if (a->err != 0 || (cc == CURLE_OK && resp.status == 401) ||
-	    cc != CURLE_OK || retryable(resp.status, resp.body)) {
+	verdict = cc != CURLE_OK ? MS_FETCH_RETRY
+				 : a->lim.classify(resp.status, resp.body);
+	if (verdict == MS_FETCH_REFRESH && r->refreshed)
+		verdict = MS_FETCH_ANSWER; /* refused again: the driver's */
+	if (a->err != 0 || verdict != MS_FETCH_ANSWER) {
 		free(resp.content_type); /* not passed on */
 		resp.content_type = NULL;
 	}
@@ -773,7 +809,7 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
-	if (cc == CURLE_OK && resp.status == 401 && !r->refreshed) {
+	if (verdict == MS_FETCH_REFRESH) {
 		/* Refreshed once, unless a newer token came meanwhile. */
 		if (r->gen == a->gen && !a->force_refresh) {
 			forget_token(a);
@@ -794,11 +830,9 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
-	if (cc == CURLE_OK &&
-	    (resp.status == 429 ||
-		(resp.status == 403 && ms_fetch_rate_limited(resp.body))))
+	if (verdict == MS_FETCH_RATE)
 		ms_fetch_acct_throttled(a, r->units, resp.retry_after);
-	if (cc != CURLE_OK || retryable(resp.status, resp.body)) {
+	if (verdict == MS_FETCH_RATE || verdict == MS_FETCH_RETRY) {
 		if (cc != CURLE_OK)
 			snprintf(msg, sizeof(msg), "%s: %s", r->url,
 			    curl_easy_strerror(cc));

@@ -3,9 +3,9 @@
  * mailsync-pull. Each account has its own queue, a cap on requests in
  * flight, a rate limiter in quota units per minute, its bearer token
  * (refreshed once on a 401), and retries with exponential backoff and
- * jitter on transport errors, 408, 429, 5xx and Google's rate-limit 403s,
- * honouring Retry-After. A request waiting for its time is parked, never
- * slept on.
+ * jitter on transport errors and the replies its provider's classifier
+ * calls transient or rate-limited, honouring Retry-After. A request waiting for
+ * its time is parked, never slept on.
  */
 #ifndef MS_FETCH_H
 #define MS_FETCH_H
@@ -37,6 +37,20 @@ ms_fetch_cb(struct ms_fetch_acct *, const struct ms_http_resp *resp, void *arg);
 typedef int
 ms_fetch_auth(void *arg, int refresh, char **token, time_t *expires);
 
+/* What a reply that came back means for the engine. */
+enum ms_fetch_verdict {
+	MS_FETCH_ANSWER, /* for the callback: a success, or a refusal */
+	MS_FETCH_RETRY, /* transient: asked again after a backoff */
+	MS_FETCH_RATE, /* refused for rate: asked again, the quota learns */
+	MS_FETCH_REFRESH, /* the token is refused: refreshed once, again */
+};
+
+/* A provider's reading of a reply's status and body (a driver's). */
+typedef enum ms_fetch_verdict ms_fetch_classify(long status, const char *body);
+
+/* HTTP's own: 401 refresh, 429 rate, 408 and 500, 502-504 retry. */
+enum ms_fetch_verdict ms_fetch_classify_http(long status, const char *body);
+
 /*
  * The provider's quota for one mailbox: at most units in any window of
  * window seconds (a sliding window, as Google and Microsoft count), and
@@ -51,8 +65,9 @@ struct ms_fetch_limits {
 	double units; /* per window; 0: no limit */
 	double window; /* seconds */
 	double burst; /* the largest request, in units */
-	double
-	    start; /* units to start from (a rate learned before), 0: units */
+	/* The units to start from (a rate learned before), 0: units. */
+	double start;
+	ms_fetch_classify *classify; /* NULL: ms_fetch_classify_http */
 };
 
 struct ms_fetch_spec {
@@ -126,7 +141,8 @@ void ms_fetch_acct_origin(struct ms_fetch_acct *, const char *url);
  */
 void
 ms_fetch_acct_throttled(struct ms_fetch_acct *, double units, long retry_after);
-/* The units per window the account paces at now (learned, or set). */
+/* The units per window the account paces at now (learned, or set), or
+ * what the last refusal showed when it probed past that since. */
 double ms_fetch_acct_quota(const struct ms_fetch_acct *);
 /* Refusals for rate seen, in units, for figures. */
 double ms_fetch_acct_refused(const struct ms_fetch_acct *);
@@ -148,10 +164,6 @@ const char *ms_fetch_acct_errmsg(const struct ms_fetch_acct *);
 /* Requests that started, for figures. */
 long ms_fetch_acct_requests(const struct ms_fetch_acct *);
 struct ms_fetch *ms_fetch_acct_engine(struct ms_fetch_acct *);
-
-/* Whether an error reply's body is one of Google's "slow down" 403s
- * (rateLimitExceeded, userRateLimitExceeded), not a refusal. */
-int ms_fetch_rate_limited(const char *body);
 
 /* Now, CLOCK_MONOTONIC, in seconds. */
 double ms_fetch_now(void);

@@ -20,7 +20,9 @@
 
 #include "account.h"
 #include "batch.h"
+#include "config.h"
 #include "date.h"
+#include "driver.h"
 #include "gmail.h"
 #include "json.h"
 #include "log.h"
@@ -54,6 +56,62 @@
 	"&metadataHeaders=Cc&metadataHeaders=Subject&metadataHeaders=Date"     \
 	"&metadataHeaders=Message-ID&metadataHeaders=List-Unsubscribe"         \
 	"&metadataHeaders=Precedence&metadataHeaders=Auto-Submitted"
+
+/*
+ * Gmail's cursor, stored as a flat JSON object: where incremental sync
+ * goes on (historyId), or where an unfinished full sync is (the
+ * profile's historyId read when it began, the next messages.list page).
+ */
+struct cursor {
+	char *history_id;
+	char *full_history_id;
+	char *page_token;
+};
+static const char *const cursor_keys[] = {
+    "historyId", "fullHistoryId", "pageToken"};
+#define NKEYS 3
+
+static void
+cursor_finish(struct cursor *c)
+{
+	free(c->history_id);
+	free(c->full_history_id);
+	free(c->page_token);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cursor_get(struct ms_sync *s, struct cursor *c)
+{
+	char *text, *v[NKEYS];
+
+	memset(c, 0, sizeof(*c));
+	if (ms_sync_cursor_get(s, FOLDER, &text) == -1)
+		return -1;
+	/* One that does not read is no cursor: the sync starts over. */
+	ms_json_unpack(text, cursor_keys, v, NKEYS);
+	free(text);
+	c->history_id = v[0];
+	c->full_history_id = v[1];
+	c->page_token = v[2];
+	return 0;
+}
+
+/* Inside the caller's transaction. */
+static int
+cursor_set(struct ms_sync *s, const struct cursor *c)
+{
+	char *v[NKEYS] = {c->history_id, c->full_history_id, c->page_token},
+	     *text = NULL;
+	int rc;
+
+	if (c->history_id != NULL || c->full_history_id != NULL ||
+	    c->page_token != NULL)
+		text = ms_json_pack(cursor_keys, v, NKEYS);
+	rc = ms_sync_cursor_set(s, FOLDER, text);
+	free(text);
+	return rc;
+}
 
 struct idset {
 	char **v;
@@ -464,12 +522,11 @@ store_got(struct gmail *g, struct unit *u)
 
 /* Store the head unit with cursor c in one transaction, and drop it. */
 static int
-commit(struct gmail *g, const struct ms_cursor *c)
+commit(struct gmail *g, const struct cursor *c)
 {
 	if (ms_sync_begin(g->s) == -1)
 		return -1;
-	if (store_got(g, g->head) == -1 ||
-	    ms_sync_cursor_set(g->s, FOLDER, c) == -1) {
+	if (store_got(g, g->head) == -1 || cursor_set(g->s, c) == -1) {
 		ms_sync_fail(g->s);
 		return -1;
 	}
@@ -507,7 +564,7 @@ fill_lookahead(struct gmail *g)
 static void
 try_commit(struct gmail *g)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 
 	while (g->att_listed && g->head != NULL && g->head->listed &&
 	    g->head->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0) {
@@ -558,7 +615,7 @@ next_unit(struct gmail *g)
 static void
 incremental_done(struct gmail *g)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	int last = g->pending.n == 0;
 
 	c.history_id = last ? g->new_history : g->old_history;
@@ -769,6 +826,28 @@ send_want(struct gmail *g, struct unit *u, struct idset *want)
 		unit_fetched(g, u);
 }
 
+/* Google's 403s that mean "slow down", not "forbidden". */
+static int
+rate_limited(const char *body)
+{
+	return strstr(body, "\"rateLimitExceeded\"") != NULL ||
+	    strstr(body, "\"userRateLimitExceeded\"") != NULL;
+}
+
+/*
+ * How Gmail's replies (and each part of a batch, a request of its own)
+ * are read: HTTP's way, and the 403s of its usage limits are refusals
+ * for rate (Gmail's "Resolve errors" page: rateLimitExceeded,
+ * userRateLimitExceeded); any other 403 is a refusal.
+ */
+static enum ms_fetch_verdict
+classify(long status, const char *body)
+{
+	if (status == 403 && rate_limited(body))
+		return MS_FETCH_RATE;
+	return ms_fetch_classify_http(status, body);
+}
+
 /* One message of a batch reply, answered 200. */
 static void
 batch_message(struct gmail *g, struct batch *b, size_t i,
@@ -808,6 +887,7 @@ static int
 batch_answers(struct gmail *g, struct batch *b, const struct ms_batch_part *p,
     struct idset *retry, int *reauth)
 {
+	enum ms_fetch_verdict v;
 	double refused = 0;
 	long wait = -1;
 	char why[300];
@@ -823,10 +903,10 @@ batch_answers(struct gmail *g, struct batch *b, const struct ms_batch_part *p,
 		else if (st == 401) {
 			*reauth = 1;
 			idset_add(retry, b->ids[i]);
-		} else if (st == 429 || st >= 500 ||
-		    (st == 403 && ms_fetch_rate_limited(p[i].body))) {
+		} else if ((v = classify(st, p[i].body)) == MS_FETCH_RATE ||
+		    v == MS_FETCH_RETRY) {
 			idset_add(retry, b->ids[i]);
-			if (st != 500 && st != 502 && st != 503 && st != 504)
+			if (v == MS_FETCH_RATE)
 				refused += COST_GET;
 			if (p[i].retry_after > wait)
 				wait = p[i].retry_after;
@@ -989,7 +1069,7 @@ static void
 profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct gmail *g = arg;
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	struct json_object *o;
 	long long total;
 	const char *h;
@@ -1018,7 +1098,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	c.full_history_id = g->start_history;
 	if (ms_sync_begin(g->s) == -1)
 		return;
-	if (ms_sync_cursor_set(g->s, FOLDER, &c) == -1) {
+	if (cursor_set(g->s, &c) == -1) {
 		ms_sync_fail(g->s);
 		return;
 	}
@@ -1182,7 +1262,7 @@ sendas_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if (r == NULL)
 		return;
 	if (r->status != 200 || (o = ms_http_json(r, "Gmail sendAs")) == NULL ||
-	    ms_provider_sendas_parse(o, &addrs, &n) == -1) {
+	    ms_gmail_sendas_parse(o, &addrs, &n) == -1) {
 		if (r->status != 200)
 			ms_errc(EX_UNAVAILABLE, "HTTP %ld", r->status);
 		ms_log_warn("%s: send-as addresses not read: %s", g->s->address,
@@ -1200,7 +1280,7 @@ sendas_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 }
 
 static void
-aliases(struct gmail *g)
+read_aliases(struct gmail *g)
 {
 	if (ms_account_aliases_due(g->s->db, g->s->account, ALIASES_MAX_AGE) !=
 	    1)
@@ -1208,28 +1288,22 @@ aliases(struct gmail *g)
 	get(g, g->s->p->aliases_url, COST_SENDAS, MAX_SMALL, sendas_cb, NULL);
 }
 
-double
-ms_gmail_max_request_units(void)
-{
-	return (double)BATCH_SIZE * COST_GET;
-}
-
-int
-ms_gmail_start(struct ms_sync *s)
+static int
+gmail_start(struct ms_sync *s)
 {
 	struct gmail *g = ms_xcalloc(1, sizeof(*g));
-	struct ms_cursor c;
+	struct cursor c;
 
 	g->s = s;
 	s->drv = g;
-	aliases(g);
-	if (ms_sync_cursor_get(s, FOLDER, &c) == -1)
+	read_aliases(g);
+	if (cursor_get(s, &c) == -1)
 		return -1;
 	if (c.history_id != NULL && !history_ok(c.history_id)) {
 		ms_log_warn("%s: the stored historyId is not Google's: a full "
 			    "sync again",
 		    s->address);
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	}
 	if (!s->full && c.history_id != NULL) {
 		g->incremental = 1;
@@ -1245,12 +1319,12 @@ ms_gmail_start(struct ms_sync *s)
 		full_start(g);
 	} else
 		profile(g);
-	ms_cursor_finish(&c);
+	cursor_finish(&c);
 	return 0;
 }
 
-void
-ms_gmail_finish(struct ms_sync *s)
+static void
+gmail_finish(struct ms_sync *s)
 {
 	struct gmail *g = s->drv;
 
@@ -1267,3 +1341,130 @@ ms_gmail_finish(struct ms_sync *s)
 	free(g);
 	s->drv = NULL;
 }
+
+/*
+ * The driver
+ */
+
+#define GMAIL_SCOPE "https://www.googleapis.com/auth/gmail.readonly"
+
+static int
+endpoints(struct ms_provider *p, const char *tenant)
+{
+	(void)tenant;
+	p->auth_url = ms_xstrdup(ms_driver_env("MAILSYNC_GOOGLE_AUTH_URL",
+	    "https://accounts.google.com/o/oauth2/v2/auth"));
+	p->token_url = ms_xstrdup(ms_driver_env("MAILSYNC_GOOGLE_TOKEN_URL",
+	    "https://oauth2.googleapis.com/token"));
+	p->revoke_url = ms_xstrdup(ms_driver_env("MAILSYNC_GOOGLE_REVOKE_URL",
+	    "https://oauth2.googleapis.com/revoke"));
+	p->api_url = ms_xstrdup(ms_driver_env(
+	    "MAILSYNC_GMAIL_API_URL", "https://gmail.googleapis.com"));
+	p->aliases_url =
+	    ms_xasprintf("%s/gmail/v1/users/me/settings/sendAs", p->api_url);
+	return 0;
+}
+
+static char *
+address(const struct ms_provider *p, const char *access)
+{
+	char *url = ms_xasprintf("%s/gmail/v1/users/me/profile", p->api_url);
+	struct json_object *o = ms_http_get_json(url, access, "Gmail profile");
+	const char *a;
+	char *addr = NULL;
+
+	free(url);
+	if (o == NULL)
+		return NULL;
+	if ((a = ms_json_str(o, "emailAddress")) == NULL || *a == '\0')
+		ms_errc(EX_UNAVAILABLE, "Gmail profile: no emailAddress");
+	else
+		addr = ms_xstrdup(a);
+	json_object_put(o);
+	return addr;
+}
+
+int
+ms_gmail_sendas_parse(struct json_object *o, char ***addrs, size_t *n)
+{
+	struct json_object *arr = ms_json_arr(o, "sendAs"), *sa;
+	const char *email, *status;
+	size_t i;
+
+	*addrs = NULL;
+	*n = 0;
+	if (arr == NULL)
+		return ms_errc(EX_PROTOCOL, "Gmail sendAs: no sendAs list");
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		sa = ms_json_arr_obj(arr, i);
+		if ((email = ms_json_str(sa, "sendAsEmail")) == NULL ||
+		    ms_json_true(sa, "isPrimary"))
+			continue;
+		status = ms_json_str(sa, "verificationStatus");
+		if (status != NULL && strcmp(status, "accepted") != 0)
+			continue;
+		ms_strv_add(addrs, n, ms_xstrdup(email));
+	}
+	return 0;
+}
+
+static int
+aliases(
+    const struct ms_provider *p, const char *access, char ***addrs, size_t *n)
+{
+	struct json_object *o;
+	int rc;
+
+	if ((o = ms_http_get_json(p->aliases_url, access, "Gmail sendAs")) ==
+	    NULL)
+		return -1;
+	rc = ms_gmail_sendas_parse(o, addrs, n);
+	json_object_put(o);
+	return rc;
+}
+
+/* The per-user quota (units per minute, the ceiling the limiter learns
+ * below), the requests in flight, a batch of 50 the costliest request. */
+static int
+limits(struct ms_db *db, struct ms_fetch_limits *lim)
+{
+	double scale, conc;
+
+	/* quota.time_scale divides the window, for tests and benchmarks
+	 * against an emulator that scales its own. */
+	if (ms_config_num(db, "quota.time_scale", &scale) == -1 ||
+	    ms_config_num(db, "quota.gmail_concurrency", &conc) == -1 ||
+	    ms_config_num(db, "quota.gmail_units_per_minute", &lim->units) ==
+		-1)
+		return -1;
+	lim->concurrency = (int)conc;
+	lim->window = 60 / scale;
+	lim->burst = (double)BATCH_SIZE * COST_GET;
+	return 0;
+}
+
+const struct ms_driver ms_gmail_driver = {
+    .name = "gmail",
+    .label = "Gmail",
+    .badge = "red",
+    /* Google refuses Gmail scopes in the device flow (invalid_scope). */
+    .flags = MS_DRV_OAUTH | MS_DRV_REVOKE | MS_DRV_ALIASES | MS_DRV_SECRET,
+    /* gmail.readonly alone: gmail.metadata forbids q (has:attachment),
+     * and a token holding both still rejects q. */
+    .scope = GMAIL_SCOPE,
+    .needed_scope = GMAIL_SCOPE,
+    /* offline + consent: a refresh token on every authorization. */
+    .extra_auth = "access_type=offline&prompt=consent",
+    .redirect_hint = "if the browser showed a Google error page instead of "
+		     "coming back here, the redirect was refused (most often "
+		     "a redirect_uri mismatch): register the client ID as a "
+		     "\"Desktop app\" OAuth client, which allows loopback "
+		     "redirects",
+    .endpoints = endpoints,
+    .address = address,
+    .aliases = aliases,
+    .limits = limits,
+    .classify = classify,
+    .start = gmail_start,
+    .finish = gmail_finish,
+};

@@ -21,6 +21,13 @@
  */
 int ms_gmail_message(struct json_object *msg, struct ms_email *e);
 
+/*
+ * The addresses of a settings.sendAs.list reply other than the primary
+ * one, verified (verificationStatus "accepted", or none given): a new
+ * vector of new strings in *addrs. 0, or -1 when o is not one.
+ */
+int ms_gmail_sendas_parse(struct json_object *o, char ***addrs, size_t *n);
+
 /* Whether id looks like a Gmail id (letters, digits, - and _; it goes
  * into URLs and batch parts as it is). */
 int ms_gmail_id_ok(const char *id);

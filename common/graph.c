@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "config.h"
 #include "date.h"
+#include "driver.h"
 #include "graph.h"
 #include "json.h"
 #include "log.h"
@@ -35,6 +37,55 @@
 
 static const char *const folders[] = {"inbox", "sentitems"};
 #define NFOLDERS (sizeof(folders) / sizeof(*folders))
+
+/*
+ * A folder's cursor, stored as a flat JSON object: the last complete
+ * round's deltaLink, and the unfinished round's next page.
+ */
+struct cursor {
+	char *delta_link;
+	char *next_link;
+};
+static const char *const cursor_keys[] = {"deltaLink", "nextLink"};
+#define NKEYS 2
+
+static void
+cursor_finish(struct cursor *c)
+{
+	free(c->delta_link);
+	free(c->next_link);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cursor_get(struct ms_sync *s, const char *folder, struct cursor *c)
+{
+	char *text, *v[NKEYS];
+
+	memset(c, 0, sizeof(*c));
+	if (ms_sync_cursor_get(s, folder, &text) == -1)
+		return -1;
+	/* One that does not read is no cursor: the sync starts over. */
+	ms_json_unpack(text, cursor_keys, v, NKEYS);
+	free(text);
+	c->delta_link = v[0];
+	c->next_link = v[1];
+	return 0;
+}
+
+/* Inside the caller's transaction. */
+static int
+cursor_set(struct ms_sync *s, const char *folder, const struct cursor *c)
+{
+	char *v[NKEYS] = {c->delta_link, c->next_link}, *text = NULL;
+	int rc;
+
+	if (c->delta_link != NULL || c->next_link != NULL)
+		text = ms_json_pack(cursor_keys, v, NKEYS);
+	rc = ms_sync_cursor_set(s, folder, text);
+	free(text);
+	return rc;
+}
 
 struct folder {
 	struct graph *gr;
@@ -213,7 +264,7 @@ store_page(struct page *pg)
 {
 	struct folder *f = pg->f;
 	struct ms_sync *s = f->gr->s;
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	struct json_object *item;
 	struct ms_email e;
 	const char *id;
@@ -237,7 +288,7 @@ store_page(struct page *pg)
 	}
 	c.next_link = pg->next;
 	c.delta_link = pg->delta ? pg->delta : f->delta_link;
-	if (rc == -1 || ms_sync_cursor_set(s, f->name, &c) == -1) {
+	if (rc == -1 || cursor_set(s, f->name, &c) == -1) {
 		fail(f);
 		return -1;
 	}
@@ -280,7 +331,7 @@ first_url(struct folder *f)
 static void
 resync(struct folder *f)
 {
-	struct ms_cursor c = {0};
+	struct cursor c = {0};
 	char *url;
 
 	f->resynced++;
@@ -288,7 +339,7 @@ resync(struct folder *f)
 	f->delta_link = NULL;
 	if (ms_sync_begin(f->gr->s) == -1)
 		return;
-	if (ms_sync_cursor_set(f->gr->s, f->name, &c) == -1) {
+	if (cursor_set(f->gr->s, f->name, &c) == -1) {
 		fail(f);
 		return;
 	}
@@ -526,19 +577,19 @@ folder_get(struct folder *f, const char *url)
 static int
 folder_start(struct folder *f)
 {
-	struct ms_cursor c;
+	struct cursor c;
 	char *url = NULL;
 
-	if (ms_sync_cursor_get(f->gr->s, f->name, &c) == -1)
+	if (cursor_get(f->gr->s, f->name, &c) == -1)
 		return -1;
 	if (f->gr->s->full)
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	/* A stored link is a provider's text too: checked as it was. */
 	if ((c.next_link != NULL &&
 		!link_ok(f, c.next_link, "stored nextLink")) ||
 	    (c.delta_link != NULL &&
 		!link_ok(f, c.delta_link, "stored deltaLink")))
-		ms_cursor_finish(&c);
+		cursor_finish(&c);
 	if (c.next_link != NULL) /* resume an unfinished round */
 		url = ms_xstrdup(c.next_link);
 	else if (c.delta_link != NULL)
@@ -547,14 +598,14 @@ folder_start(struct folder *f)
 		url = first_url(f);
 	f->delta_link = c.delta_link;
 	c.delta_link = NULL;
-	ms_cursor_finish(&c);
+	cursor_finish(&c);
 	folder_get(f, url);
 	free(url);
 	return 0;
 }
 
-int
-ms_graph_start(struct ms_sync *s)
+static int
+graph_start(struct ms_sync *s)
 {
 	struct graph *gr = ms_xcalloc(1, sizeof(*gr));
 	size_t i;
@@ -571,8 +622,8 @@ ms_graph_start(struct ms_sync *s)
 	return 0;
 }
 
-void
-ms_graph_finish(struct ms_sync *s)
+static void
+graph_finish(struct ms_sync *s)
 {
 	struct graph *gr = s->drv;
 	size_t i;
@@ -584,3 +635,93 @@ ms_graph_finish(struct ms_sync *s)
 	free(gr);
 	s->drv = NULL;
 }
+
+/*
+ * The driver
+ */
+
+static int
+endpoints(struct ms_provider *p, const char *tenant)
+{
+	const char *auth = ms_driver_env(
+	    "MAILSYNC_MS_AUTHORITY_URL", "https://login.microsoftonline.com");
+
+	if (tenant == NULL || *tenant == '\0')
+		tenant = "common";
+	p->auth_url = ms_xasprintf("%s/%s/oauth2/v2.0/authorize", auth, tenant);
+	p->token_url = ms_xasprintf("%s/%s/oauth2/v2.0/token", auth, tenant);
+	p->device_url =
+	    ms_xasprintf("%s/%s/oauth2/v2.0/devicecode", auth, tenant);
+	p->api_url = ms_xstrdup(ms_driver_env(
+	    "MAILSYNC_GRAPH_API_URL", "https://graph.microsoft.com"));
+	return 0;
+}
+
+/* Graph /me: mail, or userPrincipalName when mail is null (personal
+ * accounts). */
+static char *
+address(const struct ms_provider *p, const char *access)
+{
+	char *url = ms_xasprintf("%s/v1.0/me", p->api_url);
+	struct json_object *o = ms_http_get_json(url, access, "Graph /me");
+	const char *a;
+	char *addr = NULL;
+
+	free(url);
+	if (o == NULL)
+		return NULL;
+	if ((a = ms_json_str(o, "mail")) == NULL || *a == '\0')
+		a = ms_json_str(o, "userPrincipalName");
+	if (a == NULL || *a == '\0')
+		ms_errc(EX_UNAVAILABLE,
+		    "Graph /me: neither mail nor "
+		    "userPrincipalName");
+	else
+		addr = ms_xstrdup(a);
+	json_object_put(o);
+	return addr;
+}
+
+/* Graph's limits per app and mailbox (learn.microsoft.com/graph/
+ * throttling-limits, Outlook service): 10,000 requests in 10 minutes,
+ * 4 at once; every request costs one. */
+static int
+limits(struct ms_db *db, struct ms_fetch_limits *lim)
+{
+	double scale, conc;
+
+	if (ms_config_num(db, "quota.time_scale", &scale) == -1 ||
+	    ms_config_num(db, "quota.graph_concurrency", &conc) == -1 ||
+	    ms_config_num(db, "quota.graph_requests_per_10min", &lim->units) ==
+		-1)
+		return -1;
+	lim->concurrency = (int)conc;
+	lim->window = 600 / scale;
+	lim->burst = 1;
+	return 0;
+}
+
+const struct ms_driver ms_graph_driver = {
+    .name = "outlook",
+    .label = "Outlook",
+    .badge = "blue",
+    .flags = MS_DRV_OAUTH | MS_DRV_DEVICE | MS_DRV_TENANT | MS_DRV_ROTATES,
+    /* Mail.Read, not Mail.ReadBasic: the latter hides bodyPreview. */
+    .scope = "offline_access User.Read Mail.Read",
+    .needed_scope = "Mail.Read",
+    .extra_auth = "response_mode=query&prompt=select_account",
+    .redirect_hint =
+	"if the browser showed a Microsoft error page instead of coming "
+	"back here, the redirect was refused (most often AADSTS50011, "
+	"a redirect URI mismatch): in the app registration, add "
+	"http://127.0.0.1 (any port matches) under \"Mobile and "
+	"desktop applications\"",
+    .revoke_hint = "to remove mailsync's consent too, see "
+		   "https://myapps.microsoft.com (work accounts) or "
+		   "https://account.live.com/consent/Manage (personal ones)",
+    .endpoints = endpoints,
+    .address = address,
+    .limits = limits,
+    .start = graph_start,
+    .finish = graph_finish,
+};

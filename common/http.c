@@ -291,3 +291,23 @@ ms_http_json(const struct ms_http_resp *resp, const char *what)
 		    EX_UNAVAILABLE, "%s (HTTP %ld)", ms_errstr(), resp->status);
 	return o;
 }
+
+struct json_object *
+ms_http_get_json(const char *url, const char *access, const char *what)
+{
+	struct ms_http_resp r;
+	struct json_object *o;
+
+	if (ms_http_request("GET", url, access, NULL, NULL, NULL, 30, &r) == -1)
+		return NULL;
+	if (r.status != 200) {
+		ms_errc(r.status == 401 || r.status == 403 ? EX_NOPERM
+							   : EX_UNAVAILABLE,
+		    "%s: HTTP %ld from %s", what, r.status, url);
+		ms_http_resp_finish(&r);
+		return NULL;
+	}
+	o = ms_http_json(&r, what);
+	ms_http_resp_finish(&r);
+	return o;
+}

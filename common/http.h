@@ -66,4 +66,9 @@ char *ms_http_unescape(const char *s, size_t n);
  * it), or NULL with ms_err naming what and the status (EX_UNAVAILABLE). */
 struct json_object *ms_http_json(const struct ms_http_resp *, const char *what);
 
+/* GET url with the access token: its JSON object (the caller puts it),
+ * or NULL with ms_err (EX_NOPERM for 401 and 403). */
+struct json_object *
+ms_http_get_json(const char *url, const char *access, const char *what);
+
 #endif

@@ -161,3 +161,38 @@ ms_json_arr_obj(struct json_object *a, size_t i)
 	v = json_object_array_get_idx(a, i);
 	return json_object_is_type(v, json_type_object) ? v : NULL;
 }
+
+char *
+ms_json_pack(const char *const *keys, char *const *vals, size_t n)
+{
+	struct json_object *o = json_object_new_object();
+	char *text;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (vals[i] != NULL)
+			json_object_object_add(
+			    o, keys[i], json_object_new_string(vals[i]));
+	text = ms_xstrdup(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
+}
+
+int
+ms_json_unpack(const char *text, const char *const *keys, char **vals, size_t n)
+{
+	struct json_object *o;
+	const char *v;
+	size_t i;
+
+	memset(vals, 0, n * sizeof(*vals));
+	if (text == NULL ||
+	    (o = ms_json_parse(text, strlen(text), "a cursor")) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((v = ms_json_str(o, keys[i])) != NULL)
+			vals[i] = ms_xstrdup(v);
+	json_object_put(o);
+	return 0;
+}

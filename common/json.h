@@ -45,4 +45,15 @@ int ms_json_true(struct json_object *o, const char *key);
 /* Element i of array a when it is an object (else NULL). */
 struct json_object *ms_json_arr_obj(struct json_object *a, size_t i);
 
+/*
+ * A flat JSON object of n string members, for a driver's own small
+ * records (its sync cursor): pack makes it from keys and vals (a NULL
+ * val is left out), a new string; unpack reads each key's string, or
+ * NULL, into vals (new strings). unpack: 0, or -1 when text is not such
+ * an object (vals all NULL then).
+ */
+char *ms_json_pack(const char *const *keys, char *const *vals, size_t n);
+int ms_json_unpack(
+    const char *text, const char *const *keys, char **vals, size_t n);
+
 #endif

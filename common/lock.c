@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +83,52 @@ take_over(int fd, pid_t pid, const char *db)
 	return -1;
 }
 
+/*
+ * Open (or create) the lock file, never through a symbolic link and only
+ * when it is a regular file of the caller's with no other name: the lease
+ * is written into it, and a planted link must not truncate its target.
+ * O_NONBLOCK: a FIFO planted there must not hang the run.
+ */
+static int
+open_lock(const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path,
+	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+	    0600);
+	if (fd == -1 && errno == ELOOP)
+		return ms_errc(EX_CANTCREAT,
+		    "lock file %s is a symbolic link: refused (remove it; "
+		    "mailsync makes its own)",
+		    path);
+	if (fd == -1)
+		return ms_errc(
+		    EX_CANTCREAT, "lock file %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1) {
+		ms_errc(
+		    EX_CANTCREAT, "lock file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		close(fd);
+		return ms_errc(EX_CANTCREAT,
+		    "lock file %s is not a plain file of its own (a %s): "
+		    "refused (remove it; mailsync makes its own)",
+		    path, !S_ISREG(sb.st_mode) ? "special file" : "hard link");
+	}
+	if (sb.st_uid != geteuid()) {
+		close(fd);
+		return ms_errc(EX_NOPERM,
+		    "lock file %s belongs to uid %ld, not to you (uid %ld): "
+		    "run mailsync-pull as the database's owner",
+		    path, (long)sb.st_uid, (long)geteuid());
+	}
+	return fd;
+}
+
 int
 ms_lock_take(const char *db, long long bound)
 {
@@ -92,8 +139,7 @@ ms_lock_take(const char *db, long long bound)
 	if (ms_path_mkparent(db) == -1)
 		return -1;
 	path = ms_xasprintf("%s.pull.lock", db);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		ms_errc(EX_CANTCREAT, "%s: %s", path, strerror(errno));
+	if ((fd = open_lock(path)) == -1) {
 		free(path);
 		return -1;
 	}

@@ -14,7 +14,9 @@
  * bound seconds (0: unbounded): the lock's descriptor, held until the
  * process exits or ms_lock_release. -1 with ms_err: EX_TEMPFAIL when
  * another pull holds it (and is not stuck), EX_CANTCREAT when the lock
- * file cannot be made.
+ * file cannot be made or is not a plain file of its own (a symbolic link,
+ * a special file, a hard link: never written through), EX_NOPERM when it
+ * belongs to another user.
  */
 int ms_lock_take(const char *dbpath, long long bound);
 void ms_lock_release(int fd);

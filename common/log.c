@@ -129,6 +129,32 @@ ms_log_debug(const char *fmt, ...)
 }
 
 void
+ms_log_to(int where, int prio, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = format(fmt, ap);
+	va_end(ap);
+	if (journal && where != 0)
+		fprintf(stderr, "<%d>%s: %s\n", prio, getprogname(), msg);
+	else {
+		if (use_syslog && (where & MS_LOG_SYSTEM))
+			syslog(prio, "%s", msg);
+		if (where & MS_LOG_STDERR)
+			fprintf(stderr, "%s: %s\n", getprogname(), msg);
+	}
+	free(msg);
+}
+
+int
+ms_log_terminal(void)
+{
+	return !use_syslog && !journal;
+}
+
+void
 ms_log_notice(const char *fmt, ...)
 {
 	va_list ap;

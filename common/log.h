@@ -26,4 +26,13 @@ void ms_log_debug(const char *, ...) MS_ATTR_PRINTF(1, 2);
  * always. */
 void ms_log_notice(const char *, ...) MS_ATTR_PRINTF(1, 2);
 
+/* Where ms_log_to writes: stderr, the system log (syslog, none at a
+ * terminal), or both; into the journal once either way. */
+enum { MS_LOG_STDERR = 1, MS_LOG_SYSTEM = 2 };
+/* A line at syslog priority prio where says, whatever the verbosity:
+ * for a caller that decides itself what cron may mail. */
+void ms_log_to(int where, int prio, const char *, ...) MS_ATTR_PRINTF(3, 4);
+/* Whether stderr is a terminal (neither syslog nor the journal). */
+int ms_log_terminal(void);
+
 #endif

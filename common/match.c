@@ -205,17 +205,20 @@ expire(struct ms_db *db, const struct ms_rules *r, struct ms_match_stats *s)
 	return 0;
 }
 
+/*
+ * all: every address classified and every email evaluated again (the
+ * rules changed, or this is the database's first match).
+ */
 static int
-run(struct ms_db *db, const struct ms_rules *r, int rematch,
+run(struct ms_db *db, const struct ms_rules *r, int rematch, int all,
     struct ms_match_stats *s)
 {
 	int64_t mark;
 
-	if (ms_rules_classify(db, r, s->rules_changed) == -1 ||
-	    get_mark(db, &mark) == -1 ||
-	    ms_rules_directions(db, s->rules_changed ? 0 : mark) == -1)
+	if (ms_rules_classify(db, r, all) == -1 || get_mark(db, &mark) == -1 ||
+	    ms_rules_directions(db, all ? 0 : mark) == -1)
 		return -1;
-	if (rematch || s->rules_changed) {
+	if (rematch || all) {
 		if (count(db, "SELECT count(*) FROM emails", &s->emails) ||
 		    count(db, "SELECT count(*) FROM clients", &s->clients) ||
 		    sync_links(db, r, 0, s) == -1)
@@ -240,14 +243,23 @@ int
 ms_match_run(struct ms_db *db, int rematch, struct ms_match_stats *s)
 {
 	struct ms_rules r;
-	int rc = -1;
+	int rc = -1, all = -1;
+	char *mark = NULL;
 
 	memset(s, 0, sizeof(*s));
 	if (ms_db_bulk(db) == -1 || ms_db_begin(db) == -1)
 		return -1;
+	/* A database never matched has no rules applied to compare with:
+	 * everything is evaluated, but nothing "changed". */
 	if (ms_rules_load(db, &r) == 0 &&
-	    (s->rules_changed = ms_rules_changed(db, &r)) != -1 &&
-	    run(db, &r, rematch, s) == 0 && ms_db_commit(db) == 0)
+	    ms_db_setting_get(db, MARK_KEY, &mark) == 0 &&
+	    (all = ms_rules_changed(db, &r)) != -1) {
+		s->first = mark == NULL;
+		s->rules_changed = all && !s->first;
+	}
+	free(mark);
+	if (all != -1 && run(db, &r, rematch, all, s) == 0 &&
+	    ms_db_commit(db) == 0)
 		rc = 0;
 	else
 		ms_db_rollback(db);

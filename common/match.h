@@ -22,6 +22,7 @@ struct ms_match_stats {
 	int64_t unlinked; /* links removed: records or rules changed */
 	int64_t expired; /* unmatched emails deleted by retention */
 	int rules_changed; /* so every email was evaluated again */
+	int first; /* the database's first match: nothing to compare */
 };
 
 /*

@@ -1,21 +1,21 @@
 #include "oauth.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include <json-c/printbuf.h>
+#include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "listen.h"
 #include "log.h"
+#include "term.h"
 #include "util.h"
-
-#define REQ_MAX 8192
 
 /*
  * App credentials
@@ -133,239 +133,226 @@ ms_oauth_auth_url(const struct ms_provider *p, const struct ms_app *app,
 	ms_http_form_add(&q, "client_id", app->client_id);
 	ms_http_form_add(&q, "redirect_uri", redirect);
 	ms_http_form_add(&q, "response_type", "code");
-	ms_http_form_add(&q, "scope", p->scope);
+	ms_http_form_add(&q, "scope", p->drv->scope);
 	ms_http_form_add(&q, "code_challenge", challenge);
 	ms_http_form_add(&q, "code_challenge_method", "S256");
 	ms_http_form_add(&q, "state", state);
 	if (login_hint != NULL)
 		ms_http_form_add(&q, "login_hint", login_hint);
-	ms_buf_printf(&q, "&%s", p->extra_auth);
+	ms_buf_printf(&q, "&%s", p->drv->extra_auth);
 	url = ms_xasprintf(
 	    "%s%c%s", p->auth_url, strchr(p->auth_url, '?') ? '&' : '?', q.s);
 	ms_buf_finish(&q);
 	return url;
 }
 
-/* The value of key in a query string (a new string), or NULL. */
-static char *
-query_get(const char *q, const char *key)
-{
-	size_t kl = strlen(key), n;
-	const char *p = q, *end;
-
-	while (p != NULL && *p != '\0') {
-		end = strpbrk(p, "&#");
-		n = end ? (size_t)(end - p) : strlen(p);
-		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=')
-			return ms_http_unescape(p + kl + 1, n - kl - 1);
-		p = end && *end == '&' ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* Judge a redirect's query: 0 with *code, or -1 saying why. */
-static int
-judge_query(const char *q, const char *state, char **code)
-{
-	char *got = query_get(q, "state"), *err = query_get(q, "error");
-	char *desc = query_get(q, "error_description");
-	int rc = 0;
-
-	*code = NULL;
-	if (got == NULL || strcmp(got, state) != 0)
-		rc = ms_errc(EX_DATAERR,
-		    "the redirect's state does not match "
-		    "this request: not stored (a stale or forged redirect?)");
-	else if (err != NULL)
-		rc = ms_errc(EX_NOPERM, "authorization refused: %s%s%s", err,
-		    desc ? ": " : "", desc ? desc : "");
-	else if ((*code = query_get(q, "code")) == NULL || **code == '\0')
-		rc = ms_errc(EX_DATAERR, "the redirect carries no code");
-	free(got);
-	free(err);
-	free(desc);
-	if (rc == -1) {
-		ms_secret_free(*code);
-		*code = NULL;
-	}
-	return rc;
-}
-
 int
 ms_oauth_parse_paste(const char *line, const char *state, char **code)
 {
 	const char *q;
+	char *copy;
 	size_t n;
+	int rc;
 
+	*code = NULL;
 	while (*line == ' ' || *line == '\t')
 		line++;
 	n = strcspn(line, " \t\r\n");
 	if (n == 0)
 		return ms_errc(EX_DATAERR, "nothing pasted");
-	if ((q = memchr(line, '?', n)) != NULL || strstr(line, "code=")) {
-		char *copy = ms_xstrndup(
-		    q ? q + 1 : line, n - (size_t)(q ? q + 1 - line : 0));
-		int rc = judge_query(copy, state, code);
-
-		ms_secret_free(copy);
-		return rc;
-	}
-	/* A bare code: there is no state to compare. */
-	*code = ms_xstrndup(line, n);
-	return 0;
-}
-
-/*
- * The loopback listener
- */
-
-int
-ms_oauth_listen(int port, int *bound)
-{
-	struct sockaddr_in sa = {0};
-	socklen_t len = sizeof(sa);
-	int fd, on = 1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return ms_errc(EX_OSERR, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    listen(fd, 8) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {
-		ms_errc(
-		    EX_UNAVAILABLE, "127.0.0.1:%d: %s", port, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*bound = ntohs(sa.sin_port);
-	return fd;
-}
-
-static void
-reply(int c, int status, const char *title, const char *text)
-{
-	char page[1024];
-	int n;
-
-	n = snprintf(page, sizeof(page),
-	    "<!doctype html><meta charset=utf-8><title>mailsync</title>"
-	    "<h1>%s</h1><p>%s</p>",
-	    title, text);
-	dprintf(c,
-	    "HTTP/1.1 %d %s\r\nContent-Type: text/html; "
-	    "charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n"
-	    "Cache-Control: no-store\r\n\r\n%s",
-	    status,
-	    status == 200       ? "OK"
-		: status == 404 ? "Not Found"
-				: "Bad Request",
-	    n, page);
-}
-
-/* Read one request head from c; the request target in *target. */
-static int
-read_target(int c, char **target)
-{
-	struct timeval tv = {5, 0};
-	char buf[REQ_MAX + 1], *sp, *sp2;
-	size_t len = 0;
-	ssize_t n;
-
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (len < REQ_MAX) {
-		n = read(c, buf + len, REQ_MAX - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			break;
-	}
-	buf[len] = '\0';
-	if (strncmp(buf, "GET ", 4) != 0 || (sp = strchr(buf + 4, ' ')) == NULL)
-		return -1;
-	sp2 = buf + 4;
-	*target = ms_xstrndup(sp2, (size_t)(sp - sp2));
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
-}
-
-/* Handle one connection: 1 when it ended the wait (rc in *rc). */
-static int
-serve(int c, const char *state, char **code, int *rc)
-{
-	char *target = NULL, *q;
-
-	if (read_target(c, &target) == -1) {
-		reply(c, 400, "Bad request", "mailsync expected a redirect.");
+	if ((q = memchr(line, '?', n)) == NULL && !strstr(line, "code=")) {
+		/* A bare code: there is no state to compare. */
+		*code = ms_secret_strndup(line, n);
 		return 0;
 	}
-	q = strchr(target, '?');
-	if (q != NULL)
-		*q++ = '\0';
-	if (strcmp(target, "/") != 0 || q == NULL) {
-		reply(c, 404, "Not found",
-		    "This is mailsync's sign-in "
-		    "listener.");
-		free(target);
-		return 0;
-	}
-	*rc = judge_query(q, state, code);
-	if (*rc == 0)
-		reply(c, 200, "Signed in",
-		    "mailsync has the authorization. "
-		    "You can close this window.");
-	else
-		reply(c, 400, "Not signed in",
-		    "mailsync did not get the "
-		    "authorization; see the terminal.");
-	ms_secret_free(target);
-	return 1;
-}
-
-int
-ms_oauth_wait_code(int fd, const char *state, int timeout, char **code)
-{
-	struct pollfd pfd = {fd, POLLIN, 0};
-	time_t deadline = time(NULL) + timeout;
-	int c, rc = -1, done = 0, left;
-
-	*code = NULL;
-	while (!done) {
-		left = (int)(deadline - time(NULL));
-		if (left <= 0)
-			return ms_errc(EX_TEMPFAIL,
-			    "no authorization within "
-			    "%d seconds: nothing stored",
-			    timeout);
-		if (poll(&pfd, 1, left * 1000) <= 0)
-			continue;
-		if ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-			continue;
-		done = serve(c, state, code, &rc);
-		close(c);
-	}
+	copy = ms_secret_strndup(
+	    q ? q + 1 : line, n - (size_t)(q ? q + 1 - line : 0));
+	if ((rc = ms_listen_judge(copy, state, code)) == 1)
+		rc = ms_errc(EX_DATAERR,
+		    "the pasted address's state does not match this sign-in: "
+		    "not stored (an address from an older attempt?)");
+	ms_secret_free(copy);
 	return rc;
 }
 
 /*
- * The token endpoint
+ * Replies: parsed without leaving copies of their secrets behind
  */
 
-/* Turn an error reply into a message and an exit code. */
-static int
-token_error(const struct ms_provider *p, const struct ms_http_resp *r)
-{
-	struct json_object *o = ms_http_json(r, p->label);
-	const char *e = ms_json_str(o, "error");
-	const char *d = ms_json_str(o, "error_description");
-	int code = EX_UNAVAILABLE;
-	char desc[200] = "";
+/* Token and device replies are small: anything larger is not one. */
+#define REPLY_MAX (1024 * 1024)
+#define DESC_MAX 200 /* of an error_description shown */
+#define MESSAGE_MAX 2000 /* of the device flow's instructions shown */
 
-	if (r->status >= 500 || r->status == 429)
+/* Wipe every string value in o: json-c keeps them in its own
+ * allocations (json_object_get_string gives those very bytes), which
+ * json_object_put frees unwiped. */
+static void
+wipe(struct json_object *o)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		sodium_memzero((char *)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			wipe(v);
+		}
+		break;
+	}
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			wipe(json_object_array_get_idx(o, i));
+		break;
+	default: break;
+	}
+}
+
+static void
+wipe_put(struct json_object *o)
+{
+	wipe(o);
+	json_object_put(o);
+}
+
+/*
+ * A JSON object from body[0..len), or NULL. json-c's tokener gathers each
+ * string in a work buffer before copying it into the object: that buffer
+ * is sized up front (so no realloc leaves a stray copy) and wiped with
+ * the tokener. Only white space may follow the object.
+ */
+static struct json_object *
+parse_object(const char *body, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o = NULL;
+	size_t end;
+
+	if (body == NULL || len == 0 || len > REPLY_MAX ||
+	    (tok = json_tokener_new_ex(16)) == NULL)
+		return NULL;
+	if (printbuf_memset(tok->pb, 0, 0, (int)len + 1) == -1)
+		goto out;
+	printbuf_reset(tok->pb);
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object)) {
+		if (o != NULL)
+			wipe_put(o);
+		o = NULL;
+		goto out;
+	}
+	for (end = json_tokener_get_parse_end(tok); end < len; end++)
+		if (body[end] != ' ' && body[end] != '\t' &&
+		    body[end] != '\r' && body[end] != '\n') {
+			wipe_put(o);
+			o = NULL;
+			break;
+		}
+out:
+	sodium_memzero(tok->pb->buf, (size_t)tok->pb->size);
+	json_tokener_free(tok);
+	return o;
+}
+
+/*
+ * A number of seconds at key: a JSON number or a numeric string ("3599",
+ * as some providers send). 0 with *v (saturated far beyond any clamp), 1
+ * when absent or null, -1 when of another type or not a number.
+ */
+static int
+json_seconds(struct json_object *o, const char *key, long long *v)
+{
+	struct json_object *x;
+	const char *s;
+	double d;
+	int neg;
+
+	if (!json_object_object_get_ex(o, key, &x) || x == NULL)
+		return 1;
+	switch (json_object_get_type(x)) {
+	case json_type_int: *v = (long long)json_object_get_int64(x); return 0;
+	case json_type_double:
+		d = json_object_get_double(x);
+		if (!isfinite(d))
+			return -1;
+		*v = d > 1e15   ? (long long)1e15
+		    : d < -1e15 ? (long long)-1e15
+				: (long long)d;
+		return 0;
+	case json_type_string:
+		s = json_object_get_string(x);
+		if ((neg = *s == '-'))
+			s++;
+		if (*s == '\0')
+			return -1;
+		for (*v = 0; *s >= '0' && *s <= '9'; s++)
+			if (*v < 1000000000000000LL)
+				*v = *v * 10 + (*s - '0');
+		if (*s != '\0')
+			return -1;
+		if (neg)
+			*v = -*v;
+		return 0;
+	default: return -1;
+	}
+}
+
+/* Seconds at key, def when absent, unusable or not positive, clamped to
+ * [lo, hi]; what was replaced is said at -v. */
+static int
+seconds(const char *label, const char *what, struct json_object *o,
+    const char *key, int def, int lo, int hi)
+{
+	long long v;
+	int r = json_seconds(o, key, &v);
+
+	if (r == 1)
+		return def;
+	if (r == -1 || v <= 0) {
+		if (r == -1)
+			ms_log_debug("%s %s: %s is not a number: taking %d s",
+			    label, what, key, def);
+		else
+			ms_log_debug("%s %s: %s %lld is not positive: taking "
+				     "%d s",
+			    label, what, key, v, def);
+		return def;
+	}
+	if (v < lo || v > hi) {
+		ms_log_debug("%s %s: %s %lld is out of range: taking %d s",
+		    label, what, key, v, v < lo ? lo : hi);
+		return v < lo ? lo : hi;
+	}
+	return (int)v;
+}
+
+/* A string member, NULL when absent, not a string or empty. */
+static const char *
+str(struct json_object *o, const char *key)
+{
+	const char *s = ms_json_str(o, key);
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/* An error reply (o may be NULL: not JSON) as a message and a code. */
+static int
+reply_error(
+    const char *label, const char *what, long status, struct json_object *o)
+{
+	const char *e = str(o, "error");
+	const char *d = str(o, "error_description");
+	int code = EX_UNAVAILABLE;
+	char desc[DESC_MAX + 3] = "";
+
+	if (status >= 500 || status == 429)
 		code = EX_TEMPFAIL;
 	else if (e &&
 	    (strcmp(e, "invalid_grant") == 0 ||
@@ -382,64 +369,182 @@ token_error(const struct ms_provider *p, const struct ms_http_resp *r)
 		strcmp(e, "unauthorized_client") == 0))
 		code = EX_CONFIG;
 	if (d != NULL) /* Microsoft's run over several lines */
-		snprintf(
-		    desc, sizeof(desc), ": %.*s", (int)strcspn(d, "\r\n"), d);
-	ms_errc(code, "%s token endpoint: HTTP %ld %s%s", p->label, r->status,
+		snprintf(desc, sizeof(desc), ": %.*s",
+		    (int)(strcspn(d, "\r\n") < DESC_MAX ? strcspn(d, "\r\n")
+							: DESC_MAX),
+		    d);
+	return ms_errc(code, "%s %s: HTTP %ld %.*s%s", label, what, status, 64,
 	    e ? e : "(no error code)", desc);
-	json_object_put(o);
-	return -1;
 }
 
-static int
-token_reply(const struct ms_provider *p, const struct ms_http_resp *r,
-    struct ms_tokens *t)
+int
+ms_oauth_token_parse(const char *label, long status, const char *body,
+    size_t len, struct ms_tokens *t)
 {
-	struct json_object *o, *v;
+	struct json_object *o = parse_object(body, len), *v;
+	const char *access = str(o, "access_token"), *e = str(o, "error");
 	const char *s;
+	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (r->status != 200)
-		return token_error(p, r);
-	if ((o = ms_http_json(r, p->label)) == NULL)
-		return -1;
-	if ((s = ms_json_str(o, "access_token")) == NULL) {
-		json_object_put(o);
-		return ms_errc(EX_UNAVAILABLE,
-		    "%s token endpoint: no "
-		    "access_token in the reply",
-		    p->label);
+	if (status != 200 || (access == NULL && e != NULL)) {
+		if (e != NULL && strcmp(e, "authorization_pending") == 0)
+			rc = MS_OAUTH_PENDING;
+		else if (e != NULL && strcmp(e, "slow_down") == 0)
+			rc = MS_OAUTH_SLOW_DOWN;
+		else
+			rc = reply_error(label, "token endpoint", status, o);
+	} else if (o == NULL)
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s token endpoint: malformed JSON in the reply (HTTP %ld)",
+		    label, status);
+	else if (access == NULL)
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s token endpoint: no access_token in the reply", label);
+	else {
+		t->access = ms_secret_strdup(access);
+		if ((s = str(o, "refresh_token")) != NULL)
+			t->refresh = ms_secret_strdup(s);
+		else if (json_object_object_get_ex(o, "refresh_token", &v) &&
+		    v != NULL)
+			ms_log_debug("%s token endpoint: a refresh_token that "
+				     "is not a string: ignored",
+			    label);
+		if ((s = ms_json_str(o, "scope")) != NULL) /* absent: asked */
+			t->scope = ms_xstrdup(s);
+		t->expires = time(NULL) +
+		    seconds(label, "token", o, "expires_in", 3600, 1, 86400);
 	}
-	t->access = ms_xstrdup(s);
-	if ((s = ms_json_str(o, "refresh_token")) != NULL)
-		t->refresh = ms_xstrdup(s);
-	if ((s = ms_json_str(o, "scope")) != NULL) /* absent: as asked */
-		t->scope = ms_xstrdup(s);
-	t->expires = time(NULL) + 3600;
-	if (json_object_object_get_ex(o, "expires_in", &v))
-		t->expires = time(NULL) + json_object_get_int(v);
-	json_object_put(o);
-	return 0;
+	if (o != NULL)
+		wipe_put(o);
+	return rc;
+}
+
+int
+ms_oauth_device_parse(const char *label, long status, const char *body,
+    size_t len, struct ms_device *d)
+{
+	struct json_object *o = parse_object(body, len);
+	const char *dc = str(o, "device_code"), *uc = str(o, "user_code");
+	const char *uri = str(o, "verification_uri"), *msg = str(o, "message");
+	int rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (uri == NULL)
+		uri = str(o, "verification_url"); /* Google's older name */
+	if (status != 200)
+		rc = reply_error(label, "device code endpoint", status, o);
+	else if (o == NULL)
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s device code endpoint: malformed JSON in the reply",
+		    label);
+	else if (dc == NULL)
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s device code endpoint: no device_code in the reply",
+		    label);
+	else if (msg == NULL && (uri == NULL || uc == NULL))
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s device code endpoint: no instructions in the reply "
+		    "(message, or verification_uri and user_code)",
+		    label);
+	else {
+		d->device_code = ms_secret_strdup(dc);
+		d->user_code = uc ? ms_xstrndup(uc, MESSAGE_MAX) : NULL;
+		d->verification_uri =
+		    uri ? ms_xstrndup(uri, MESSAGE_MAX) : NULL;
+		d->message = msg ? ms_xstrndup(msg, MESSAGE_MAX) : NULL;
+		/* RFC 8628 §3.2: 5 s when absent. */
+		d->interval =
+		    seconds(label, "device code", o, "interval", 5, 1, 60);
+		d->expires_in = seconds(
+		    label, "device code", o, "expires_in", 900, 1, 86400);
+	}
+	if (o != NULL)
+		wipe_put(o);
+	return rc;
+}
+
+void
+ms_oauth_device_finish(struct ms_device *d)
+{
+	ms_secret_free(d->device_code);
+	free(d->user_code);
+	free(d->verification_uri);
+	free(d->message);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * The token endpoint
+ */
+
+/* Append key=value to a form body, form-urlencoded, in guarded memory. */
+static void
+form_add(struct ms_secret_buf *f, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *s;
+	char e[3];
+	int pass;
+
+	if (f->len > 0)
+		ms_secret_buf_add(f, "&", 1);
+	for (pass = 0; pass < 2; pass++) {
+		for (s = pass ? value : key; *s != '\0'; s++) {
+			if ((*s >= 'A' && *s <= 'Z') ||
+			    (*s >= 'a' && *s <= 'z') ||
+			    (*s >= '0' && *s <= '9') || strchr("-._~", *s))
+				ms_secret_buf_add(f, s, 1);
+			else {
+				e[0] = '%';
+				e[1] = hex[(unsigned char)*s >> 4];
+				e[2] = hex[(unsigned char)*s & 15];
+				ms_secret_buf_add(f, e, 3);
+			}
+		}
+		if (pass == 0)
+			ms_secret_buf_add(f, "=", 1);
+	}
+	sodium_memzero(e, sizeof(e));
 }
 
 static void
-form_client(
-    const struct ms_provider *p, const struct ms_app *app, struct ms_buf *f)
+form_client(const struct ms_provider *p, const struct ms_app *app,
+    struct ms_secret_buf *f)
 {
-	ms_http_form_add(f, "client_id", app->client_id);
+	form_add(f, "client_id", app->client_id);
 	if (app->secret != NULL)
-		ms_http_form_add(f, "client_secret", app->secret);
-	if (p->rotates_refresh) /* Microsoft wants the scope again */
-		ms_http_form_add(f, "scope", p->scope);
+		form_add(f, "client_secret", app->secret);
+	if (p->drv->flags &
+	    MS_DRV_ROTATES) /* Microsoft wants the scope again */
+		form_add(f, "scope", p->drv->scope);
 }
 
+/* POST the form (then wiped) within timeout seconds. */
 static int
-post_token(const struct ms_provider *p, const char *url, struct ms_buf *f,
+post_form(const char *url, struct ms_secret_buf *f, long timeout,
     struct ms_http_resp *r)
 {
-	int rc = ms_http_request("POST", url, NULL, NULL, f->s, NULL, 60, r);
+	int rc = ms_http_request(
+	    "POST", url, NULL, NULL, f->s ? f->s : "", NULL, timeout, r);
 
-	explicit_bzero(f->s, f->len);
-	ms_buf_finish(f);
+	ms_secret_buf_finish(f);
+	return rc;
+}
+
+/* A token request's reply: tokens or an error, never "pending". */
+static int
+token_reply(
+    const struct ms_provider *p, struct ms_http_resp *r, struct ms_tokens *t)
+{
+	int rc = ms_oauth_token_parse(p->label, r->status, r->body, r->len, t);
+
+	ms_http_resp_finish(r);
+	if (rc > 0)
+		rc = ms_errc(EX_UNAVAILABLE,
+		    "%s token endpoint: an unexpected %s", p->label,
+		    rc == MS_OAUTH_PENDING ? "authorization_pending"
+					   : "slow_down");
 	return rc;
 }
 
@@ -449,18 +554,18 @@ ms_oauth_exchange(const struct ms_provider *p, const struct ms_app *app,
     struct ms_tokens *t)
 {
 	struct ms_http_resp r;
-	struct ms_buf f = {0};
+	struct ms_secret_buf f = {0};
 	int rc;
 
+	memset(t, 0, sizeof(*t));
 	form_client(p, app, &f);
-	ms_http_form_add(&f, "grant_type", "authorization_code");
-	ms_http_form_add(&f, "code", code);
-	ms_http_form_add(&f, "redirect_uri", redirect);
-	ms_http_form_add(&f, "code_verifier", verifier);
-	if (post_token(p, p->token_url, &f, &r) == -1)
+	form_add(&f, "grant_type", "authorization_code");
+	form_add(&f, "code", code);
+	form_add(&f, "redirect_uri", redirect);
+	form_add(&f, "code_verifier", verifier);
+	if (post_form(p->token_url, &f, 60, &r) == -1)
 		return -1;
 	rc = token_reply(p, &r, t);
-	ms_http_resp_finish(&r);
 	if (rc == 0 && t->refresh == NULL) {
 		ms_tokens_finish(t);
 		return ms_errc(EX_UNAVAILABLE,
@@ -476,29 +581,27 @@ ms_oauth_refresh(const struct ms_provider *p, const struct ms_app *app,
     const char *refresh, struct ms_tokens *t)
 {
 	struct ms_http_resp r;
-	struct ms_buf f = {0};
-	int rc;
+	struct ms_secret_buf f = {0};
 
+	memset(t, 0, sizeof(*t));
 	form_client(p, app, &f);
-	ms_http_form_add(&f, "grant_type", "refresh_token");
-	ms_http_form_add(&f, "refresh_token", refresh);
-	if (post_token(p, p->token_url, &f, &r) == -1)
+	form_add(&f, "grant_type", "refresh_token");
+	form_add(&f, "refresh_token", refresh);
+	if (post_form(p->token_url, &f, 60, &r) == -1)
 		return -1;
-	rc = token_reply(p, &r, t);
-	ms_http_resp_finish(&r);
-	return rc;
+	return token_reply(p, &r, t);
 }
 
 int
 ms_oauth_revoke(const struct ms_provider *p, const char *token)
 {
 	struct ms_http_resp r;
-	struct ms_buf f = {0};
+	struct ms_secret_buf f = {0};
 
 	if (p->revoke_url == NULL)
 		return 0;
-	ms_http_form_add(&f, "token", token);
-	if (post_token(p, p->revoke_url, &f, &r) == -1)
+	form_add(&f, "token", token);
+	if (post_form(p->revoke_url, &f, 60, &r) == -1)
 		return -1;
 	if (r.status != 200) {
 		ms_errc(EX_UNAVAILABLE, "%s revocation: HTTP %ld", p->label,
@@ -514,111 +617,124 @@ ms_oauth_revoke(const struct ms_provider *p, const char *token)
  * The device authorization grant (RFC 8628)
  */
 
-static int
-json_int(struct json_object *o, const char *key, int def)
+static long long
+now_ms(void)
 {
-	struct json_object *v;
+	struct timespec ts;
 
-	if (!json_object_object_get_ex(o, key, &v))
-		return def;
-	return json_object_get_int(v);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-device_start(const struct ms_provider *p, const struct ms_app *app,
-    char **device_code, int *interval, int *expires)
+static void
+nap(long long ms)
 {
-	struct ms_http_resp r;
-	struct ms_buf f = {0};
-	struct json_object *o;
-	const char *msg, *dc;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
 
-	ms_http_form_add(&f, "client_id", app->client_id);
-	ms_http_form_add(&f, "scope", p->scope);
-	if (post_token(p, p->device_url, &f, &r) == -1)
-		return -1;
-	if (r.status != 200) {
-		token_error(p, &r);
-		ms_http_resp_finish(&r);
-		return -1;
+	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* A request's timeout: what is left before the deadline, at most 60 s. */
+static long
+left_s(long long deadline)
+{
+	long long s = (deadline - now_ms()) / 1000;
+
+	return s < 1 ? 1 : s > 60 ? 60 : (long)s;
+}
+
+/* The provider's instructions: its text, so through the sanitizer. */
+static void
+show(const struct ms_device *d)
+{
+	if (d->message != NULL)
+		ms_term_fputs(d->message, 0, stderr);
+	else {
+		fputs("To sign in, open ", stderr);
+		ms_term_fputs(d->verification_uri, 0, stderr);
+		fputs(" and enter the code ", stderr);
+		ms_term_fputs(d->user_code, 0, stderr);
 	}
-	o = ms_http_json(&r, p->label);
-	ms_http_resp_finish(&r);
-	if (o == NULL)
-		return -1;
-	if ((dc = ms_json_str(o, "device_code")) == NULL) {
-		json_object_put(o);
-		return ms_errc(EX_UNAVAILABLE,
-		    "%s device code: no "
-		    "device_code in the reply",
-		    p->label);
-	}
-	*device_code = ms_xstrdup(dc);
-	*interval = json_int(o, "interval", 5);
-	*expires = json_int(o, "expires_in", 900);
-	if ((msg = ms_json_str(o, "message")) != NULL)
-		fprintf(stderr, "%s\n", msg);
-	else
-		fprintf(stderr, "To sign in, open %s and enter the code %s\n",
-		    ms_json_str(o, "verification_uri"),
-		    ms_json_str(o, "user_code"));
-	json_object_put(o);
-	return 0;
+	fputc('\n', stderr);
+	fflush(stderr);
 }
 
 int
 ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
     int timeout, struct ms_tokens *t)
 {
+	struct ms_secret_buf f = {0};
 	struct ms_http_resp r;
-	struct ms_buf f = {0};
-	struct json_object *o;
-	char *dc = NULL;
-	const char *e;
-	int interval = 5, expires = 900, rc = 1;
-	time_t deadline;
+	struct ms_device d;
+	long long start = now_ms(), deadline, expiry, end, left, wait;
+	int rc, interval;
 
+	memset(t, 0, sizeof(*t));
 	if (p->device_url == NULL)
 		return ms_errc(EX_USAGE,
 		    "%s has no device flow for mail "
 		    "scopes: use the browser or --paste",
 		    p->label);
-	if (device_start(p, app, &dc, &interval, &expires) == -1)
+	deadline = start + (long long)timeout * 1000;
+	form_add(&f, "client_id", app->client_id);
+	form_add(&f, "scope", p->drv->scope);
+	if (post_form(p->device_url, &f, left_s(deadline), &r) == -1)
 		return -1;
-	deadline = time(NULL) + (expires < timeout ? expires : timeout);
-	while (rc == 1) {
-		if (time(NULL) + interval > deadline) {
-			rc = ms_errc(EX_TEMPFAIL,
-			    "the device code was not "
-			    "used in time: nothing stored");
+	rc = ms_oauth_device_parse(p->label, r.status, r.body, r.len, &d);
+	ms_http_resp_finish(&r);
+	if (rc == -1)
+		return -1;
+	show(&d);
+	expiry = start + (long long)d.expires_in * 1000;
+	end = expiry < deadline ? expiry : deadline;
+	interval = d.interval;
+	ms_log_debug("device code: polling every %d s for %lld s", interval,
+	    (end - now_ms()) / 1000);
+	rc = MS_OAUTH_PENDING;
+	while (rc > 0) {
+		/* Never asleep past the deadline, never a poll after it. */
+		left = end - now_ms();
+		wait = (long long)interval * 1000;
+		nap(wait < left ? wait : left);
+		if ((left = end - now_ms()) < 1000) {
+			nap(left); /* too short for a request: out of time */
+			rc = end == deadline
+			    ? ms_errc(EX_TEMPFAIL,
+				  "no sign-in within %d seconds: nothing "
+				  "stored",
+				  timeout)
+			    : ms_errc(EX_TEMPFAIL,
+				  "the device code expired after %d seconds "
+				  "without a sign-in: nothing stored",
+				  d.expires_in);
 			break;
 		}
-		sleep((unsigned)interval);
-		ms_http_form_add(&f, "grant_type",
+		form_add(&f, "grant_type",
 		    "urn:ietf:params:oauth:grant-type:device_code");
-		ms_http_form_add(&f, "client_id", app->client_id);
-		ms_http_form_add(&f, "device_code", dc);
-		if (post_token(p, p->token_url, &f, &r) == -1) {
+		form_add(&f, "client_id", app->client_id);
+		form_add(&f, "device_code", d.device_code);
+		if (post_form(p->token_url, &f, left_s(end), &r) == -1) {
 			rc = -1;
 			break;
 		}
-		o = NULL;
-		if (r.status == 200) {
-			rc = token_reply(p, &r, t);
-		} else if ((o = ms_http_json(&r, p->label)) != NULL &&
-		    (e = ms_json_str(o, "error")) != NULL &&
-		    (strcmp(e, "authorization_pending") == 0 ||
-			strcmp(e, "slow_down") == 0)) {
-			if (strcmp(e, "slow_down") == 0)
-				interval += 5;
-			ms_log_debug(
-			    "device code: %s, next poll in %d s", e, interval);
-		} else
-			rc = token_error(p, &r);
-		json_object_put(o);
+		rc = ms_oauth_token_parse(p->label, r.status, r.body, r.len, t);
 		ms_http_resp_finish(&r);
+		if (rc == MS_OAUTH_SLOW_DOWN && interval < 120)
+			interval += 5; /* RFC 8628 §3.5 */
+		if (rc > 0)
+			ms_log_debug("device code: %s, next poll in %d s",
+			    rc == MS_OAUTH_PENDING ? "authorization_pending"
+						   : "slow_down",
+			    interval);
 	}
-	ms_secret_free(dc);
+	ms_oauth_device_finish(&d);
+	if (rc == 0 && t->refresh == NULL) {
+		ms_tokens_finish(t);
+		return ms_errc(EX_UNAVAILABLE,
+		    "%s gave no refresh token: offline access was not granted",
+		    p->label);
+	}
 	return rc;
 }
 
@@ -805,6 +921,71 @@ ms_oauth_access(struct ms_db *db, const struct ms_secret_key *key,
 	*access = t.access;
 	t.access = NULL;
 	ms_tokens_finish(&t);
+	return 0;
+}
+
+/*
+ * The key
+ */
+
+int
+ms_oauth_sealed(struct ms_db *db)
+{
+	static const char *sql =
+	    "SELECT EXISTS (SELECT 1 FROM apps WHERE secret IS NOT NULL) "
+	    "OR EXISTS (SELECT 1 FROM tokens)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	if ((rc = ms_db_step(db, st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	rc = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return rc;
+}
+
+struct ms_secret_key *
+ms_oauth_key_load(struct ms_db *db, int create)
+{
+	int sealed = ms_oauth_sealed(db);
+
+	if (sealed == -1)
+		return NULL;
+	return ms_secret_key_load(ms_db_path(db),
+	    (create ? MS_SECRET_CREATE : 0) | (sealed ? MS_SECRET_SEALED : 0));
+}
+
+static int
+run_count(struct ms_db *db, const char *sql, int *n)
+{
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL || ms_db_run(db, st) == -1)
+		return -1;
+	if (n != NULL)
+		*n = sqlite3_changes(ms_db_handle(db));
+	return 0;
+}
+
+int
+ms_oauth_discard_sealed(struct ms_db *db, int *apps, int *tokens)
+{
+	static const char *reauth =
+	    "UPDATE accounts SET status = 'needs-reauth', last_error = "
+	    "'its tokens were discarded with a lost key file: connect it "
+	    "again' WHERE id IN (SELECT account_id FROM tokens) "
+	    "AND status != 'disconnected'";
+
+	*apps = *tokens = 0;
+	if (run_count(db, reauth, NULL) == -1 ||
+	    run_count(db, "DELETE FROM tokens", tokens) == -1 ||
+	    run_count(db, "DELETE FROM apps WHERE secret IS NOT NULL", apps) ==
+		-1)
+		return -1;
 	return 0;
 }
 

@@ -10,13 +10,13 @@
 #include <time.h>
 
 #include "db.h"
-#include "provider.h"
+#include "driver.h"
 #include "secret.h"
 
 /* A provider's OAuth app ("Settings > Integrations"). */
 struct ms_app {
 	char *client_id;
-	char *secret; /* plaintext while loaded, or NULL */
+	char *secret; /* plaintext in guarded memory while loaded, or NULL */
 	char *tenant; /* Microsoft only, or NULL */
 };
 
@@ -29,7 +29,7 @@ int ms_app_load(struct ms_db *, const struct ms_secret_key *,
 void ms_app_finish(struct ms_app *); /* wipes the secret */
 
 struct ms_tokens {
-	char *access;
+	char *access; /* access and refresh: guarded memory (secret.h) */
 	time_t expires; /* when access stops working */
 	char *refresh; /* NULL when the reply had none */
 	char *scope; /* granted */
@@ -43,23 +43,10 @@ char *ms_oauth_auth_url(const struct ms_provider *, const struct ms_app *,
     const char *login_hint);
 
 /*
- * A loopback listener on 127.0.0.1:port (0: any free port). Returns the
- * socket and sets *bound to the port, or -1.
- */
-int ms_oauth_listen(int port, int *bound);
-
-/*
- * Serve the browser's redirect on fd until one request carries this
- * state's answer (other paths, such as /favicon.ico, get 404 and are
- * ignored), answering it with a short page. Returns 0 with *code set, or
- * -1: a denied consent or provider error (EX_NOPERM), a wrong state
- * (EX_DATAERR) or the timeout (EX_TEMPFAIL).
- */
-int ms_oauth_wait_code(int fd, const char *state, int timeout, char **code);
-
-/*
- * Take a pasted redirect URL (or its query, or the bare code): the same
- * checks as ms_oauth_wait_code.
+ * Take a pasted redirect URL (or its query, or the bare code): a new
+ * code in guarded memory (ms_secret_free), or -1 (ms_err): the query's
+ * checks are ms_listen_judge's, and a query without this flow's state is
+ * refused (EX_DATAERR).
  */
 int ms_oauth_parse_paste(const char *line, const char *state, char **code);
 
@@ -68,10 +55,55 @@ int ms_oauth_exchange(const struct ms_provider *, const struct ms_app *,
     const char *code, const char *verifier, const char *redirect,
     struct ms_tokens *);
 
+/* ms_oauth_token_parse's answers that are neither tokens nor an error:
+ * the device flow's "not yet" (RFC 8628 §3.5). */
+enum {
+	MS_OAUTH_PENDING = 1, /* authorization_pending: poll again */
+	MS_OAUTH_SLOW_DOWN = 2, /* slow_down: poll again, 5 s slower */
+};
+
+/*
+ * Parse a token endpoint's reply (status and body[0..len), no NUL
+ * needed) into *t: 0 with the tokens (access and refresh in guarded
+ * memory, expires from a clamped expires_in, a number or a numeric
+ * string: 3600 s when absent or not usable, at most a day);
+ * MS_OAUTH_PENDING or MS_OAUTH_SLOW_DOWN; or -1 (ms_err) with the
+ * provider's error and a sysexits code fitting it (invalid_grant
+ * EX_NOPERM, invalid_client EX_CONFIG, 5xx EX_TEMPFAIL, ...). label names
+ * the provider in messages. The JSON's string values are wiped before
+ * they are freed.
+ */
+int ms_oauth_token_parse(const char *label, long status, const char *body,
+    size_t len, struct ms_tokens *t);
+
+/* A device authorization reply (RFC 8628 §3.2). */
+struct ms_device {
+	char *device_code; /* guarded memory */
+	char *user_code; /* or NULL when message says it all */
+	char *verification_uri; /* or NULL, likewise */
+	char *message; /* the provider's instructions, or NULL */
+	int interval; /* seconds between polls: 1 to 60, else 5 */
+	int expires_in; /* seconds the code lives: 1 to 86400, else 900 */
+};
+
+/*
+ * Parse a device authorization reply into *d: 0, or -1 (ms_err) for an
+ * error reply, malformed JSON, no device_code, or neither a message nor
+ * a verification_uri (verification_url: Google's name) and user_code to
+ * show. interval and expires_in may come as numbers or numeric strings;
+ * missing, null, not a number, zero or negative they take the defaults,
+ * out of range they are clamped (said at -v).
+ */
+int ms_oauth_device_parse(const char *label, long status, const char *body,
+    size_t len, struct ms_device *d);
+void ms_oauth_device_finish(struct ms_device *); /* wipes */
+
 /*
  * The device authorization grant (RFC 8628): prints the provider's
- * instructions on stderr and polls, honouring slow_down, until tokens
- * come, the user declines, the code expires or timeout seconds pass.
+ * instructions on stderr (through the terminal sanitizer) and polls
+ * every interval, 5 s slower after each slow_down, until tokens come,
+ * the user declines, the code expires or timeout seconds pass: a hard
+ * deadline, never slept past (EX_TEMPFAIL then).
  */
 int ms_oauth_device(const struct ms_provider *, const struct ms_app *,
     int timeout, struct ms_tokens *);
@@ -94,6 +126,25 @@ int ms_oauth_save(struct ms_db *, const struct ms_secret_key *, int64_t account,
 int ms_oauth_load(struct ms_db *, const struct ms_secret_key *, int64_t account,
     const char *provider, const char *address, struct ms_tokens *);
 int ms_oauth_forget(struct ms_db *, int64_t account);
+
+/* Whether the database holds sealed secrets (an app's client secret, any
+ * account's tokens): 1, 0, or -1 (ms_err). */
+int ms_oauth_sealed(struct ms_db *);
+
+/*
+ * The key of the database's secrets (ms_secret_key_load): made when
+ * create is set and the database holds no sealed secret, never over
+ * sealed secrets (a missing key file is then EX_CONFIG).
+ */
+struct ms_secret_key *ms_oauth_key_load(struct ms_db *, int create);
+
+/*
+ * Discard every sealed secret, inside the caller's transaction, for a new
+ * key after the old one was lost: every account's tokens (the account then
+ * needs re-authorization) and the apps whose client secret was sealed
+ * (stored again with --setup). How many of each in *apps and *tokens.
+ */
+int ms_oauth_discard_sealed(struct ms_db *, int *apps, int *tokens);
 
 /*
  * A usable access token for an account, refreshed (and the new tokens

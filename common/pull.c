@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
 
 #include "account.h"
 #include "config.h"
@@ -24,6 +25,9 @@ struct acct {
 	char *provider;
 	double ceiling; /* the quota setting, units per window */
 	int reauth; /* waits for re-authorization: not pulled */
+	struct ms_account_health was; /* before this run */
+	int notify; /* stderr says its failure this run */
+	int recovered; /* it failed until this run */
 };
 
 struct ms_pull {
@@ -68,7 +72,6 @@ load_accounts(struct ms_pull *p)
 	static const char *sql = "SELECT id, provider, address, status "
 				 "FROM accounts ORDER BY provider, address";
 	const struct ms_pull_opts *o = &p->opts;
-	const char *prov;
 	sqlite3_stmt *st;
 	int64_t id;
 	size_t i;
@@ -76,7 +79,7 @@ load_accounts(struct ms_pull *p)
 
 	for (i = 0; i < o->nnames; i++)
 		if ((rc = ms_account_find(
-			 p->db, NULL, o->names[i], &id, &prov)) == 1)
+			 p->db, NULL, o->names[i], &id, NULL)) == 1)
 			return ms_errc(
 			    EX_NOINPUT, "no account %s", o->names[i]);
 		else if (rc == -1)
@@ -138,8 +141,7 @@ ms_pull_create(struct ms_db *db, const struct ms_pull_opts *o)
 		goto fail;
 	for (i = 0; i < p->n && p->v[i].reauth; i++)
 		;
-	if (i < p->n &&
-	    (p->key = ms_secret_key_load(ms_db_path(db), 0)) == NULL)
+	if (i < p->n && (p->key = ms_oauth_key_load(db, 0)) == NULL)
 		goto fail;
 	if ((p->f = ms_fetch_create()) == NULL)
 		goto fail;
@@ -158,42 +160,6 @@ auth(void *arg, int refresh, char **token, time_t *expires)
 		a->address, refresh, token) == -1)
 		return -1;
 	return ms_oauth_expiry(a->s.db, a->s.account, expires);
-}
-
-static int
-setting_num(struct ms_db *db, const char *key, double *d)
-{
-	return ms_config_num(db, key, d);
-}
-
-/* The provider's request limits for one mailbox, from the settings. */
-static int
-limits(struct ms_db *db, const char *provider, struct ms_fetch_limits *lim)
-{
-	double scale, conc, units;
-
-	/* quota.time_scale divides the windows, for tests and benchmarks
-	 * against an emulator that scales its own. */
-	if (setting_num(db, "quota.time_scale", &scale) == -1)
-		return -1;
-	if (strcmp(provider, "gmail") == 0) {
-		if (setting_num(db, "quota.gmail_concurrency", &conc) == -1 ||
-		    setting_num(db, "quota.gmail_units_per_minute", &units) ==
-			-1)
-			return -1;
-		lim->window = 60 / scale;
-		lim->burst = ms_gmail_max_request_units();
-	} else {
-		if (setting_num(db, "quota.graph_concurrency", &conc) == -1 ||
-		    setting_num(db, "quota.graph_requests_per_10min", &units) ==
-			-1)
-			return -1;
-		lim->window = 600 / scale;
-		lim->burst = 1;
-	}
-	lim->concurrency = (int)conc;
-	lim->units = units;
-	return 0;
 }
 
 /*
@@ -248,8 +214,12 @@ prepare(struct ms_pull *p, struct acct *a)
 	a->s.since = p->since;
 	a->s.full = p->opts.full;
 	a->s.total = -1;
-	a->drv = ms_sync_driver(a->provider);
-	rc = limits(p->db, a->provider, &lim);
+	if ((a->drv = ms_driver_find(a->provider)) == NULL ||
+	    (rc = a->drv->limits(p->db, &lim)) == -1) {
+		a->drv = NULL;
+		rc = -1;
+	}
+	lim.classify = a->drv ? a->drv->classify : NULL;
 	a->ceiling = lim.units;
 	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
@@ -264,7 +234,7 @@ prepare(struct ms_pull *p, struct acct *a)
 	/* The token goes to the provider's API only. */
 	if (a->p != NULL)
 		ms_fetch_acct_origin(a->s.fa, a->p->api_url);
-	if (rc != 0 || a->drv->start(&a->s) == -1)
+	if (rc != 0 || a->drv == NULL || a->drv->start(&a->s) == -1)
 		ms_fetch_acct_fail(a->s.fa, ms_errcode(), ms_errstr());
 }
 
@@ -288,41 +258,124 @@ status_of(const struct acct *a)
 	return a->s.done ? "ok" : "partial";
 }
 
-/* Record the outcome on the account row. */
+/* Under cron, a failure is mailed on its first run, then once a day. */
+#define NOTIFY_EVERY (24 * 60 * 60)
+
 static int
-record(struct ms_db *db, const struct acct *a)
+failing(const char *status)
+{
+	return strcmp(status, "needs-reauth") == 0 ||
+	    strcmp(status, "error") == 0;
+}
+
+/* Whether every run says everything on stderr: a person is watching. */
+static int
+loud(void)
+{
+	return ms_log_terminal() || ms_log_level() >= MS_LOG_VERBOSE;
+}
+
+/*
+ * Record the outcome on the account row, and where the account stands
+ * for telling people: when its failure began, and whether stderr (a
+ * mail under cron) says it this run: on the first failing run, then
+ * once a day (NOTIFY_EVERY) until it recovers. A run at a terminal
+ * says everything and counts as no notice: whoever reads cron's mail
+ * was not there.
+ */
+static int
+record(struct ms_db *db, struct acct *a, time_t now)
 {
 	const char *status = status_of(a);
+	struct ms_account_health h;
+	int rc = 0;
 
+	if (ms_account_health_get(db, a->s.account, &a->was) == -1)
+		return -1;
+	h = a->was;
+	if (failing(status)) {
+		if (h.failing_since == 0)
+			h.failing_since = now;
+		/* A clock set back counts as a day gone by. */
+		a->notify = !loud() &&
+		    (h.notified == 0 || now - h.notified >= NOTIFY_EVERY ||
+			now < h.notified);
+		if (a->notify)
+			h.notified = now;
+	} else {
+		a->recovered = h.failing_since != 0;
+		h.failing_since = h.notified = 0;
+	}
+	if ((h.failing_since != a->was.failing_since ||
+		h.notified != a->was.notified) &&
+	    ms_account_health_set(db, a->s.account, &h) == -1)
+		return -1;
 	if (a->reauth || strcmp(status, "partial") == 0)
 		return 0;
 	if (strcmp(status, "ok") == 0)
-		return ms_account_synced(db, a->s.account);
-	return ms_account_set_status(
-	    db, a->s.account, status, ms_fetch_acct_errmsg(a->s.fa));
+		rc = ms_account_synced(db, a->s.account);
+	else
+		rc = ms_account_set_status(
+		    db, a->s.account, status, ms_fetch_acct_errmsg(a->s.fa));
+	return rc;
 }
 
-/* What a person at a terminal reads, and syslog keeps. */
+/* "; failing since DATE" for a failure older than this run, else "". */
+static void
+since(const struct acct *a, char *buf, size_t len)
+{
+	char date[32];
+
+	*buf = '\0';
+	if (a->was.failing_since == 0)
+		return;
+	ms_date_format_iso(a->was.failing_since, date, sizeof(date));
+	snprintf(buf, len, " (failing since %s)", date);
+}
+
+/*
+ * What people read. A failure goes to the system log every run (syslog
+ * or the journal: an error, or a warning while it waits for a person),
+ * and to stderr when a person watches or record() chose this run to
+ * notify; a recovery to the system log, and to stderr unless -q; a
+ * success is a notice (a terminal, or syslog).
+ */
 static void
 report(const struct acct *a)
 {
-	if (a->reauth)
-		/* Still waiting for a person: say so, exit 77. */
-		ms_log_notice("%s needs re-authorization: run "
-			      "mailsync-connect --provider %s",
-		    a->address, a->provider);
-	else if (ms_fetch_acct_error(a->s.fa) != 0)
-		ms_log_err("%s (%s): %s", a->address, a->provider,
-		    ms_fetch_acct_errmsg(a->s.fa));
-	else
-		ms_log_notice("%s (%s): %ld fetched, %ld new%s", a->address,
-		    a->provider, a->s.fetched, a->s.added,
-		    a->s.done ? "" : "; the rest on the next run");
+	int where = MS_LOG_SYSTEM;
+	char when[64];
+
+	since(a, when, sizeof(when));
+	if (a->reauth || ms_fetch_acct_error(a->s.fa) != 0) {
+		if (loud() || a->notify)
+			where |= MS_LOG_STDERR;
+		if (a->reauth)
+			/* Waits for a person: exit 77. */
+			ms_log_to(where, LOG_WARNING,
+			    "%s needs re-authorization: run mailsync-connect "
+			    "--provider %s --login-hint %s%s",
+			    a->address, a->provider, a->address, when);
+		else
+			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
+			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
+		return;
+	}
+	if (a->recovered) {
+		if (ms_log_level() >= MS_LOG_NORMAL)
+			where |= MS_LOG_STDERR;
+		ms_log_to(where, LOG_NOTICE, "%s (%s) works again%s",
+		    a->address, a->provider, when);
+	}
+	ms_log_notice("%s (%s): %ld fetched, %ld new%s", a->address,
+	    a->provider, a->s.fetched, a->s.added,
+	    a->s.done ? "" : "; the rest on the next run");
 }
 
 int
 ms_pull_run(struct ms_pull *p)
 {
+	time_t now;
 	size_t i;
 	int rc = 0;
 
@@ -330,8 +383,9 @@ ms_pull_run(struct ms_pull *p)
 		if (!p->v[i].reauth)
 			prepare(p, &p->v[i]);
 	ms_fetch_run(p->f, p->opts.deadline, p->opts.grace);
+	now = ms_account_now();
 	for (i = 0; i < p->n; i++) {
-		if (record(p->db, &p->v[i]) == -1)
+		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
 		report(&p->v[i]);
 		if (!p->v[i].reauth)

@@ -1,14 +1,19 @@
 #include "secret.h"
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #define BLOB_VERSION 1
@@ -20,8 +25,149 @@ struct ms_secret_key {
 	unsigned char k[KEYLEN];
 };
 
-static char *
-key_path(const char *dbpath)
+/* sodium_init is idempotent and cheap once done; every entry point that
+ * needs libsodium goes through here. */
+static void
+init(void)
+{
+	if (sodium_init() < 0)
+		errx(EX_SOFTWARE, "libsodium cannot start");
+}
+
+void
+ms_secret_protect(void)
+{
+	struct rlimit rl = {0, 0};
+
+	init();
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		ms_log_warn(
+		    "warning: cannot turn core dumps off: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		ms_log_warn(
+		    "warning: cannot make this process non-dumpable: %s",
+		    strerror(errno));
+}
+
+/*
+ * Guarded memory
+ */
+
+char *
+ms_secret_alloc(size_t n)
+{
+	char *s;
+
+	init();
+	if (n >= (size_t)-1 - 1 || (s = sodium_malloc(n + 1)) == NULL)
+		errx(EX_OSERR, "out of secure memory");
+	sodium_memzero(s, n + 1); /* sodium_malloc fills it with 0xdb */
+	return s;
+}
+
+char *
+ms_secret_strndup(const char *s, size_t n)
+{
+	char *p;
+
+	n = strnlen(s, n);
+	p = ms_secret_alloc(n);
+	memcpy(p, s, n);
+	return p;
+}
+
+char *
+ms_secret_strdup(const char *s)
+{
+	return ms_secret_strndup(s, strlen(s));
+}
+
+void
+ms_secret_free(char *s)
+{
+	sodium_free(s); /* wipes the whole allocation; NULL is fine */
+}
+
+void
+ms_secret_buf_add(struct ms_secret_buf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->len + n + 1 > b->cap) {
+		for (cap = b->cap ? b->cap : 256; cap < b->len + n + 1;
+		     cap *= 2)
+			;
+		p = ms_secret_alloc(cap);
+		if (b->s != NULL)
+			memcpy(p, b->s, b->len);
+		sodium_free(b->s);
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void
+ms_secret_buf_finish(struct ms_secret_buf *b)
+{
+	sodium_free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+char *
+ms_secret_read(const char *path, size_t max)
+{
+	int std = strcmp(path, "-") == 0, fd;
+	const char *name = std ? "stdin" : path;
+	size_t len = 0;
+	ssize_t n;
+	char *s, extra;
+
+	if (std)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		ms_errc(EX_NOINPUT, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	s = ms_secret_alloc(max);
+	for (;;) {
+		if (len < max)
+			n = read(fd, s + len, max - len);
+		else if ((n = read(fd, &extra, 1)) > 0) {
+			sodium_memzero(&extra, 1);
+			ms_errc(
+			    EX_DATAERR, "%s: larger than %zu bytes", name, max);
+			goto fail;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			ms_errc(EX_NOINPUT, "%s: %s", name, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!std)
+		close(fd);
+	return s;
+fail:
+	if (!std)
+		close(fd);
+	sodium_free(s);
+	return NULL;
+}
+
+/*
+ * The key file
+ */
+
+char *
+ms_secret_key_path(const char *dbpath)
 {
 	const char *env = getenv("MAILSYNC_KEY_FILE");
 	const char *slash;
@@ -33,30 +179,7 @@ key_path(const char *dbpath)
 	return ms_xasprintf("%.*s/mailsync.key", (int)(slash - dbpath), dbpath);
 }
 
-static int
-create_key(const char *path)
-{
-	unsigned char k[KEYLEN];
-	ssize_t n;
-	int fd;
-
-	fd = open(
-	    path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return errno == EEXIST
-		    ? 0
-		    : ms_errc(EX_CANTCREAT, "%s: %s", path, strerror(errno));
-	randombytes_buf(k, sizeof(k));
-	n = write(fd, k, sizeof(k));
-	sodium_memzero(k, sizeof(k));
-	if (n != (ssize_t)sizeof(k) || fsync(fd) == -1) {
-		close(fd);
-		unlink(path);
-		return ms_errc(EX_IOERR, "%s: cannot write the key", path);
-	}
-	return close(fd);
-}
-
+/* Read the key: 0, 1 when there is no key file, -1. */
 static int
 read_key(const char *path, struct ms_secret_key *key)
 {
@@ -64,13 +187,29 @@ read_key(const char *path, struct ms_secret_key *key)
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return ms_errc(errno == ENOENT ? EX_NOINPUT : EX_NOPERM,
-		    "key file %s: %s", path, strerror(errno));
+	fd = open(
+	    path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1 && errno == ENOENT)
+		return 1;
+	if (fd == -1 && errno == ELOOP)
+		return ms_errc(EX_NOPERM,
+		    "key file %s is a symbolic link: refused (name the file "
+		    "itself, with MAILSYNC_KEY_FILE if it lives elsewhere)",
+		    path);
+	if (fd == -1)
+		return ms_errc(
+		    EX_NOPERM, "key file %s: %s", path, strerror(errno));
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		return ms_errc(
 		    EX_CONFIG, "key file %s: not a regular file", path);
+	}
+	if (sb.st_uid != geteuid()) {
+		close(fd);
+		return ms_errc(EX_NOPERM,
+		    "key file %s belongs to uid %ld, not to you (uid %ld): "
+		    "run mailsync as its owner",
+		    path, (long)sb.st_uid, (long)geteuid());
 	}
 	if (sb.st_mode & 077) {
 		close(fd);
@@ -89,31 +228,127 @@ read_key(const char *path, struct ms_secret_key *key)
 	return 0;
 }
 
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Put the complete temporary file tmp at path, never over a file there:
+ * 0, 1 when another process got there first, -1. */
+static int
+place(const char *tmp, const char *path)
+{
+	if (link(tmp, path) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return 1;
+	/* A file system without hard links (vfat, some FUSE ones). */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	return errno == EEXIST ? 1 : -1;
+}
+
+/*
+ * Make a new key at path, all or nothing: written to a temporary file in
+ * the same folder (O_EXCL, 0600), fsync'ed, linked into place (which
+ * fails when another process made one meanwhile: then theirs is read),
+ * then the folder fsync'ed. A crash between the steps leaves at most a
+ * stray temporary file, never an empty or partial key file.
+ */
+static int
+create_key(const char *path, struct ms_secret_key *key)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *tmp;
+	int fd, dfd, rc;
+
+	dir = slash
+	    ? ms_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+	    : ms_xstrdup(".");
+	tmp = ms_xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		rc = ms_errc(EX_CANTCREAT,
+		    "cannot create the key file in %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	randombytes_buf(key->k, sizeof(key->k));
+	if (fchmod(fd, 0600) == -1 || write_all(fd, key->k, KEYLEN) == -1 ||
+	    fsync(fd) == -1) {
+		rc = ms_errc(EX_IOERR, "%s: cannot write the key: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	rc = place(tmp, path);
+	if (rc == -1)
+		ms_errc(EX_CANTCREAT, "key file %s: %s", path, strerror(errno));
+	unlink(tmp);
+	if (rc == 1) { /* another first run won: use its key */
+		ms_log_debug(
+		    "key file %s: made by another process meanwhile", path);
+		rc = read_key(path, key);
+		if (rc == 1)
+			rc = ms_errc(EX_CANTCREAT,
+			    "key file %s: appeared and vanished", path);
+		goto out;
+	}
+	if (rc == 0) {
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+		    0) {
+			if (fsync(dfd) == -1 && errno == EIO)
+				rc = ms_errc(
+				    EX_IOERR, "%s: %s", dir, strerror(errno));
+			close(dfd);
+		}
+		if (rc == 0)
+			ms_log_info("created the key file %s", path);
+	}
+out:
+	free(dir);
+	free(tmp);
+	return rc;
+}
+
 struct ms_secret_key *
-ms_secret_key_load(const char *dbpath, int create)
+ms_secret_key_load(const char *dbpath, int flags)
 {
 	struct ms_secret_key *key;
 	char *path;
 	int rc;
 
-	if (sodium_init() < 0) {
-		ms_errc(EX_SOFTWARE, "libsodium cannot start");
-		return NULL;
-	}
-	path = key_path(dbpath);
-	if (create && create_key(path) == -1) {
-		free(path);
-		return NULL;
-	}
-	key = sodium_malloc(sizeof(*key));
-	if (key == NULL) {
-		free(path);
-		ms_errc(EX_OSERR, "out of secure memory");
-		return NULL;
-	}
+	init();
+	path = ms_secret_key_path(dbpath);
+	if ((key = sodium_malloc(sizeof(*key))) == NULL)
+		errx(EX_OSERR, "out of secure memory");
 	rc = read_key(path, key);
+	if (rc == 1 && (flags & MS_SECRET_CREATE) &&
+	    !(flags & MS_SECRET_SEALED))
+		rc = create_key(path, key);
+	else if (rc == 1)
+		/* Never a new key over sealed secrets: they would be lost
+		 * for good, and silently. */
+		rc = ms_errc(EX_CONFIG,
+		    "key file %s is missing, and the database's secrets are "
+		    "sealed with it: restore the file from a backup, or "
+		    "discard them with mailsync-connect --setup --new-key "
+		    "and connect every account again",
+		    path);
 	free(path);
-	if (rc == -1) {
+	if (rc != 0) {
 		sodium_free(key);
 		return NULL;
 	}
@@ -123,9 +358,12 @@ ms_secret_key_load(const char *dbpath, int create)
 void
 ms_secret_key_destroy(struct ms_secret_key *key)
 {
-	if (key != NULL)
-		sodium_free(key); /* zeroes it */
+	sodium_free(key); /* zeroes it; NULL is fine */
 }
+
+/*
+ * Sealing
+ */
 
 int
 ms_secret_seal(const struct ms_secret_key *key, const char *context,
@@ -157,12 +395,12 @@ ms_secret_open(const struct ms_secret_key *key, const char *context,
 		ms_errc(EX_DATAERR, "%s: not a sealed secret", context);
 		return NULL;
 	}
-	plain = ms_xmalloc(len - 1 - NONCELEN - TAGLEN + 1);
+	plain = ms_secret_alloc(len - 1 - NONCELEN - TAGLEN);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain,
 		&plen, NULL, blob + 1 + NONCELEN, len - 1 - NONCELEN,
 		(const unsigned char *)context, strlen(context), blob + 1,
 		key->k) != 0) {
-		free(plain);
+		ms_secret_free(plain);
 		ms_errc(EX_CONFIG,
 		    "%s: does not decrypt with this key file "
 		    "(wrong MAILSYNC_KEY_FILE?)",
@@ -173,21 +411,16 @@ ms_secret_open(const struct ms_secret_key *key, const char *context,
 	return plain;
 }
 
-void
-ms_secret_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
+/*
+ * Random strings
+ */
 
 static char *
-b64url(const unsigned char *bin, size_t n)
+b64url(const unsigned char *bin, size_t n, int secret)
 {
 	size_t len = sodium_base64_encoded_len(
 	    n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *s = ms_xmalloc(len);
+	char *s = secret ? ms_secret_alloc(len) : ms_xmalloc(len);
 
 	sodium_bin2base64(
 	    s, len, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -202,10 +435,9 @@ ms_secret_random_b64url(size_t n)
 
 	if (n > sizeof(buf))
 		n = sizeof(buf);
-	if (sodium_init() < 0)
-		return NULL;
+	init();
 	randombytes_buf(buf, n);
-	s = b64url(buf, n);
+	s = b64url(buf, n, 1);
 	sodium_memzero(buf, sizeof(buf));
 	return s;
 }
@@ -216,5 +448,5 @@ ms_secret_s256(const char *s)
 	unsigned char h[crypto_hash_sha256_BYTES];
 
 	crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
-	return b64url(h, sizeof(h));
+	return b64url(h, sizeof(h), 0);
 }

@@ -8,86 +8,42 @@
 #include "log.h"
 #include "util.h"
 
-static const struct ms_driver drivers[] = {
-    {"gmail", ms_gmail_start, ms_gmail_finish},
-    {"outlook", ms_graph_start, ms_graph_finish},
-};
-
-const struct ms_driver *
-ms_sync_driver(const char *provider)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)
-		if (strcmp(drivers[i].name, provider) == 0)
-			return &drivers[i];
-	return NULL;
-}
-
-void
-ms_cursor_finish(struct ms_cursor *c)
-{
-	free(c->history_id);
-	free(c->full_history_id);
-	free(c->page_token);
-	free(c->delta_link);
-	free(c->next_link);
-	memset(c, 0, sizeof(*c));
-}
-
-static char *
-col_dup(sqlite3_stmt *st, int col)
-{
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return NULL;
-	return ms_xstrdup(ms_db_col_text(st, col));
-}
-
 int
-ms_sync_cursor_get(struct ms_sync *s, const char *folder, struct ms_cursor *c)
+ms_sync_cursor_get(struct ms_sync *s, const char *folder, char **text)
 {
-	static const char *sql =
-	    "SELECT history_id, full_history_id, "
-	    "page_token, delta_link, next_link FROM sync_state "
-	    "WHERE account_id = ?1 AND folder = ?2";
+	static const char *sql = "SELECT cursor FROM sync_state "
+				 "WHERE account_id = ?1 AND folder = ?2";
 	sqlite3_stmt *st;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
+	*text = NULL;
 	if ((st = ms_db_stmt(s->db, sql)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, s->account);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-	if ((rc = ms_db_step(s->db, st)) == SQLITE_ROW) {
-		c->history_id = col_dup(st, 0);
-		c->full_history_id = col_dup(st, 1);
-		c->page_token = col_dup(st, 2);
-		c->delta_link = col_dup(st, 3);
-		c->next_link = col_dup(st, 4);
-	}
+	if ((rc = ms_db_step(s->db, st)) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*text = ms_xstrdup(ms_db_col_text(st, 0));
 	sqlite3_reset(st);
 	return rc == -1 ? -1 : 0;
 }
 
 int
-ms_sync_cursor_set(
-    struct ms_sync *s, const char *folder, const struct ms_cursor *c)
+ms_sync_cursor_set(struct ms_sync *s, const char *folder, const char *text)
 {
-	static const char *sql =
+	static const char *ins =
 	    "INSERT OR REPLACE INTO sync_state "
-	    "(account_id, folder, history_id, full_history_id, page_token, "
-	    "delta_link, next_link) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	    "(account_id, folder, cursor) VALUES (?1, ?2, ?3)";
+	static const char *del = "DELETE FROM sync_state "
+				 "WHERE account_id = ?1 AND folder = ?2";
 	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(s->db, sql)) == NULL)
+	if ((st = ms_db_stmt(s->db, text != NULL ? ins : del)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, s->account);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-	ms_db_bind_text(st, 3, c->history_id);
-	ms_db_bind_text(st, 4, c->full_history_id);
-	ms_db_bind_text(st, 5, c->page_token);
-	ms_db_bind_text(st, 6, c->delta_link);
-	ms_db_bind_text(st, 7, c->next_link);
+	if (text != NULL)
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
 	return ms_db_run(s->db, st);
 }
 
@@ -145,7 +101,7 @@ ms_sync_store(struct ms_sync *s, struct ms_email *e, const char *provider_id)
 {
 	int out = 0, created;
 
-	e->source = s->p->name;
+	strlcpy(e->source, s->p->name, sizeof(e->source));
 	if (e->from.n > 0 &&
 	    (out = ms_account_is_business(s->db, e->from.v[0].email)) == -1)
 		return -1;

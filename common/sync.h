@@ -1,6 +1,6 @@
 /*
- * sync: one account's pull, shared by the provider drivers (gmail.c,
- * graph.c): storing synced emails, the cursors, and the driver table.
+ * sync: one account's pull, what the provider drivers (driver.h) share:
+ * storing synced emails, and the cursors.
  *
  * A driver queues requests on the account's fetch queue and, in their
  * callbacks, stores a page of emails together with the cursor that
@@ -17,7 +17,7 @@
 #include "db.h"
 #include "email.h"
 #include "fetch.h"
-#include "provider.h"
+#include "driver.h"
 
 struct ms_sync {
 	struct ms_db *db;
@@ -35,39 +35,15 @@ struct ms_sync {
 	void *drv; /* the driver's state */
 };
 
-struct ms_cursor {
-	char *history_id;
-	char *full_history_id;
-	char *page_token;
-	char *delta_link;
-	char *next_link;
-};
-
-struct ms_driver {
-	const char *name;
-	/* Queue the first requests; 0 or -1. */
-	int (*start)(struct ms_sync *);
-	/* Free the driver's state. */
-	void (*finish)(struct ms_sync *);
-};
-
-const struct ms_driver *ms_sync_driver(const char *provider);
-
-/* The drivers (gmail.c, graph.c). */
-int ms_gmail_start(struct ms_sync *);
-/* The quota units of Gmail's most expensive request (a full batch). */
-double ms_gmail_max_request_units(void);
-void ms_gmail_finish(struct ms_sync *);
-int ms_graph_start(struct ms_sync *);
-void ms_graph_finish(struct ms_sync *);
-
-int
-ms_sync_cursor_get(struct ms_sync *, const char *folder, struct ms_cursor *);
-/* Inside the caller's transaction. */
-int ms_sync_cursor_set(
-    struct ms_sync *, const char *folder, const struct ms_cursor *);
+/*
+ * The cursor of one folder of the account ("" for a driver with one):
+ * the driver's own text, opaque here. get: a new string in *text, NULL
+ * when none is stored; 0 or -1. set stores it (NULL removes it) inside
+ * the caller's transaction; clear removes every folder's.
+ */
+int ms_sync_cursor_get(struct ms_sync *, const char *folder, char **text);
+int ms_sync_cursor_set(struct ms_sync *, const char *folder, const char *text);
 int ms_sync_cursor_clear(struct ms_sync *);
-void ms_cursor_finish(struct ms_cursor *);
 
 /* Whether this account has the provider's message id already: 1, 0, -1. */
 int ms_sync_known(struct ms_sync *, const char *provider_id);

@@ -21,9 +21,10 @@ for b in $bins; do
 	one_line_err "$b: the missing argument error is one line"
 done
 
-# Default location: $XDG_DATA_HOME/mailsync/mailsync.db, 0600 in 0700.
-run mailsync-clients list
-expect_rc "list on a new database" 0
+# Default location: $XDG_DATA_HOME/mailsync/mailsync.db, 0600 in 0700,
+# made by the first command that writes (reading never creates it).
+run mailsync-clients import /dev/null
+expect_rc "a first import makes a new database" 0
 db="$XDG_DATA_HOME/mailsync/mailsync.db"
 check "the database is created under XDG_DATA_HOME" test -f "$db"
 check "the database file is mode 0600" \
@@ -32,7 +33,7 @@ check "its folder is mode 0700" \
 	test "$(stat -c %a "$XDG_DATA_HOME/mailsync")" = 700
 
 # Without XDG_DATA_HOME: $HOME/.local/share.
-(unset XDG_DATA_HOME; mailsync-clients list >/dev/null 2>&1)
+(unset XDG_DATA_HOME; mailsync-clients import /dev/null >/dev/null 2>&1)
 check "without XDG_DATA_HOME it lives in ~/.local/share" \
 	test -f "$HOME/.local/share/mailsync/mailsync.db"
 
@@ -66,8 +67,11 @@ run mailsync-clients --db "$T/junk.db" list
 expect_rc "a file that is not a database" 65
 grep_err "the error names the file" "junk.db"
 one_line_err "in one line"
-run mailsync-clients --db "$T" list
+run mailsync-clients --db "$T" import /dev/null
 expect_rc "a directory as database" 73
+one_line_err "in one line"
+run mailsync-clients --db "$T" list
+expect_rc "a directory as database, read" 66
 one_line_err "in one line"
 
 # Concurrency: a reader never waits for a writer (WAL), and a writer

@@ -18,6 +18,7 @@ skip() {
 # the test's own): every key, and the boolean ones (default on or off).
 config_keys=() config_bools=()
 if [ -x "$MS_BUILD/cmd/mailsync-config" ] &&
+    "$MS_BUILD/cmd/mailsync-clients" -q --db "$T/config.db" import /dev/null &&
     "$MS_BUILD/cmd/mailsync-config" --db "$T/config.db" list \
     >"$T/settings" 2>/dev/null; then
 	mapfile -t config_keys < <(cut -d= -f1 "$T/settings")
@@ -91,7 +92,9 @@ offers_only "mailsync-show --color <TAB>" auto always never
 comp mailsync-show --color = al
 offers_only "mailsync-show --color=al<TAB>" always
 comp mailsync-show --source ''
-offers_only "mailsync-show --source <TAB>" crm gmail outlook
+offers_only "mailsync-show --source <TAB>" crm gmail outlook imap
+comp mailsync-show -S ''
+offers_only "mailsync-show -S <TAB>" crm gmail outlook imap
 comp mailsync-show --source g
 offers_only "mailsync-show --source g<TAB>" gmail
 comp mailsync-show --
@@ -148,7 +151,9 @@ comp mailsync-show --db = "$T/files/b"
 offers_only "mailsync-show --db=FILE<TAB>" "$T/files/biz.db"
 
 comp mailsync-connect --provider ''
-offers_only "mailsync-connect --provider <TAB>" gmail outlook
+offers_only "mailsync-connect --provider <TAB>" gmail outlook imap
+comp mailsync-connect -p ''
+offers_only "mailsync-connect -p <TAB>" gmail outlook imap
 comp mailsync-connect -p o
 offers_only "mailsync-connect -p o<TAB>" outlook
 comp mailsync-connect --provider = g
@@ -170,7 +175,7 @@ offers_only "mailsync-connect --member <TAB>: nothing"
 comp mailsync-connect --timeout ''
 offers_only "mailsync-connect --timeout <TAB>: nothing"
 comp mailsync-disconnect --provider ''
-offers_only "mailsync-disconnect --provider <TAB>" gmail outlook
+offers_only "mailsync-disconnect --provider <TAB>" gmail outlook imap
 comp mailsync-disconnect --
 offers "mailsync-disconnect --<TAB>" --provider --db --help --version \
     --verbose --quiet
@@ -188,7 +193,7 @@ offers_only "mailsync-config <TAB>" "${config_commands[@]}"
 comp mailsync-config -q -p gmail ''
 offers_only "mailsync-config -q -p gmail <TAB>" "${config_commands[@]}"
 comp mailsync-config --provider ''
-offers_only "mailsync-config --provider <TAB>" gmail outlook
+offers_only "mailsync-config --provider <TAB>" gmail outlook imap
 comp mailsync-config --
 offers "mailsync-config --<TAB>" --json --provider --db --help --version \
     --verbose --quiet
@@ -236,15 +241,107 @@ else
 fi
 check "no errors from the completion function" test ! -s "$T/comp.err"
 
+# --- candidates from the database ---------------------------------------
+
+# The tools answer, never the sqlite3 CLI (not always installed): a
+# sqlite3 first on PATH that fails and says it was called.
+mkdir -p "$T/shim"
+printf '#!/bin/sh\necho called >>"%s/sqlite3.called"\nexit 1\n' "$T" >"$T/shim/sqlite3"
+chmod +x "$T/shim/sqlite3"
+saved_path=$PATH
+PATH="$T/shim:$PATH"
+db="$T/comp.db"
+mailsync-clients -q --db "$db" import "$MS_SRC/share/sample/clients.jsonl"
+env PATH="$saved_path" sqlite3 "$db" "INSERT INTO accounts (provider, address, member, created) VALUES
+    ('gmail', 'alice@firm.example', 'alice', unixepoch()),
+    ('outlook', 'carol@firm.example', 'carol', unixepoch())"
+comp mailsync-show --db "$db" c-1
+offers_only "mailsync-show CLIENT<TAB>: the ids" c-17 c-18 c-19
+comp mailsync-show --db "$db" ''
+offers "mailsync-show <TAB>: ids and addresses" c-17 c-20 ops@acme.example \
+    jane@acme.example portal@acme.example
+comp mailsync-show --db "$db" JA
+offers_only "mailsync-show JA<TAB>: addresses in any case" jane@acme.example
+comp mailsync-show -d "$db" --tsv -n 5 ops
+offers_only "mailsync-show -d DB --tsv -n 5 ops<TAB>" ops@acme.example
+comp mailsync-show --db "$db" c-17 ''
+offers_only "mailsync-show CLIENT <TAB>: one CLIENT only"
+comp mailsync-show --db "$db" --accounts ''
+offers_only "mailsync-show --accounts <TAB>: no client"
+comp mailsync-clients --db "$db" remove c-2
+offers_only "mailsync-clients remove c-2<TAB>: ids" c-20
+comp mailsync-clients --db "$db" remove ''
+offers_only "mailsync-clients remove <TAB>: ids only" c-17 c-18 c-19 c-20
+comp mailsync-disconnect --db "$db" ''
+offers_only "mailsync-disconnect <TAB>: the accounts" alice@firm.example \
+    carol@firm.example
+comp mailsync-disconnect --db "$db" -p outlook ''
+offers_only "mailsync-disconnect -p outlook <TAB>: its accounts" \
+    carol@firm.example
+comp mailsync-pull --db "$db" -a a
+offers_only "mailsync-pull -a a<TAB>" alice@firm.example
+comp mailsync-pull --db "$db" --account ''
+offers_only "mailsync-pull --account <TAB>" alice@firm.example \
+    carol@firm.example
+comp mailsync-config --db "$db" alias c
+offers_only "mailsync-config alias ACCOUNT<TAB>" carol@firm.example
+comp mailsync-config --db "$db" alias carol@firm.example ''
+offers_only "mailsync-config alias ACCOUNT <TAB> (ADDRESS): nothing"
+mailsync-clients -q --db "$db" remove c-17
+comp mailsync-show --db "$db" ja
+offers_only "a removed client's addresses are no longer offered"
+MAILSYNC_DB="$db" comp mailsync-show c-1
+offers_only "MAILSYNC_DB names the database too" c-18 c-19
+comp mailsync-show --db "$T/none/x.db" c
+offers_only "a missing database offers nothing"
+check "and is not created" test ! -e "$T/none"
+check "no errors from the completion function" test ! -s "$T/comp.err"
+check "the sqlite3 CLI was never called" test ! -e "$T/sqlite3.called"
+
+# The listing mode itself, as scripts may use it.
+run mailsync-clients --db "$db" list --ids c-2
+expect_out "list --ids PREFIX: value, kind, what it names" <<<"c-20	id	Initech"
+run mailsync-clients --db "$db" list --ids --limit 2
+check "--limit bounds the lines" test "$(wc -l <"$T/out")" -eq 2
+run mailsync-clients --db "$db" list --ids -n 0 ''
+check "-n 0: every id and client address (3 and 5)" test "$(wc -l <"$T/out")" -eq 8
+run mailsync-clients --db "$db" list --ids --json
+expect_rc "--ids with --json" 64
+run mailsync-clients --db "$db" import --ids /dev/null
+expect_rc "--ids with import" 64
+PATH=$saved_path
+
 # --- zsh and fish -------------------------------------------------------
 
 if command -v zsh >/dev/null 2>&1; then
 	check "zsh -n parses _mailsync" zsh -n "$zsh_comp"
 	check "_mailsync is bound to the eight commands" \
 	    grep -qx "#compdef $bins" "$zsh_comp"
+	# zsh_helper OPT_ARGS PREFIX CALL: run a database helper of
+	# _mailsync as its _arguments action would, with opt_args and
+	# PREFIX set and _describe replaced by a printer of its list.
+	zsh_helper() {
+		PATH="$T/shim:$PATH" zsh -f -c '
+		    service=none
+		    typeset -A opt_args
+		    source "$1"
+		    _describe() { print -rl -- "${(@P)4}" }
+		    opt_args=(${=2})
+		    PREFIX=$3
+		    eval "$4"' zsh "$zsh_comp" "$1" "$2" "$3" \
+		    2>"$T/comp.err" | sort >"$T/comp"
+	}
+	zsh_helper "--db $db" c-1 _mailsync_clients
+	offers_only "zsh: CLIENT<TAB>: ids, with the client's name" \
+	    "c-18:Globex Corporation" "c-19:Müller Bücher GmbH"
+	zsh_helper "-d $db" f "_mailsync_clients address"
+	offers_only "zsh: addresses, with their client" "finance@globex.example:c-18"
+	zsh_helper "--db $db -p outlook" "" _mailsync_accounts
+	offers_only "zsh: the accounts of -p outlook" "carol@firm.example:outlook"
+	check "zsh: no errors" test ! -s "$T/comp.err"
+	check "zsh: the sqlite3 CLI was never called" test ! -e "$T/sqlite3.called"
 else
-	skip "zsh not installed"
-	skip "zsh not installed"
+	for _ in $(seq 7); do skip "zsh not installed"; done
 fi
 # zsh_list NAME: the words of the array NAME=( ... ) of _mailsync, the
 # part before ":" of each, one a line, sorted.
@@ -284,9 +381,9 @@ if command -v fish >/dev/null 2>&1; then
 	fish_comp "mailsync-match --"
 	offers "fish: mailsync-match --<TAB>" --rematch
 	fish_comp "mailsync-connect --provider "
-	offers_only "fish: mailsync-connect --provider <TAB>" gmail outlook
+	offers_only "fish: mailsync-connect --provider <TAB>" gmail imap outlook
 	fish_comp "mailsync-disconnect -p "
-	offers_only "fish: mailsync-disconnect -p <TAB>" gmail outlook
+	offers_only "fish: mailsync-disconnect -p <TAB>" gmail imap outlook
 	fish_comp "mailsync-disconnect --"
 	offers "fish: mailsync-disconnect --<TAB>" --purge --yes
 	fish_comp "mailsync-config -p gmail "
@@ -294,6 +391,13 @@ if command -v fish >/dev/null 2>&1; then
 	    "${config_commands[@]}"
 	fish_comp "mailsync-config list --"
 	offers "fish: mailsync-config list --<TAB>" --json
+	fish_comp "mailsync-show --db $db c-1"
+	offers_only "fish: mailsync-show CLIENT<TAB>: the ids" c-18 c-19
+	fish_comp "mailsync-disconnect --db $db -p gmail "
+	offers_only "fish: mailsync-disconnect -p gmail <TAB>: its accounts" \
+	    alice@firm.example
+	fish_comp "mailsync-clients --db $db remove "
+	offers_only "fish: mailsync-clients remove <TAB>: ids" c-18 c-19 c-20
 	fish_comp "mailsync-config set exclude.internal "
 	offers_only "fish: mailsync-config set exclude.internal <TAB>" on off
 	if [ ${#config_keys[@]} -gt 0 ]; then
@@ -319,7 +423,7 @@ on"
 		skip "mailsync-config not built: its keys not checked"
 	fi
 else
-	for _ in $(seq 13); do skip "fish not installed"; done
+	for _ in $(seq 16); do skip "fish not installed"; done
 fi
 
 # --- every long option of --help is known -------------------------------

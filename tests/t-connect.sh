@@ -125,10 +125,20 @@ expect_rc "--device-code for gmail is refused" 64
 before=$(q "SELECT count(*) || '/' || group_concat(hex(refresh)) FROM tokens")
 unchanged() { check "$1: nothing stored" test "$(q "SELECT count(*) || '/' || group_concat(hex(refresh)) FROM tokens")" = "$before"; }
 
-BROWSE_SED='s/state=[^&]*/state=forged/' connect_browser -p gmail --login-hint erin@firm.example --member erin --timeout 30
-expect_rc "a redirect with a wrong state" 65
-grep_err "says the state does not match" "state does not match"
+# A redirect with a wrong state is answered with an error page and
+# ignored: the real one still connects.
+: >"$T/connect.err"
+mailsync-connect -p gmail --login-hint bob@firm.example --member bob --timeout 30 >"$T/out" 2>"$T/connect.err" &
+cpid=$!
+browse 's/state=[^&]*/state=forged/'
+check "a redirect with a wrong state gets the error page" grep -q "Not this sign-in" "$T/browser.html"
+check "and mailsync is still waiting" kill -0 $cpid
 unchanged "wrong state"
+browse
+rc=0; wait $cpid || rc=$?; cp "$T/connect.err" "$T/err"
+expect_rc "the real redirect after a forged one connects" 0
+expect_out "connects bob" <<<"connected gmail bob@firm.example member=bob"
+before=$(q "SELECT count(*) || '/' || group_concat(hex(refresh)) FROM tokens")
 
 emu POST /_emu/authorize/deny '{"provider": "google"}' >/dev/null
 connect_browser -p gmail --login-hint bob@firm.example --member bob --timeout 30
@@ -226,9 +236,14 @@ check "it is active again, same id" test "$(q "SELECT id || ' ' || status FROM a
 
 # A database copied without its key file opens no mailbox.
 cp "$MAILSYNC_DB" "$T/copy.db"
+head -c 32 /dev/urandom >"$T/other.key"
+chmod 600 "$T/other.key"
 run env MAILSYNC_DB="$T/copy.db" MAILSYNC_KEY_FILE="$T/other.key" mailsync-connect -p gmail --paste <<<"code=x"
 expect_rc "the copy with another key cannot use the stored app" 78
 grep_err "says the secret does not decrypt" "does not decrypt"
+run env MAILSYNC_DB="$T/copy.db" MAILSYNC_KEY_FILE="$T/none.key" mailsync-connect -p gmail --paste <<<"code=x"
+expect_rc "the copy without a key file makes no new one" 78
+check "no key file was made" test ! -e "$T/none.key"
 chmod 644 "$T/data/mailsync.key"
 run mailsync-connect -p gmail --paste <<<"code=x"
 expect_rc "a key file others can read is refused" 78

@@ -26,7 +26,7 @@ hasnt() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 0;
 sound() {
 	check "$1: PRAGMA integrity_check" test "$(q "PRAGMA integrity_check")" = ok
 	check "$1: no page left half done" \
-		test "$(q "SELECT count(*) FROM sync_state WHERE page_token IS NOT NULL OR next_link IS NOT NULL")" = 0
+		test "$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.pageToken') IS NOT NULL OR json_extract(cursor, '$.nextLink') IS NOT NULL")" = 0
 }
 # rss: the peak RSS in MB of the last run through /usr/bin/time.
 rss() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$T/time" | awk '{print int($1 / 1024)}'; }
@@ -143,12 +143,16 @@ for shape in "objects 7340032" "deep 4194304" "objects 48000000" "string 5000000
 	set -- $shape
 	fault '{"kind": "huge", "shape": "'$1'", "bytes": '$2', "prefix": "/gmail/v1/users/me/history", "mailbox": "alice@firm.example", "count": 6}'
 	timed mailsync-pull --json
+	cat "$T/err" >>"$T/hostile.err"
 	nofaults
 	expect_rc "a history page of $1, $2 bytes: a transient failure" 75
 	js "$1 $2: alice fails, bob and carol are pulled" \
 		'J["alice@firm.example"]["status"] == "error" and J["bob@firm.example"]["status"] == "ok" and J["carol@firm.example"]["status"] == "ok"'
 	check "$1 $2: peak RSS $(rss) MB, below 512 MB" test "$(rss)" -lt 512
 done
+# Without a terminal, a failing account is said on stderr on its first
+# failing run, then once a day (t-notify): the first run said it.
+cp "$T/hostile.err" "$T/err"
 grep_err "the error says what was refused" "alice@firm.example.*(refused|larger than)"
 check "alice's new message waits for a sound reply" hasnt '<h7.a@acme.example>'
 check "bob's and carol's are stored" sh -c "$(declare -f q has); has '<h7.b@acme.example>' && has '<h7.c@acme.example>'"
@@ -182,8 +186,8 @@ expect_rc "a delta page linking to another origin" 0
 check "the spy got no request at all" test "$(emu GET /_emu/spy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')" = 0
 grep_err "a warning names the other origin" "carol@firm.example: the .* leads to ${spy#http://}|carol@firm.example: the .* leads to $spy"
 check "the folder was synced again and the message stored" has '<h9.c@acme.example>'
-check "no stored cursor names the other origin" test "$(q "SELECT count(*) FROM sync_state WHERE delta_link LIKE '$spy%' OR next_link LIKE '$spy%'")" = 0
-q "UPDATE sync_state SET delta_link = '$spy/v1.0/me/mailFolders/inbox/messages/delta?\$deltatoken=stolen' WHERE folder = 'inbox'"
+check "no stored cursor names the other origin" test "$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') LIKE '$spy%' OR json_extract(cursor, '$.nextLink') LIKE '$spy%'")" = 0
+q "UPDATE sync_state SET cursor = json_object('deltaLink', '$spy/v1.0/me/mailFolders/inbox/messages/delta?\$deltatoken=stolen') WHERE folder = 'inbox'"
 add $C '{"message_id": "<h10.c@acme.example>", "date": "2026-11-20T12:10:00Z", "from": "ops@acme.example", "to": "carol@firm.example", "subject": "Behind a forged cursor", "body": "x"}' >/dev/null
 run mailsync-pull --json -a $C
 expect_rc "a stored deltaLink naming another origin" 0

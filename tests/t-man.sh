@@ -121,7 +121,8 @@ if [ ! -x "$b" ]; then
 	skip "mailsync-config not built: its settings not checked"
 elif [ ! -f "$T/mailsync-config.1.txt" ]; then
 	not_ok "mailsync-config: no page to check its settings against"
-elif ! "$b" --db "$T/config.db" list >"$T/settings" 2>"$T/settings.err" ||
+elif ! "$MS_BUILD/cmd/mailsync-clients" -q --db "$T/config.db" import /dev/null ||
+    ! "$b" --db "$T/config.db" list >"$T/settings" 2>"$T/settings.err" ||
     [ ! -s "$T/settings" ]; then
 	not_ok "mailsync-config list fails"
 	sed 's/^/# /' "$T/settings.err"

@@ -35,9 +35,20 @@ mail "alice@firm.example" "nobody@nowhere.example" "" >/dev/null          # 5: n
 mail "alice@firm.example" "x@y.example" "" "Reply-To: ops@acme.example" >/dev/null  # 6: Reply-To only
 mail "alice@firm.example" "undisclosed-recipients:;" "" "Bcc: ops@acme.example" >/dev/null  # 7: Bcc only
 
+run mailsync-match --db "$T/fresh.db"
+expect_rc "match on a brand-new database" 0
+one_line_err "says one line"
+grep_err "the contract's summary" "^mailsync-match: matched 0 emails: 0 new links, 0 clients re-evaluated$"
+
 run mailsync-match
 expect_rc "match" 0
+one_line_err "the first match of a used database: one line"
 grep_err "a one-line summary" "^mailsync-match: matched 7 emails: 5 new links"
+if grep -q "rules changed" "$T/err"; then
+	not_ok "a database never matched claims no rule changed"
+else
+	ok "a database never matched claims no rule changed"
+fi
 check "From, To and Cc hit main, portal and contact emails, any case" \
 	test "$(subjects acme)" = "mail 4 mail 3 mail 2 mail 1"
 check "an email with two clients is on both" \
@@ -89,6 +100,14 @@ check "a removed client's links are gone" \
 	test "$(sqlite3 "$MAILSYNC_DB" "SELECT count(*) FROM email_clients ec WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = ec.client_id)")" = 0
 check "its emails stay" test "$(sqlite3 "$MAILSYNC_DB" "SELECT count(*) FROM emails")" = 8
 check "and stay on the other clients' lists" test "$(subjects acme)" = "mail 4 mail 3 mail 1"
+
+# A rule changed on a used database: still one line, saying so.
+mailsync-config -q set match.plus_addressing on
+run mailsync-match
+expect_rc "a match after a rule changed" 0
+one_line_err "one line"
+grep_err "says the rules changed and every email was evaluated" \
+    "^mailsync-match: matched [0-9]+ emails: .*; the rules changed since the last match, so every email was evaluated again$"
 
 run mailsync-match extra
 expect_rc "an unexpected argument" 64

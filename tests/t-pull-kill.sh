@@ -89,7 +89,7 @@ verify() {
 	check "$1: PRAGMA integrity_check" test "$(q "PRAGMA integrity_check")" = ok
 	check "$1: PRAGMA foreign_key_check" test -z "$(q "PRAGMA foreign_key_check")"
 	check "$1: no unfinished page is left in the cursors" \
-		test "$(q "SELECT count(*) FROM sync_state WHERE page_token IS NOT NULL OR next_link IS NOT NULL")/$(q "SELECT count(*) FROM sync_state WHERE history_id IS NOT NULL OR delta_link IS NOT NULL")" = 0/3
+		test "$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.pageToken') IS NOT NULL OR json_extract(cursor, '$.nextLink') IS NOT NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 0/3
 	emu DELETE /_emu/log >/dev/null
 	run mailsync-pull --json
 	expect_rc "$1: an idle run" 0

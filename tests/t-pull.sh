@@ -72,7 +72,7 @@ check "the message in alice's, bob's and carol's mailboxes is one email with thr
 check "Gmail full sync read the profile, listed by 500, fetched metadata in batches of at most 50" \
 	pc log mem 'all(len([e for e in by(a) if e["path"] == "/gmail/v1/users/me/profile"]) == 1 for a in ("alice@firm.example", "bob@firm.example")) and all(q(e, "maxResults") == "500" for e in A if e["path"] == "/gmail/v1/users/me/messages") and any(q(e, "q") == "has:attachment" for e in by("alice@firm.example")) and all(0 < e.get("parts", 0) <= 50 for e in A if e["path"] == "/batch/gmail/v1") and not any(e["path"].startswith("/gmail/v1/users/me/messages/") for e in A)'
 check "the cursors are stored: a historyId per Gmail account, a deltaLink per Outlook folder, no page left" \
-	test "$(q "SELECT count(*) FROM sync_state WHERE (history_id IS NOT NULL OR delta_link IS NOT NULL) AND page_token IS NULL AND next_link IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE delta_link IS NOT NULL")" = 4/2
+	test "$(q "SELECT count(*) FROM sync_state WHERE (json_extract(cursor, '$.historyId') IS NOT NULL OR json_extract(cursor, '$.deltaLink') IS NOT NULL) AND json_extract(cursor, '$.pageToken') IS NULL AND json_extract(cursor, '$.nextLink') IS NULL")/$(q "SELECT count(*) FROM sync_state WHERE json_extract(cursor, '$.deltaLink') IS NOT NULL")" = 4/2
 check "last_sync is set for every account" \
 	test "$(q "SELECT count(*) FROM accounts WHERE last_sync IS NOT NULL AND status = 'active'")" = 3
 run mailsync-match -q
@@ -271,7 +271,7 @@ add $B '{"message_id": "<t6.bad.b@acme.example>", "date": "2026-11-19T22:00:00Z"
 add $C '{"message_id": "<t6.bad.c1@acme.example>", "date": "2026-11-19T22:05:00Z", "from": "ops@acme.example", "to": "carol@firm.example", "subject": "Behind a malformed page, carol", "body": "Wait."}' >/dev/null
 add $C '{"message_id": "<t6.bad.c2@acme.example>", "date": "2026-11-19T22:06:00Z", "from": "Carol Chen <carol@firm.example>", "to": "ops@acme.example", "subject": "Sent behind a malformed page", "body": "Wait.", "folder": "sentitems"}' >/dev/null
 add $A '{"message_id": "<t6.bad.a@acme.example>", "date": "2026-11-19T22:10:00Z", "from": "ops@acme.example", "to": "alice@firm.example", "subject": "Alice is fine", "body": "No fault here."}' >/dev/null
-cursors="SELECT a.address, s.folder, s.history_id, s.delta_link, s.next_link, s.page_token FROM sync_state s JOIN accounts a ON a.id = s.account_id WHERE a.address IN ('$B', '$C') ORDER BY 1, 2"
+cursors="SELECT a.address, s.folder, json_extract(s.cursor, '$.historyId'), json_extract(s.cursor, '$.deltaLink'), json_extract(s.cursor, '$.nextLink'), json_extract(s.cursor, '$.pageToken') FROM sync_state s JOIN accounts a ON a.id = s.account_id WHERE a.address IN ('$B', '$C') ORDER BY 1, 2"
 cur_before=$(q "$cursors")
 fault '{"kind": "malformed", "prefix": "/gmail/v1/users/me/history", "mailbox": "bob@firm.example", "count": 5}'
 fault '{"kind": "malformed", "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 10}'

@@ -234,6 +234,7 @@ run mailsync-show --accounts --check
 expect_rc "health.stale_minutes sets the threshold" 1
 run mailsync-show --check c-17
 expect_rc "--check without --accounts" 64
+mailsync-clients --db "$T/empty.db" import /dev/null
 run env MAILSYNC_DB="$T/empty.db" mailsync-show --accounts
 expect_rc "--accounts with no accounts" 0
 check "prints nothing" test ! -s "$T/out"

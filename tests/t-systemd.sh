@@ -121,7 +121,11 @@ emu DELETE /_emu/faults >/dev/null
 
 unit_run
 expect_rc "a good run" 0
-check "writes nothing to the journal but systemd's own lines" test ! -s "$T/journal"
+check "the recovery is in the journal once, at priority notice (<5>)" \
+	grep -qE '^<5>mailsync-pull: alice@firm\.example \(gmail\) works again' "$T/journal"
+check "and nothing else" test "$(wc -l <"$T/journal")" -eq 1
+unit_run
+check "the next good run writes nothing to the journal but systemd's own lines" test ! -s "$T/journal"
 check "every account healthy after it" mailsync-show -q --accounts --check
 
 # The log goes to the journal once. Under cron (stderr a file or a pipe)

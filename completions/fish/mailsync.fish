@@ -33,6 +33,61 @@ function __mailsync_args
     end
 end
 
+# __mailsync_dbargs: the -d/--db of the command line, as arguments for
+# the tools asked below.
+function __mailsync_dbargs
+    set -l tokens (commandline -opc)
+    set -l db
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case -d --db
+                set -l j (math $i + 1)
+                set -q tokens[$j]; and set db $tokens[$j]
+            case '--db=*'
+                set db (string replace -- --db= '' $tokens[$i])
+        end
+    end
+    test -n "$db"; and printf '%s\n' --db $db
+end
+
+# __mailsync_clients [KIND]: client ids and addresses (KIND id or address:
+# only those) that start with the word at the cursor, with what each
+# names, from the tool itself (one indexed range read; no sqlite3 CLI; a
+# missing database offers nothing and creates nothing).
+function __mailsync_clients
+    set -l kind $argv[1]
+    mailsync-clients (__mailsync_dbargs) list --ids --limit 500 -- \
+        (commandline -ct) 2>/dev/null |
+        while read -l -d \t value k what
+            test -z "$kind"; or test "$k" = "$kind"; or continue
+            printf '%s\t%s\n' $value $what
+        end
+end
+
+# __mailsync_accounts: the connected accounts' addresses (of the
+# -p/--provider given, if any), with their provider.
+function __mailsync_accounts
+    set -l prov (__mailsync_args_value -p --provider)
+    mailsync-show (__mailsync_dbargs) --accounts --tsv 2>/dev/null |
+        while read -l -d \t p address rest
+            test -z "$prov"; or test "$p" = "$prov"; or continue
+            printf '%s\t%s\n' $address $p
+        end
+end
+
+# __mailsync_args_value OPTION...: the value given to the last OPTION.
+function __mailsync_args_value
+    set -l tokens (commandline -opc)
+    set -l v
+    for i in (seq 2 (count $tokens))
+        if contains -- $tokens[$i] $argv
+            set -l j (math $i + 1)
+            set -q tokens[$j]; and set v $tokens[$j]
+        end
+    end
+    test -n "$v"; and echo $v
+end
+
 # The mailsync-clients subcommand on the command line, if any.
 function __mailsync_clients_subcommand
     set -l args (__mailsync_args -d --db)
@@ -106,6 +161,12 @@ complete -c mailsync-clients -n '__mailsync_clients_using list' \
     -l json -d 'Print JSON Lines in the import format'
 complete -c mailsync-clients -n '__mailsync_clients_using list' \
     -l tsv -d 'Print tab-separated values'
+complete -c mailsync-clients -n '__mailsync_clients_using list' \
+    -l ids -d 'For completion: ids and addresses that start with PREFIX'
+complete -c mailsync-clients -n '__mailsync_clients_using list' \
+    -s n -l limit -x -d 'With --ids: at most N lines (0: all)'
+complete -c mailsync-clients -n '__mailsync_clients_using remove' \
+    -a '(__mailsync_clients id)'
 
 # mailsync-config COMMAND [ARGUMENT]...
 complete -c mailsync-config -n __mailsync_config_needs_command -a list \
@@ -158,7 +219,9 @@ complete -c mailsync-config -n __mailsync_config_bool_value -a 'on off'
 complete -c mailsync-config -s j -l json \
     -n '__mailsync_config_needs_command; or __mailsync_config_using list blocklist aliases' \
     -d 'Print JSON Lines'
-complete -c mailsync-config -s p -l provider -x -a 'gmail outlook' \
+complete -c mailsync-config -n '__mailsync_config_using alias unalias -n 0' \
+    -a '(__mailsync_accounts)'
+complete -c mailsync-config -s p -l provider -x -a 'gmail outlook imap' \
     -n '__mailsync_config_needs_command; or __mailsync_config_using alias unalias' \
     -d 'The provider of ACCOUNT, when it is both'
 
@@ -169,7 +232,7 @@ complete -c mailsync-record -F
 complete -c mailsync-match -s r -l rematch -d 'Re-evaluate every email'
 
 # mailsync-pull
-complete -c mailsync-pull -s a -l account -x \
+complete -c mailsync-pull -s a -l account -x -a '(__mailsync_accounts)' \
     -d 'Only this account (repeatable)'
 complete -c mailsync-pull -l full -d 'Forget the cursors: sync everything again'
 complete -c mailsync-pull -s s -l since -x \
@@ -187,14 +250,17 @@ complete -c mailsync-show -l color -x -a 'auto always never' \
     -d 'When to colour the table'
 complete -c mailsync-show -s n -l limit -x -d 'Print at most N emails'
 complete -c mailsync-show -s s -l since -x -d 'Only emails since DATE (YYYY-MM-DD)'
-complete -c mailsync-show -s S -l source -x -a 'crm gmail outlook' \
+complete -c mailsync-show -s S -l source -x -a 'crm gmail outlook imap' \
     -d 'Only emails from this source'
 complete -c mailsync-show -l view -x -d 'Print a CRM email in full'
 complete -c mailsync-show -l accounts -d 'List the connected accounts'
 complete -c mailsync-show -l check -d 'With --accounts: exit 1 when an account is unhealthy'
+# CLIENT: a CRM id or an address on its record.
+complete -c mailsync-show -n 'not contains -- --accounts (commandline -opc); and test (count (__mailsync_args -d --db --color -n --limit -s --since -S --source --view)) = 0' \
+    -a '(__mailsync_clients)'
 
 # mailsync-connect
-complete -c mailsync-connect -s p -l provider -x -a 'gmail outlook' \
+complete -c mailsync-connect -s p -l provider -x -a 'gmail outlook imap' \
     -d 'The provider'
 complete -c mailsync-connect -l client-id -x -d "The OAuth app's client id (stored)"
 complete -c mailsync-connect -l client-secret-file -r -F \
@@ -204,6 +270,7 @@ complete -c mailsync-connect -l client-secret-stdin \
 complete -c mailsync-connect -l tenant -x \
     -a 'common organizations consumers' -d 'The Microsoft tenant'
 complete -c mailsync-connect -l setup -d 'Store the app credentials and stop'
+complete -c mailsync-connect -l new-key -d 'With --setup: a new key over a lost one'
 complete -c mailsync-connect -s m -l member -x -d 'The team member (default: you)'
 complete -c mailsync-connect -l login-hint -x -d 'The mailbox to sign in with'
 complete -c mailsync-connect -l no-browser -d 'Print the URL, open no browser'
@@ -213,9 +280,20 @@ complete -c mailsync-connect -l device-code \
     -d 'Outlook: sign in on another device'
 complete -c mailsync-connect -l port -x -d 'Loopback listener port'
 complete -c mailsync-connect -l timeout -x -d 'Give up after SECONDS (default 300)'
+complete -c mailsync-connect -l shared -x -d 'Outlook: connect this shared mailbox'
+complete -c mailsync-connect -l host -x -a '(__fish_print_hostnames)' \
+    -d 'IMAP: the server'
+complete -c mailsync-connect -l imap-port -x -d 'IMAP: the port (default 993)'
+complete -c mailsync-connect -l starttls -d 'IMAP: STARTTLS, not implicit TLS'
+complete -c mailsync-connect -l user -x -d 'IMAP: the login name'
+complete -c mailsync-connect -l password-file -r -F \
+    -d 'IMAP: read the password from FILE'
+complete -c mailsync-connect -l password-stdin -d 'IMAP: read the password from stdin'
 
 # mailsync-disconnect [--provider gmail|outlook] [--purge [--yes]] ADDRESS
-complete -c mailsync-disconnect -s p -l provider -x -a 'gmail outlook' \
+complete -c mailsync-disconnect -n 'test (count (__mailsync_args -d --db -p --provider)) = 0' \
+    -a '(__mailsync_accounts)'
+complete -c mailsync-disconnect -s p -l provider -x -a 'gmail outlook imap' \
     -d 'The provider, when the address is both'
 complete -c mailsync-disconnect -l purge \
     -d 'Also delete the account and the emails only it synced'

@@ -35,7 +35,7 @@ fixtures(void)
 
 	e[0].id = 42;
 	e[0].message_id = "<abc@mail.acme.example>";
-	e[0].source = "gmail";
+	strlcpy(e[0].source, "gmail", sizeof(e[0].source));
 	e[0].direction = "in";
 	e[0].date = 1794924180; /* 2026-11-17T14:03:00Z */
 	e[0].subject = "Renewal <b>&</b> \"quoted\"";
@@ -49,7 +49,7 @@ fixtures(void)
 
 	e[1].id = 7;
 	e[1].message_id = "<crm-0002@crm.firm.example>";
-	e[1].source = "crm";
+	strlcpy(e[1].source, "crm", sizeof(e[1].source));
 	e[1].direction = "out";
 	e[1].date = 1794751200;
 	e[1].subject = "";
@@ -62,7 +62,7 @@ fixtures(void)
 
 	e[2].id = 3;
 	e[2].message_id = "<o1@globex.example>";
-	e[2].source = "outlook";
+	strlcpy(e[2].source, "outlook", sizeof(e[2].source));
 	e[2].direction = "in";
 	e[2].date = 1794600000;
 	e[2].subject = "An exceedingly long subject line about the renewal of "
