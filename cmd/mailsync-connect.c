@@ -259,10 +259,10 @@ store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 	if (ms_db_begin(db) == -1)
 		return -1;
 	if ((o->client_id != NULL &&
-		ms_app_store(db, key, o->provider, app) == -1) ||
+		ms_cred_app_store(db, key, o->provider, app) == -1) ||
 	    ms_account_upsert(db, o->provider, address, o->member,
 		default_member(), &id, &existed, member) == -1 ||
-	    ms_oauth_save(db, key, id, o->provider, address, t) == -1 ||
+	    ms_cred_tokens_save(db, key, id, o->provider, address, t) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
 		return -1;
@@ -402,7 +402,7 @@ new_key(struct ms_db *db)
 		    "if it is the wrong one, move it away first",
 		    path);
 	if (ms_db_begin(db) == -1 ||
-	    ms_oauth_discard_sealed(db, &apps, &tokens) == -1 ||
+	    ms_cred_discard_sealed(db, &apps, &tokens) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
 		die();
@@ -429,7 +429,7 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		app->tenant = o->tenant ? ms_xstrdup(o->tenant) : NULL;
 		return;
 	}
-	if ((rc = ms_app_load(db, key, o->provider, app)) == -1)
+	if ((rc = ms_cred_app_load(db, key, o->provider, app)) == -1)
 		die();
 	if (rc == 1)
 		errx(EX_CONFIG,
@@ -492,16 +492,16 @@ main(int argc, char *argv[])
 		die();
 	if (o.new_key)
 		new_key(db);
-	if ((key = ms_oauth_key_load(db, 1)) == NULL)
+	if ((key = ms_cred_key_load(db, 1)) == NULL)
 		die();
 	get_app(db, key, &o, &app);
 	if (o.setup) {
 		if (ms_db_begin(db) == -1 ||
-		    ms_app_store(db, key, o.provider, &app) == -1 ||
+		    ms_cred_app_store(db, key, o.provider, &app) == -1 ||
 		    ms_db_commit(db) == -1)
 			die();
 		ms_log_info("stored the %s app credentials", o.provider);
-		ms_app_finish(&app);
+		ms_cred_app_finish(&app);
 		ms_secret_key_destroy(key);
 		ms_db_close(db);
 		return 0;
@@ -530,8 +530,8 @@ main(int argc, char *argv[])
 	free(member);
 	free(raw);
 	free(address);
-	ms_tokens_finish(&t);
-	ms_app_finish(&app);
+	ms_cred_tokens_finish(&t);
+	ms_cred_app_finish(&app);
 	ms_provider_destroy(p);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);

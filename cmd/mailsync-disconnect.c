@@ -63,7 +63,8 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 		if (p->drv->revoke_hint != NULL)
 			ms_log_info("%s has no revocation endpoint: %s",
 			    p->label, p->drv->revoke_hint);
-	} else if (ms_oauth_load(db, key, id, provider, address, &t) == -1) {
+	} else if (ms_cred_tokens_load(db, key, id, provider, address, &t) ==
+	    -1) {
 		ms_log_warn("warning: no usable tokens to revoke (%s); "
 			    "disconnecting locally",
 		    ms_errstr());
@@ -73,7 +74,7 @@ revoke_grant(struct ms_db *db, const struct ms_secret_key *key, int64_t id,
 			ms_log_warn("warning: revocation at %s failed (%s); "
 				    "disconnected locally all the same",
 			    p->label, ms_errstr());
-		ms_tokens_finish(&t);
+		ms_cred_tokens_finish(&t);
 	}
 	ms_provider_destroy(p);
 }
@@ -112,7 +113,7 @@ disconnect(struct ms_db *db, int64_t id, int purge, int64_t *deleted)
 {
 	if (ms_db_begin(db) == -1)
 		die();
-	if (ms_oauth_forget(db, id) == -1 ||
+	if (ms_cred_tokens_forget(db, id) == -1 ||
 	    ms_account_set_status(db, id, "disconnected", NULL) == -1 ||
 	    (purge && ms_account_purge(db, id, deleted) == -1) ||
 	    ms_db_commit(db) == -1) {
@@ -182,7 +183,7 @@ main(int argc, char *argv[])
 		ms_db_close(db);
 		errx(1, "not confirmed: nothing changed");
 	}
-	if ((key = ms_oauth_key_load(db, 0)) == NULL)
+	if ((key = ms_cred_key_load(db, 0)) == NULL)
 		ms_log_warn("warning: %s; disconnecting locally", ms_errstr());
 	else
 		revoke_grant(db, key, id, prov, argv[0]);

@@ -35,8 +35,9 @@ usage(FILE *out, int code)
 	    "  -t, --tsv           tab-separated: id, date, direction, "
 	    "source,\n"
 	    "                      from, subject, has_attachments\n"
-	    "      --html          a standalone HTML page\n"
-	    "      --fragment      with --html: the table alone, to embed\n"
+	    "      --html          a standalone HTML page (no script)\n"
+	    "      --fragment      with --html: the tab alone, one element\n"
+	    "                      with its own style, to embed\n"
 	    "      --color WHEN    auto (default), always or never; NO_COLOR\n"
 	    "                      and TERM=dumb turn auto off\n"
 	    "  -n, --limit N       the newest N emails only (0: all)\n"
@@ -124,17 +125,36 @@ check_accounts(struct ms_db *db, struct ms_printer *p)
 	return c.bad;
 }
 
-static int
-show_client(struct ms_db *db, const char *key, struct ms_email_query *q,
-    struct ms_printer *p)
+/* The client named by key, or exit 66 (before any output begins). */
+static int64_t
+find_client(struct ms_db *db, const char *key)
 {
+	int64_t id;
 	int rc;
 
-	if ((rc = ms_client_lookup(db, key, &q->client_id)) == -1)
+	if ((rc = ms_client_lookup(db, key, &id)) == -1)
 		die();
 	if (rc == 1)
 		errx(EX_NOINPUT, "no client \"%s\" (by id or address)",
 		    shown(key));
+	return id;
+}
+
+static int
+show_client(
+    struct ms_db *db, struct ms_email_query *q, struct ms_printer *p, int html)
+{
+	struct ms_client c;
+	int rc;
+
+	/* A page is headed by the client's name and addresses. */
+	if (html) {
+		if ((rc = ms_client_get(db, q->client_id, &c)) == -1)
+			die();
+		if (rc == 0)
+			ms_printer_client(p, &c);
+		ms_client_finish(&c);
+	}
 	if (ms_email_list(db, q, print_email, p) == -1)
 		die();
 	finish(p);
@@ -293,6 +313,8 @@ main(int argc, char *argv[])
 	ms_cli_utf8();
 	if ((db = ms_cli_open_mode(&cli, MS_DB_READ)) == NULL)
 		die();
+	if (view == NULL && !accounts)
+		q.client_id = find_client(db, argv[0]);
 	p = ms_printer_create(
 	    stdout, fmt, usecolor, ms_cli_width(STDOUT_FILENO));
 	ms_printer_html(p, kind, fragment);
@@ -306,7 +328,7 @@ main(int argc, char *argv[])
 		finish(p);
 		rc = 0;
 	} else
-		rc = show_client(db, argv[0], &q, p);
+		rc = show_client(db, &q, p, fmt == MS_FMT_HTML);
 	ms_db_close(db);
 	return rc;
 }

@@ -104,7 +104,7 @@ grep_out "--tsv: id, date, direction, source, from, subject, attachments" \
 
 # --html: everything escaped.
 run mailsync-show --html c-17
-grep_out "--html: a table" '^<table class="mailsync-emails">'
+grep_out "--html: a table" '^<table class="ms-emails-table">'
 grep_out "--html escapes subjects" 'Renewal &lt;b&gt;&amp;&lt;/b&gt;'
 check "--html: no raw tag from the data" bash -c "! grep -q '<b>' '$T/out'"
 
@@ -114,7 +114,7 @@ check "--html: a complete HTML5 page" \
 check "--html: UTF-8, no script, nothing loaded from elsewhere" \
 	bash -c "grep -q '<meta charset=\"utf-8\">' '$T/out' && ! grep -qiE '<script|<link|src=|@import' '$T/out'"
 grep_out "--html: a CRM email has a View control with its body" \
-	'<details><summary>View</summary><pre>'
+	'<details class="ms-view"><summary>View'
 check "--html: the page parses, every element closed" python3 - "$T/out" <<'PY'
 import sys
 from html.parser import HTMLParser
@@ -132,12 +132,12 @@ assert p.stack == [], p.stack
 PY
 run mailsync-show --html --fragment c-17
 expect_rc "--html --fragment" 0
-check "--fragment: only the table" \
-	bash -c "head -1 '$T/out' | grep -qx '<table class=\"mailsync-emails\">' && tail -1 '$T/out' | grep -qx '</table>' && ! grep -q '<html' '$T/out'"
+check "--fragment: only the tab, one element" \
+	bash -c "head -1 '$T/out' | grep -q '^<section class=\"ms-tab ms-emails\"' && tail -1 '$T/out' | grep -qx '</section>' && ! grep -q '<html' '$T/out'"
 run mailsync-show --html --accounts
-grep_out "--accounts --html: an accounts table" '^<table class="mailsync-accounts">'
+grep_out "--accounts --html: an accounts table" '^<table class="ms-accounts-table">'
 run mailsync-show --view 2 --html --fragment
-grep_out "--view --html: the email as an article" '^<article class="mailsync-email">'
+grep_out "--view --html: the email as an article" '^<article class="ms-email">'
 
 # Options that do not go together: exit 64, one line.
 for args in "--json --tsv c-17" "--tsv --html c-17" "--view 2 --json" \

@@ -206,6 +206,8 @@ complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a health.stale_minutes -d 'An account not synced for this long is stale'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a gmail.fetch -d 'How a first Gmail sync fetches'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.gmail_units_per_minute -d 'Gmail quota units per mailbox per minute'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.gmail_concurrency -d 'Gmail requests in flight per mailbox'

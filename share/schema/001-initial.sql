@@ -1,5 +1,5 @@
 -- mailsync schema, version 1: clients, emails, accounts and their links.
--- Migrations are applied in order by common/db.c; PRAGMA user_version
+-- Migrations are applied in order by common/store/db.c; PRAGMA user_version
 -- holds the number of the last one applied. Never edit a released
 -- migration: add the next file instead.
 

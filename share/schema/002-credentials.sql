@@ -1,5 +1,5 @@
 -- mailsync schema, version 2: OAuth app credentials and account tokens.
--- Every secret is sealed (common/secret.c) with the key file kept outside
+-- Every secret is sealed (common/store/secret.c) with the key file kept outside
 -- the database.
 
 -- The business's OAuth app per provider ("Settings > Integrations").

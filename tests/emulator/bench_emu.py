@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# mailsync-pull's shapes (common/gmail.c, common/graph.c)
+# mailsync-pull's shapes (common/drivers/gmail.c, common/drivers/graph.c)
 HDRS = ["From", "To", "Cc", "Subject", "Date", "Message-ID", "List-Unsubscribe",
         "Precedence", "Auto-Submitted"]
 GRAPH_SELECT = ("subject,from,toRecipients,ccRecipients,receivedDateTime,"

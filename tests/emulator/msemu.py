@@ -14,6 +14,7 @@ import datetime
 import email.policy
 import gc
 import email.utils
+import functools
 import hashlib
 import html
 import json
@@ -356,6 +357,7 @@ class Mailbox:
         self.min_history = self.history_id
         self.history = []                 # [(hid, kind, msgid, labels)]
         self.threads = {}                 # thread key -> thread id
+        self._tindex = None               # thread id -> [ids], oldest first
         self.seq_lo = rng.getrandbits(20)
         # outlook
         self.folders = {}                 # id -> dict
@@ -399,11 +401,15 @@ class Mailbox:
             gid = "%x" % ((internal << 20) | self.seq_lo)
         return gid
 
-    def gmail_add(self, spec, labels, record=True, mid=None):
+    def gmail_add(self, spec, labels, record=True, mid=None, thread_id=None):
         internal = spec.date_ms
         gid = mid or self.new_gid(internal)
-        tkey = spec.thread or spec.message_id or gid
-        tid = self.threads.setdefault(tkey, gid)
+        if thread_id is not None and thread_id in self.thread_index():
+            tid = thread_id           # a reply into a thread the box has
+        else:
+            tkey = spec.thread or spec.message_id or gid
+            tid = self.threads.setdefault(tkey, gid)
+        self._tindex = None
         hid = self.next_hid()
         m = GMsg(gid, tid, labels, internal, hid, spec)
         self.msgs[gid] = m
@@ -416,6 +422,7 @@ class Mailbox:
         m = self.msgs.pop(gid, None)
         if not m:
             return None
+        self._tindex = None
         i = bisect.bisect_left(self.order, (-m.internal, gid))
         if i < len(self.order) and self.order[i] == (-m.internal, gid):
             del self.order[i]
@@ -440,6 +447,25 @@ class Mailbox:
         m.hid = self.history_id
         m.cache.clear()
         return m
+
+    def thread_index(self):
+        """{thread id: [message ids]}, each thread oldest first (Gmail's
+        thread order).  Made when first asked after a change: 200,000
+        single-message threads would cost memory that most runs never use."""
+        if self._tindex is None:
+            idx = {}
+            msgs = self.msgs
+            for _, gid in self.order:             # newest first
+                t = msgs[gid].thread
+                lst = idx.get(t)
+                if lst is None:
+                    idx[t] = [gid]
+                else:
+                    lst.append(gid)
+            for lst in idx.values():
+                lst.reverse()
+            self._tindex = idx
+        return self._tindex
 
     # outlook helpers
     def new_imm(self):
@@ -526,7 +552,8 @@ class Mailbox:
         d = {"provider": self.provider, "address": self.address,
              "name": self.name}
         if self.provider == "gmail":
-            d.update(messages=len(self.msgs), historyId=str(self.history_id),
+            d.update(messages=len(self.msgs), threads=len(self.thread_index()),
+                     historyId=str(self.history_id),
                      minHistoryId=str(self.min_history))
         else:
             d.update(messages=len(self.omsgs), upn=self.upn, mail=self.mail,
@@ -572,11 +599,57 @@ class Generator:
     """Deterministic synthetic mailboxes.  Message content is materialised
     lazily from (seed, index) so 200,000 messages load in seconds."""
 
-    def __init__(self, seed, end_ms, span_days=730):
+    # Gmail's conversations hold at most 100 messages (the 101st starts a
+    # new one)
+    THREAD_MAX = 100
+
+    def __init__(self, seed, end_ms, span_days=730, threads=1.0, singles=0.4):
         self.seed = seed
         self.end_ms = end_ms
         self.span_ms = span_days * 86400 * 1000
         self.meta = []     # index -> (kind, owner, other, client, date_ms)
+        self.thread_mean = threads
+        self.singles = singles
+        self.tkeys = {}    # index -> thread key, for messages in longer threads
+
+    def thread_lengths(self, k, rng):
+        """Thread lengths summing to k: a fraction `singles` of the threads
+        hold one message, the others 2 + a geometric tail (at most
+        THREAD_MAX), so that the mean is `thread_mean`.  When that mean is
+        below 2 - singles, threads hold 1 or 2 messages."""
+        mean, s = self.thread_mean, self.singles
+        out, n = [], 0
+        m2 = (mean - s) / (1 - s) if s < 1 else 2.0
+        while n < k:
+            if m2 < 2:
+                ln = 2 if rng.random() < mean - 1 else 1
+            elif rng.random() < s:
+                ln = 1
+            else:
+                p = 1.0 / (m2 - 1)     # geometric from 0, mean m2 - 2
+                ln = 2
+                while ln < self.THREAD_MAX and rng.random() >= p:
+                    ln += 1
+            ln = min(ln, k - n)
+            out.append(ln)
+            n += ln
+        return out
+
+    def thread_slots(self, k, rng):
+        """For each of a mailbox's k messages (in date order), the index of
+        its thread: threads start one after another and their messages
+        follow at random gaps of about 3 messages, interleaved with the
+        threads begun meanwhile."""
+        pos = []
+        start = 0
+        for j, ln in enumerate(self.thread_lengths(k, rng)):
+            at = float(start)
+            for i in range(ln):
+                pos.append((at, j, i))
+                at += rng.random() * 6
+            start += ln
+        pos.sort()
+        return [j for _, j, _ in pos]
 
     @staticmethod
     def fmt_addr(name, addr, r=None):
@@ -699,6 +772,10 @@ class Generator:
             nxt = boxes[(bi + 1) % len(boxes)] if len(boxes) > 1 else None
             step = self.span_ms // max(k, 1)
             t = self.end_ms - self.span_ms
+            slots = None
+            if box.provider == "gmail" and self.thread_mean > 1:
+                # a stream of its own: the data without threads stays as it was
+                slots = self.thread_slots(k, random.Random(self.seed * 7919 + bi))
             for x in range(k):
                 t += 1 + r.randrange(max(1, 2 * step))
                 t = min(t, self.end_ms)
@@ -717,6 +794,8 @@ class Generator:
                 self.meta.append((kind, box.address,
                                   nxt.address if kind == "internal" else None, t,
                                   kind != "news" and r.random() < 0.2))
+                if slots is not None:
+                    self.tkeys[idx] = "t%d.%d" % (bi, slots[x])
                 spec = LazySpec(self, idx)
                 q = r.random()
                 self._place(box, spec, kind, "out" if kind == "internal" else kind, q, r)
@@ -773,7 +852,7 @@ class LazySpec:
 
     @property
     def thread(self):
-        return "gen%d" % self.idx
+        return self.gen.tkeys.get(self.idx) or "gen%d" % self.idx
 
     def real(self):
         return self.gen.spec(self.idx)
@@ -846,6 +925,7 @@ def spec_of(m):
 # the patterns of the hot paths, compiled once
 RE_GMAIL_USER = re.compile(r"^/gmail/v1/users/([^/]+)(/.*)?$")
 RE_GMAIL_MSG = re.compile(r"^/messages/([^/]+)$")
+RE_GMAIL_THREAD = re.compile(r"^/threads/([^/]+)$")
 RE_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 RE_PART_REQLINE = re.compile(r"^(\w+)\s+(\S+)(?:\s+HTTP/\d\.\d)?$")
 # a batch part as mailsync-pull (and most clients) write it: Content-Type and
@@ -1173,6 +1253,7 @@ class Emu:
             self.devices = {}
             self.delta_tokens = {}
             self.list_snaps = {}
+            self.thread_snaps = {}
             self.faults = []
             self.fault_seq = 0
             self.authorize_denials = []
@@ -1273,7 +1354,8 @@ class Emu:
                 if box.provider == "gmail":
                     labels = where if isinstance(where, list) else [where]
                     gm = box.gmail_add(spec, labels, record=record,
-                                       mid=m.get("id") if len(m.get("in")) == 1 else None)
+                                       mid=m.get("id") if len(m.get("in")) == 1 else None,
+                                       thread_id=m.get("threadId") if len(m.get("in")) == 1 else None)
                     placed[box.address] = {"id": gm.id, "threadId": gm.thread,
                                            "historyId": str(gm.hid)}
                 else:
@@ -1291,9 +1373,14 @@ class Emu:
         g = int(parts.get("gmail", 0))
         o = int(parts.get("outlook", 0))
         k = int(parts.get("messages", 100))
+        threads = float(parts.get("threads", 1))
+        singles = float(parts.get("singles", 0.4))
+        if threads < 1 or not 0 <= singles <= 1:
+            raise ValueError("--generate: threads is a mean of at least 1, "
+                             "singles a fraction from 0 to 1")
         end = parse_iso(self.args.gen_end) if self.args.gen_end != "now" \
             else int(now() * 1000)
-        gen = Generator(self.args.seed, end)
+        gen = Generator(self.args.seed, end, threads=threads, singles=singles)
         gen.build(self, g, o, k)
         for box in self.mailboxes:
             box.min_history = box.history_id
@@ -2395,7 +2482,7 @@ class Emu:
             if err:
                 return err
             with box.lock:
-                threads = len({m.thread for m in box.msgs.values()})
+                threads = len(box.thread_index())
                 return json_resp(200, {"emailAddress": box.address,
                                        "messagesTotal": len(box.msgs),
                                        "threadsTotal": threads,
@@ -2407,6 +2494,13 @@ class Emu:
         if mo:
             err = self.gmail_charge(req, box, "messages.get")
             return err or self.gmail_get(req, box, mo.group(1), meta)
+        if rest == "/threads":
+            err = self.gmail_charge(req, box, "threads.list")
+            return err or self.gmail_threads_list(req, box, meta)
+        mo = RE_GMAIL_THREAD.match(rest)
+        if mo:
+            err = self.gmail_charge(req, box, "threads.get")
+            return err or self.gmail_thread_get(req, box, mo.group(1), meta)
         if rest == "/history":
             err = self.gmail_charge(req, box, "history.list")
             return err or self.gmail_history(req, box)
@@ -2430,24 +2524,10 @@ class Emu:
         return google_error(404, "Not Found", "notFound")
 
     def gmail_list(self, req, box, meta):
-        q = req.query
-        try:
-            mx = int(qs_first(q, "maxResults", "100"))
-        except ValueError:
-            return google_error(400, "Invalid value for maxResults", "invalid")
-        if mx < 1:
-            mx = 100
-        mx = min(mx, 500)
-        query = qs_first(q, "q", "") or ""
-        if query and meta:
-            return google_error(403, "Metadata scope does not support 'q' parameter", "forbidden")
-        labels = [l for l in q.get("labelIds", []) if l]
-        inc = (qs_first(q, "includeSpamTrash", "false") or "false").lower() == "true"
-        try:
-            pred = self.gmail_query(query)
-        except ValueError as e:
-            return google_error(400, "Invalid query: %s" % e, "invalidArgument")
-        tok = qs_first(q, "pageToken")
+        err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
+        if err:
+            return err
+        tok = qs_first(req.query, "pageToken")
         start = 0
         snap = None
         if tok:
@@ -2505,6 +2585,123 @@ class Emu:
             body["nextPageToken"] = nxt
         body["resultSizeEstimate"] = total
         return json_resp(200, body, pretty=True)
+
+    def gmail_list_args(self, req, meta):
+        """maxResults, q, labelIds and includeSpamTrash of messages.list
+        and threads.list (the same parameters): (error, max, pred, labels,
+        inc)."""
+        q = req.query
+        try:
+            mx = int(qs_first(q, "maxResults", "100"))
+        except ValueError:
+            return google_error(400, "Invalid value for maxResults", "invalid"), 0, None, [], False
+        if mx < 1:
+            mx = 100
+        mx = min(mx, 500)
+        query = qs_first(q, "q", "") or ""
+        if query and meta:
+            return (google_error(403, "Metadata scope does not support 'q' parameter",
+                                 "forbidden"), 0, None, [], False)
+        labels = [l for l in q.get("labelIds", []) if l]
+        inc = (qs_first(q, "includeSpamTrash", "false") or "false").lower() == "true"
+        try:
+            pred = self.gmail_query(query)
+        except ValueError as e:
+            return google_error(400, "Invalid query: %s" % e, "invalidArgument"), 0, None, [], False
+        return None, mx, pred, labels, inc
+
+    def gmail_threads_list(self, req, box, meta):
+        """users.threads.list: the threads holding a message that matches
+        (q, labelIds, SPAM and TRASH hidden unless includeSpamTrash or
+        asked for by labelIds), newest first by their newest matching
+        message; each {id, snippet, historyId}, no messages [G-threads-list]."""
+        err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
+        if err:
+            return err
+        tok = qs_first(req.query, "pageToken")
+        start = 0
+        snap = None
+        if tok:
+            try:
+                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
+                start = int(off)
+            except Exception:
+                return google_error(400, "Invalid pageToken", "invalid")
+            snap = self.thread_snaps.get(sid)
+            if snap is None:
+                return google_error(400, "Invalid pageToken", "invalid")
+        with box.lock:
+            if snap is None:
+                seen = set()
+                tids = []
+                for negt, mid in box.order:
+                    m = box.msgs[mid]
+                    if m.thread in seen:
+                        continue
+                    ls = m.labels
+                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
+                            not ("SPAM" in labels or "TRASH" in labels):
+                        continue
+                    if labels and not all(l in ls for l in labels):
+                        continue
+                    if pred and not pred(m):
+                        continue
+                    seen.add(m.thread)
+                    tids.append(m.thread)
+                sid = rand_token(9)
+                snap = self.thread_snaps[sid] = tids
+                while len(self.thread_snaps) > 64:
+                    self.thread_snaps.pop(next(iter(self.thread_snaps)))
+            idx = box.thread_index()
+            out = []
+            # threads deleted since the first page are skipped
+            for tid in snap[start:start + mx]:
+                ids = idx.get(tid)
+                if ids:
+                    last = box.msgs[ids[-1]]
+                    out.append({"id": tid, "snippet": spec_snippet(spec_of(last)),
+                                "historyId": str(max(box.msgs[i].hid for i in ids))})
+        total = len(snap)
+        body = {}
+        if out:
+            body["threads"] = out
+        if start + mx < total:
+            body["nextPageToken"] = b64u(("%s:%d" % (sid, start + mx)).encode())
+        body["resultSizeEstimate"] = total
+        req.ctx["count"] = len(out)
+        return json_resp(200, body, pretty=True)
+
+    def gmail_thread_get(self, req, box, tid, meta):
+        """users.threads.get: {id, snippet, historyId, messages}, the
+        messages oldest first, each as messages.get gives it in that format
+        (labelIds its own: SPAM, TRASH and DRAFT messages included)
+        [G-threads-get, G-thread]."""
+        fmt = (qs_first(req.query, "format", "full") or "full").lower()
+        req.ctx["format"] = fmt
+        if fmt not in ("minimal", "metadata", "full"):
+            return google_error(400, "Invalid value at 'format'", "invalidArgument")
+        if fmt == "full":
+            req.ctx["body_requested"] = True
+            if meta:
+                return google_error(403, "Metadata scope doesn't allow format FULL", "forbidden")
+        hdrs = tuple(req.query.get("metadataHeaders", [])) if fmt == "metadata" else ()
+        with box.lock:
+            ids = box.thread_index().get(tid)
+            if not ids:
+                if not re.fullmatch(r"[0-9a-fA-F]{1,20}", tid):
+                    return google_error(400, "Invalid id value", "invalidArgument")
+                return google_error(404, "Requested entity was not found.", "notFound")
+            msgs = [box.msgs[i] for i in ids]
+            parts = [self.gmail_msg_json(box, m, fmt, hdrs) for m in msgs]
+            e = functools.partial(json.dumps, ensure_ascii=False)
+            head = '{"id":%s,"snippet":%s,"historyId":%s,"messages":[' % (
+                e(tid), e(spec_snippet(spec_of(msgs[-1]))),
+                e(str(max(m.hid for m in msgs))))
+        req.ctx["count"] = len(parts)
+        if fmt == "full":
+            req.ctx["body_returned"] = True
+        body = b"".join((head.encode(), b",".join(parts), b"]}"))
+        return Resp(200, body, [("Content-Type", "application/json; charset=UTF-8")])
 
     PST = datetime.timezone(datetime.timedelta(hours=-8))
 
@@ -3933,7 +4130,8 @@ def main(argv=None):
     ap.add_argument("--data", help="JSON data file (apps, mailboxes, messages)")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free)")
     ap.add_argument("--port-file", help="write the port here once listening")
-    ap.add_argument("--generate", help="gmail:N,outlook:M[,messages:K]")
+    ap.add_argument("--generate",
+                    help="gmail:N,outlook:M[,messages:K][,threads:MEAN[,singles:F]]")
     ap.add_argument("--gen-end", default="2026-11-20T00:00:00Z",
                     help="date of the newest generated message (ISO, or 'now')")
     ap.add_argument("--seed", type=int, default=42)

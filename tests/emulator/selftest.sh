@@ -202,6 +202,41 @@ ctl POST /_emu/authorize/deny '{"provider":"google","count":1}'
 gauth "$META" alice@firm.example
 [ "$(qparam "$LOC" error)" = access_denied ] && [ "$(qparam "$LOC" state)" = st8 ] && ok "a denied authorization redirects with error=access_denied" || nok "deny: $LOC"
 
+# threads: threads.list and threads.get in metadata format
+r -H "$H" "$G/messages?maxResults=500"
+get NTHREADS 'len({m["threadId"] for m in d["messages"]})'
+get TWO '[t for t in {m["threadId"] for m in d["messages"]} if sum(m["threadId"] == t for m in d["messages"]) == 2][0]'
+r -H "$H" "$G/threads?maxResults=500"
+t "threads.list: {id, snippet, historyId} per thread, no messages, one per thread of the listed messages" 'c == 200 and len(d["threads"]) == d["resultSizeEstimate"] == '"$NTHREADS"' and all(set(x) == {"id", "snippet", "historyId"} and isinstance(x["historyId"], str) for x in d["threads"])'
+tids=""
+tok=""
+for _ in $(seq 20); do
+	r -H "$H" "$G/threads?maxResults=4${tok:+&pageToken=$tok}"
+	get more '" ".join(x["id"] for x in d.get("threads", []))'
+	tids="$tids $more"
+	get tok 'd.get("nextPageToken", "")'
+	[ -z "$tok" ] && break
+done
+[ "$(echo $tids | wc -w)" -eq "$NTHREADS" ] && [ "$(echo $tids | tr ' ' '\n' | sort -u | grep -c .)" -eq "$NTHREADS" ] && ok "threads.list pages with nextPageToken, each thread once" || nok "threads.list paging: $tids"
+r -H "$H" "$G/threads?maxResults=500&includeSpamTrash=true"
+t "threads.list includeSpamTrash=true adds the trashed thread" 'd["resultSizeEstimate"] == '"$NTHREADS"' + 1'
+r -H "$H" "$G/threads?q=has:attachment"
+t "metadata scope: threads.list q refused with 403" 'c == 403 and d["error"]["errors"][0]["reason"] == "forbidden"'
+r -H "$H" "$G/threads/$TWO?format=metadata&metadataHeaders=Subject&metadataHeaders=Message-ID"
+cp "$W/out" "$W/thread"
+t "threads.get: id, snippet, historyId and its messages oldest first, only the headers asked" 'c == 200 and d["id"] == "'"$TWO"'" and isinstance(d["historyId"], str) and "snippet" in d and len(d["messages"]) == 2 and int(d["messages"][0]["internalDate"]) <= int(d["messages"][1]["internalDate"]) and all(m["threadId"] == d["id"] and {x["name"].lower() for x in m["payload"]["headers"]} <= {"subject", "message-id"} for m in d["messages"]) and d["historyId"] == max((m["historyId"] for m in d["messages"]), key=int)'
+get M2 'd["messages"][1]["id"]'
+r -H "$H" "$G/messages/$M2?format=metadata&metadataHeaders=Subject&metadataHeaders=Message-ID"
+t "threads.get: each message as messages.get gives it" 'd == json.load(open("'"$W"'/thread"))["messages"][1]'
+r -H "$H" "$G/threads/$TWO?format=full"
+t "metadata scope: threads.get format=full refused with 403" 'c == 403'
+r -H "$H" "$G/threads/$TWO?format=raw"
+t "threads.get has no raw format: 400" 'c == 400'
+r -H "$H" "$G/threads/ffffffffffffffff?format=metadata"
+t "unknown thread id: 404 notFound" 'c == 404 and d["error"]["errors"][0]["reason"] == "notFound"'
+r "$B/_emu/log?prefix=/gmail/v1/users/me/threads"
+t "log: threads.list and threads.get, 10 units each" 'any(e["op"] == "threads.list" for e in d["entries"]) and any(e["op"] == "threads.get" for e in d["entries"]) and all(e["units"] == 10 for e in d["entries"] if e["status"] == 200)'
+
 # history
 r -H "$H" "$G/history?startHistoryId=$HID0&historyTypes=messageAdded"
 t "history with the current historyId: no history, historyId set" 'c == 200 and "history" not in d and d["historyId"] == "'"$HID0"'"'
@@ -825,6 +860,17 @@ python3 "$EMU" --generate gmail:1,outlook:1,messages:50 --port 0 --port-file "$W
 PID=$!
 for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$PID" 2>/dev/null; then nok "--idle-timeout exits"; else ok "--idle-timeout exits on its own"; PID=; fi
+
+# the generator's threads: 40 % single messages and a long tail, mean 3
+python3 "$EMU" --generate gmail:1,messages:3000,threads:3 --port 0 --port-file "$W/port3" --idle-timeout 30 >/dev/null 2>&1 &
+PID=$!
+for _ in $(seq 100); do [ -s "$W/port3" ] && break; sleep 0.1; done
+B3=http://127.0.0.1:$(cat "$W/port3")
+r "$B3/_emu/mailboxes/gmail1@firm.example?limit=100000"
+t "--generate threads:3: mean thread length about 3, about 40 % single, none over 100" 'len({x["threadId"] for x in d["list"]}) and 2.7 <= len(d["list"]) / len({x["threadId"] for x in d["list"]}) <= 3.3 and 0.3 <= (lambda c: sum(1 for v in c.values() if v == 1) / len(c))(__import__("collections").Counter(x["threadId"] for x in d["list"])) <= 0.5 and max(__import__("collections").Counter(x["threadId"] for x in d["list"]).values()) <= 100'
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+PID=
 
 echo "1..$n"
 [ $failed -eq 0 ]

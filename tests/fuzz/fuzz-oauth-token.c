@@ -35,6 +35,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    t.expires >= now + 1 && t.expires <= now + 86400 + 5);
 	} else
 		FUZZ_CHECK(t.access == NULL && t.refresh == NULL);
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	return 0;
 }

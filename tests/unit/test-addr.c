@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/addr.c. Address lists are those of RFC 5322
+ * Unit tests for common/mail/addr.c. Address lists are those of RFC 5322
  * Appendix A (and RFC 822 A.3, RFC 2047 section 8); the names and
  * mailboxes expected are the ones the RFC text describes.
  */

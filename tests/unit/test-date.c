@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/date.c. Expected epochs were computed
+ * Unit tests for common/mail/date.c. Expected epochs were computed
  * independently (GNU date -u -d ... +%s) from the dates of RFC 5322
  * Appendix A and RFC 822 A.3.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/msg.c: the RFC 5322 Appendix A messages (in
+ * Unit tests for common/mail/msg.c: the RFC 5322 Appendix A messages (in
  * data/, read with LF and again with CRLF line ends), MIME fixtures, and
  * hostile inputs built here.
  */

@@ -120,39 +120,39 @@ tokens(void)
 	is_str(t.refresh, "1//0r", "refresh");
 	is_str(t.scope, "s", "scope");
 	ok(t.expires >= now + 3598 && t.expires <= now + 3601, "expires");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 
 	is_int(TOK(200, "{\"access_token\":\"a\",\"expires_in\":\"3599\"}"), 0,
 	    "expires_in as a numeric string");
 	ok(t.expires >= now + 3598 && t.expires <= now + 3601,
 	    "is taken as a number");
 	ok(t.refresh == NULL && t.scope == NULL, "no refresh token, no scope");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 
 	is_int(TOK(200, "{\"access_token\":\"a\",\"expires_in\":1e300}"), 0,
 	    "a huge expires_in");
 	ok(t.expires <= now + 86401, "is clamped to a day");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	is_int(TOK(200,
 		   "{\"access_token\":\"a\",\"expires_in\":"
 		   "99999999999999999999999}"),
 	    0, "an expires_in beyond 64 bits");
 	ok(t.expires <= now + 86401, "is clamped to a day");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	is_int(TOK(200, "{\"access_token\":\"a\",\"expires_in\":-5}"), 0,
 	    "a negative expires_in");
 	ok(t.expires >= now + 3599 && t.expires <= now + 3601,
 	    "takes the default hour");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	is_int(TOK(200, "{\"access_token\":\"a\",\"expires_in\":\"soon\"}"), 0,
 	    "a non-numeric expires_in");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	is_int(TOK(200,
 		   "{\"access_token\":\"a\",\"expires_in\":null,"
 		   "\"refresh_token\":7}"),
 	    0, "null expires_in, a refresh_token that is a number");
 	ok(t.refresh == NULL, "that refresh token is ignored");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 
 	is_int(TOK(200, "{\"token_type\":\"Bearer\"}"), -1, "no access_token");
 	is_int(ms_errcode(), 69, "EX_UNAVAILABLE");
@@ -166,7 +166,7 @@ tokens(void)
 	    "junk after the object");
 	is_int(TOK(200, "{\"access_token\":\"a\"}\r\n"), 0,
 	    "white space after it is fine");
-	ms_tokens_finish(&t);
+	ms_cred_tokens_finish(&t);
 	is_int(TOK(200, "{\"access_token\":\"a\""), -1, "cut short");
 	is_int(TOK(200, ""), -1, "empty");
 	is_int(ms_oauth_token_parse("Emu", 200, NULL, 0, &t), -1, "no body");

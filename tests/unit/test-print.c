@@ -120,6 +120,8 @@ render(enum ms_record r, enum ms_format fmt, int width, int fragment, int color,
 	f = open_memstream(out, &len);
 	p = ms_printer_create(f, fmt, color, width);
 	ms_printer_html(p, r, fragment);
+	if (r == MS_REC_EMAIL)
+		ms_printer_client(p, &clients[0]);
 	ms_printer_now(p, 1794924180 + 600);
 	keys = ms_config_keys(&nk);
 	for (i = 0; i < 3 && rc == 0; i++) {
@@ -206,6 +208,46 @@ golden(const char *name, const char *got)
 	free(want);
 }
 
+/*
+ * Every HTML output carries the tab's stylesheet: it is compared once,
+ * with data/print/tab.css, and the HTML goldens hold "<style>…</style>"
+ * in its place. Returns got with the style cut out (a new string).
+ */
+static char *
+cut_style(const char *name, const char *got)
+{
+	static char *first;
+	const char *a = strstr(got, "<style>\n.ms-tab{"), *b;
+	struct ms_buf out = {0};
+	char *css;
+
+	if (a == NULL || (b = strstr(a, "</style>")) == NULL)
+		return ms_xstrdup(got);
+	a += strlen("<style>\n");
+	css = ms_xstrndup(a, (size_t)(b - a));
+	if (first == NULL) {
+		golden("tab.css", css);
+		first = css;
+	} else {
+		if (strcmp(css, first) != 0)
+			ok(0, "%s: the same stylesheet as the others", name);
+		free(css);
+	}
+	ms_buf_add(&out, got, (size_t)(a - got));
+	ms_buf_adds(&out, "…");
+	ms_buf_adds(&out, b);
+	return ms_buf_steal(&out);
+}
+
+static void
+golden_html(const char *name, const char *got)
+{
+	char *cut = cut_style(name, got);
+
+	golden(name, cut);
+	free(cut);
+}
+
 static const struct {
 	enum ms_record r;
 	const char *name;
@@ -260,7 +302,10 @@ main(void)
 				ok(rc == 0 &&
 					ms_print_check(records[i].r, f) == 0,
 				    "%s: printed", name);
-				golden(name, got);
+				if (f == MS_FMT_HTML)
+					golden_html(name, got);
+				else
+					golden(name, got);
 			}
 			free(got);
 		}
@@ -268,7 +313,7 @@ main(void)
 			continue;
 		snprintf(name, sizeof(name), "%s.fragment", records[i].name);
 		render(records[i].r, MS_FMT_HTML, 0, 1, 0, &got);
-		golden(name, got);
+		golden_html(name, got);
 		free(got);
 	}
 	for (i = 0; i < sizeof(widths) / sizeof(*widths); i++) {
@@ -276,6 +321,33 @@ main(void)
 		    widths[i].color, &got);
 		golden(widths[i].name, got);
 		free(got);
+	}
+	/* An empty list in HTML: the page says so, in place of the table. */
+	{
+		static const struct {
+			enum ms_record r;
+			const char *name;
+			int fragment;
+		} empty[] = {
+		    {MS_REC_EMAIL, "email-empty.html", 0},
+		    {MS_REC_EMAIL, "email-empty.fragment", 1},
+		    {MS_REC_ACCOUNT, "account-empty.html", 0},
+		};
+		struct ms_printer *p;
+		size_t len;
+		FILE *fp;
+
+		for (i = 0; i < sizeof(empty) / sizeof(*empty); i++) {
+			fp = open_memstream(&got, &len);
+			p = ms_printer_create(fp, MS_FMT_HTML, 0, 0);
+			ms_printer_html(p, empty[i].r, empty[i].fragment);
+			if (empty[i].r == MS_REC_EMAIL)
+				ms_printer_client(p, &clients[1]);
+			ms_printer_destroy(p);
+			fclose(fp);
+			golden_html(empty[i].name, got);
+			free(got);
+		}
 	}
 	/* An empty list: nothing for people and scripts, an empty table
 	 * in a page. */

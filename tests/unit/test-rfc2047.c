@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/rfc2047.c. Expected values come from RFC 2047
+ * Unit tests for common/mail/rfc2047.c. Expected values come from RFC 2047
  * section 8 and RFC 2231 section 5, or are worked out by hand from the
  * charset tables (ISO-8859-1, ISO-8859-8, windows-1252).
  */

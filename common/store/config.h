@@ -18,6 +18,7 @@ enum ms_config_type {
 	MS_CONFIG_INT, /* a whole number in [min, max] */
 	MS_CONFIG_NUM, /* a number in [min, max] */
 	MS_CONFIG_DATE, /* an ISO 8601 date, or "" for none */
+	MS_CONFIG_CHOICE, /* one of a few words (config.c lists them) */
 };
 
 struct ms_config_key {
@@ -53,5 +54,7 @@ int ms_config_unset(struct ms_db *, const char *key);
  * (EX_CONFIG) naming the key. 0 or -1. */
 int ms_config_bool(struct ms_db *, const char *key, int *on);
 int ms_config_num(struct ms_db *, const char *key, double *v);
+/* The position of the value among the words of its key's choices. */
+int ms_config_choice(struct ms_db *, const char *key, int *index);
 
 #endif

@@ -80,10 +80,6 @@ struct ms_driver {
 	void (*finish)(struct ms_sync *);
 };
 
-/* The drivers (defined in their own files, listed in driver.c). */
-extern const struct ms_driver ms_gmail_driver;
-extern const struct ms_driver ms_graph_driver;
-
 /* The driver called name, or NULL with ms_err (EX_USAGE) naming the
  * known ones. */
 const struct ms_driver *ms_driver_find(const char *name);

@@ -6,28 +6,13 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "limiter.h"
 #include "log.h"
 #include "secret.h"
 #include "util.h"
 
 #define USER_AGENT "mailsync/" MS_VERSION
 #define IDLE_WAIT_MS 1000
-/* How late a paced request may start (the loop busy in a callback)
- * without losing the quota it waited for: the bucket holds that much
- * more than one burst, and pays for it with a longer window. */
-#define LATE_WAKE 0.025
-/* Requests spent within the window, ended close together merged into
- * one slot (as if all ended with the last): at least window / SLOTS * 2
- * apart, so half the slots cover a whole window. 1024: merged requests
- * count at most 6 ms longer at a 3 s window; 16 KB an account. */
-#define SPENT_SLOTS 1024
-
-/* Quota units of requests that ended at end, or before it. */
-struct spent {
-	double end;
-	double units;
-};
-
 struct req {
 	struct req *next;
 	struct req *fprev, *fnext; /* the engine's requests in flight */
@@ -58,12 +43,7 @@ struct ms_fetch_acct {
 	struct ms_fetch_acct *next;
 	char *name;
 	struct ms_fetch_limits lim;
-	double tokens;
-	double refilled;
-	double flying; /* units of the requests in flight */
-	struct spent spent[SPENT_SLOTS]; /* a ring, oldest first */
-	int spent_first, nspent;
-	double spent_units; /* their sum */
+	struct ms_limiter rl; /* its pace (limiter.h) */
 	struct req *head;
 	int inflight;
 	long requests;
@@ -78,14 +58,6 @@ struct ms_fetch_acct {
 	unsigned forced_gen; /* the last one a reply asked for */
 	unsigned answering; /* the token of the reply being handled */
 	char *origin; /* requests go there only, or NULL */
-	double ceiling; /* the configured quota: probing stops there */
-	double throttled_at; /* the last refusal for rate, 0: none */
-	double probed_at; /* the quota last raised, or lowered */
-	double paused_until; /* Retry-After */
-	double since; /* when the account joined the run */
-	double learned; /* the quota found at the last refusal, 0: none */
-	int resumed; /* it started from a quota learned in an earlier run */
-	double refused; /* units refused for rate */
 	int err;
 	char errmsg[512];
 };
@@ -200,15 +172,11 @@ ms_fetch_acct_create(struct ms_fetch *f, const struct ms_fetch_limits *lim,
 		a->lim.concurrency = 1;
 	if (a->lim.classify == NULL)
 		a->lim.classify = ms_fetch_classify_http;
-	a->ceiling = a->lim.units;
-	if (lim->start > 0 && lim->start < a->lim.units) {
-		a->lim.units = lim->start;
-		a->resumed = 1;
-	}
+	ms_limiter_init(&a->rl, lim->units, lim->window, lim->burst, lim->start,
+	    ms_fetch_now());
 	a->auth = auth;
 	a->auth_arg = auth_arg;
 	a->name = ms_xstrdup(name);
-	a->refilled = a->since = a->probed_at = ms_fetch_now();
 	a->next = f->accts;
 	f->accts = a;
 	return a;
@@ -445,7 +413,7 @@ start(struct ms_fetch *f, struct req *r)
 	r->started = ms_fetch_now();
 	a->requests++;
 	a->inflight++;
-	a->flying += r->units;
+	ms_limiter_started(&a->rl, r->units);
 	r->fnext = f->flying;
 	if (f->flying != NULL)
 		f->flying->fprev = r;
@@ -454,215 +422,28 @@ start(struct ms_fetch *f, struct req *r)
 	return 0;
 }
 
-/* Forget the requests that ended before the window that ends now. */
-static void
-spent_expire(struct ms_fetch_acct *a, double now)
-{
-	struct spent *e;
-
-	while (a->nspent > 0) {
-		e = &a->spent[a->spent_first];
-		if (e->end >= now - a->lim.window)
-			break;
-		a->spent_units -= e->units;
-		a->spent_first = (a->spent_first + 1) % SPENT_SLOTS;
-		a->nspent--;
-	}
-	if (a->nspent == 0)
-		a->spent_units = 0; /* no rounding left over */
-}
-
-/* A request of units ended now: it counts in every window until now +
- * window, wherever in its flight the provider counted it. */
-static void
-spent_add(struct ms_fetch_acct *a, double units, double now)
-{
-	struct spent *last;
-
-	a->flying -= units;
-	if (a->lim.units <= 0 || a->lim.window <= 0 || units <= 0)
-		return;
-	spent_expire(a, now);
-	a->spent_units += units;
-	if (a->nspent > 0) {
-		last =
-		    &a->spent[(a->spent_first + a->nspent - 1) % SPENT_SLOTS];
-		if (a->nspent == SPENT_SLOTS ||
-		    now - last->end < a->lim.window * 2 / SPENT_SLOTS) {
-			last->end = now;
-			last->units += units;
-			return;
-		}
-	}
-	last = &a->spent[(a->spent_first + a->nspent) % SPENT_SLOTS];
-	last->end = now;
-	last->units = units;
-	a->nspent++;
-}
-
-/*
- * 0 when units more fit in every window that can hold them, else the
- * seconds until they do. The provider counts a request somewhere between
- * its start and its end, both known here: whatever its clock and the
- * requests' delays, no window then holds more than what ended in the last
- * window, plus what flies, plus units. The bucket bounds what a run
- * starts; this bounds what the provider counts, exactly.
- */
-static double
-window_wait(struct ms_fetch_acct *a, double units, double now)
-{
-	double over, quota = a->lim.units > units ? a->lim.units : units;
-	int i;
-
-	spent_expire(a, now);
-	over = a->flying + a->spent_units + units - quota;
-	if (over <= 0)
-		return 0;
-	for (i = 0; i < a->nspent; i++) {
-		const struct spent *e =
-		    &a->spent[(a->spent_first + i) % SPENT_SLOTS];
-
-		if ((over -= e->units) <= 0)
-			return e->end + a->lim.window - now + 1e-6;
-	}
-	return IDLE_WAIT_MS / 1000.0; /* until requests in flight end */
-}
-
-/* Refusals for rate within this share of a window after the quota was
- * lowered come from requests sent before: they teach nothing new. */
-#define THROTTLE_SETTLE 0.25
-/* Probing: after this many windows without a refusal, the quota rises
- * this much (a project's quota may have been raised since it was
- * learned; probing costs a few refused parts each time it finds none). */
-#define PROBE_WINDOWS 4
-#define PROBE_STEP 0.02
-/* A refusal never lowers the quota below this share of its ceiling:
- * one while the window was nearly empty is not about this rate. */
-#define LEARN_FLOOR 0.2
-
 void
 ms_fetch_acct_throttled(struct ms_fetch_acct *a, double units, long retry_after)
 {
-	double now = ms_fetch_now(), accepted, floor;
+	double was = a->rl.units;
 
-	a->refused += units;
-	if (retry_after > 0) {
-		double until = now +
-		    (retry_after > MS_FETCH_RETRY_MAX ? MS_FETCH_RETRY_MAX
-						      : (double)retry_after);
-
-		if (until > a->paused_until)
-			a->paused_until = until;
-	}
-	if (a->lim.units <= 0 || a->lim.window <= 0)
-		return;
-	if (now - a->since < a->lim.window && a->resumed) {
-		/* Paced at a quota learned before, and refused within the
-		 * run's first window: the provider's window still holds an
-		 * earlier run's requests (one just ended), which the spent
-		 * ring knows nothing of. Nothing to learn; that usage is gone
-		 * a window after this run began at the latest. */
-		if (a->since + a->lim.window > a->paused_until)
-			a->paused_until = a->since + a->lim.window;
-		return;
-	}
-	if (a->throttled_at > 0 &&
-	    now - a->throttled_at < a->lim.window * THROTTLE_SETTLE)
-		return;
-	/* What the provider took in the window that ended with its first
-	 * refusal is its quota, give or take the requests in flight. */
-	spent_expire(a, now);
-	accepted = a->spent_units - units;
-	floor = a->ceiling * LEARN_FLOOR;
-	if (floor < a->lim.burst)
-		floor = a->lim.burst;
-	if (accepted < floor)
-		accepted = floor;
-	if (accepted < a->lim.units) {
+	if (ms_limiter_refused(&a->rl, units, retry_after, MS_FETCH_RETRY_MAX,
+		ms_fetch_now()) < was)
 		ms_log_debug("%s: refused for rate: pacing at %.0f units per "
 			     "%.0f s (was %.0f)",
-		    a->name, accepted, a->lim.window, a->lim.units);
-		a->lim.units = accepted;
-		if (a->tokens > 0)
-			a->tokens = 0;
-	}
-	a->learned = a->lim.units;
-	a->throttled_at = a->probed_at = now;
+		    a->name, a->rl.units, a->rl.window, was);
 }
 
 double
 ms_fetch_acct_quota(const struct ms_fetch_acct *a)
 {
-	/* Probed past what a refusal showed: not proven, not kept. */
-	if (a->learned > 0 && a->learned < a->lim.units)
-		return a->learned;
-	return a->lim.units;
+	return ms_limiter_quota(&a->rl);
 }
 
 double
 ms_fetch_acct_refused(const struct ms_fetch_acct *a)
 {
-	return a->refused;
-}
-
-/* Windows without refusals since the quota last moved: raise it a
- * little, toward the ceiling, so that a quota learned too low (or
- * raised since) is found again. */
-static void
-probe(struct ms_fetch_acct *a, double now)
-{
-	if (a->lim.units >= a->ceiling ||
-	    now - a->probed_at < a->lim.window * PROBE_WINDOWS)
-		return;
-	a->lim.units *= 1 + PROBE_STEP;
-	if (a->lim.units > a->ceiling)
-		a->lim.units = a->ceiling;
-	a->probed_at = now;
-}
-
-/*
- * Take quota for units; 0 when allowed, else the seconds to wait.
- *
- * A token bucket: any span of s seconds starts at most cap + rate * s
- * units, so a window of the provider's holds at most cap + rate *
- * window, the quota. The cap is one burst (the costliest request) plus
- * what a wake-up LATE_WAKE late has earned meanwhile, so that it keeps
- * that credit; rate is what is left of the quota after the cap. The
- * bucket starts empty, so that a run begun just after another stays
- * within the quota too. Within a run, window_wait() makes the bound
- * exact whatever the requests' delays; once the run is a window old it
- * alone paces (the bucket knew nothing the spent ring does not).
- */
-static double
-limiter(struct ms_fetch_acct *a, double units, double now)
-{
-	double burst = a->lim.burst > units ? a->lim.burst : units;
-	double rate, cap, wait;
-
-	if (a->lim.units <= 0 || a->lim.window <= 0)
-		return 0;
-	probe(a, now);
-	/* A window into the run, every request the provider counts in any
-	 * window of its own is in the spent ring or in flight: the sliding
-	 * window alone is exact, and the bucket would only cost a burst. */
-	if (now - a->since >= a->lim.window)
-		return window_wait(a, units, now);
-	rate = (a->lim.units - burst) / (a->lim.window + LATE_WAKE);
-	cap = burst + rate * LATE_WAKE;
-	if (rate <= 0) { /* a quota below one burst */
-		rate = a->lim.units / a->lim.window / 2;
-		cap = burst;
-	}
-	a->tokens += (now - a->refilled) * rate;
-	a->refilled = now;
-	if (a->tokens > cap)
-		a->tokens = cap;
-	if (a->tokens < units)
-		return (units - a->tokens) / rate;
-	if ((wait = window_wait(a, units, now)) > 0)
-		return wait;
-	a->tokens -= units;
-	return 0;
+	return a->rl.refused;
 }
 
 /* Start what may start; *wake is lowered to when more could. */
@@ -675,11 +456,6 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 
 	for (a = f->accts; a != NULL; a = a->next) {
 		pp = &a->head;
-		if (a->paused_until > now && a->head != NULL) {
-			if (a->paused_until < *wake)
-				*wake = a->paused_until;
-			continue;
-		}
 		while (a->err == 0 && a->inflight < a->lim.concurrency &&
 		    (r = *pp) != NULL) {
 			if (r->not_before > now) {
@@ -688,7 +464,8 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 				pp = &r->next;
 				continue;
 			}
-			if ((wait = limiter(a, r->units, now)) > 0) {
+			if ((wait = ms_limiter_take(&a->rl, r->units, now)) >
+			    0) {
 				if (now + wait < *wake)
 					*wake = now + wait;
 				break;
@@ -775,7 +552,7 @@ land(struct req *r)
 		r->fnext->fprev = r->fprev;
 	r->fprev = r->fnext = NULL;
 	a->inflight--;
-	spent_add(a, r->units, ms_fetch_now());
+	ms_limiter_ended(&a->rl, r->units, ms_fetch_now());
 }
 
 static void

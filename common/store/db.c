@@ -475,6 +475,28 @@ profile(unsigned type, void *arg, void *stmt, void *ns)
 	return 0;
 }
 
+/*
+ * WAL mode. Switching a new database to it takes a lock that SQLite's
+ * busy handler does not wait for: two first runs at once (cron and an
+ * admin) would see one fail at once. Asked again for as long as a busy
+ * timeout lasts.
+ */
+static int
+wal(struct ms_db *db)
+{
+	int i, rc;
+
+	for (i = 0; i < BUSY_TIMEOUT_MS / 20; i++) {
+		rc = sqlite3_exec(
+		    db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		usleep(20000);
+	}
+	return rc == SQLITE_OK ? 0
+			       : ms_db_fail(db, "PRAGMA journal_mode = WAL");
+}
+
 static int
 configure(struct ms_db *db)
 {
@@ -490,8 +512,9 @@ configure(struct ms_db *db)
 		return ms_db_exec(db,
 		    "PRAGMA foreign_keys = ON;"
 		    "PRAGMA temp_store = MEMORY;");
+	if (wal(db) == -1)
+		return -1;
 	return ms_db_exec(db,
-	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA temp_store = MEMORY;");

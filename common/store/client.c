@@ -806,6 +806,39 @@ load_row(struct ms_client *c, sqlite3_stmt *st)
 	}
 }
 
+/* The address rows of client id, in kind and position order. */
+int
+ms_client_get(struct ms_db *db, int64_t id, struct ms_client *c)
+{
+	static const char *sql =
+	    "SELECT c.id, c.crm_id, ca.kind, a.email, ca.name, c.name "
+	    "FROM clients c "
+	    "LEFT JOIN client_addrs ca ON ca.client_id = c.id "
+	    "LEFT JOIN addresses a ON a.id = ca.address_id "
+	    "WHERE c.id = ?1 ORDER BY ca.kind, ca.pos";
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	memset(c, 0, sizeof(*c));
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		if (!found++) {
+			c->crm_id = ms_xstrdup(ms_db_col_text(st, 1));
+			c->name = ms_xstrdup(ms_db_col_text(st, 5));
+		}
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			load_row(c, st);
+	}
+	sqlite3_reset(st);
+	if (rc == -1) {
+		ms_client_finish(c);
+		return -1;
+	}
+	return found ? 0 : 1;
+}
+
 int
 ms_client_each(
     struct ms_db *db, int (*fn)(const struct ms_client *, void *), void *arg)

@@ -6,10 +6,16 @@
  * alongside messages.list pages of 500, each page's new messages fetched in
  * metadata format through the batch endpoint (50 a batch) and stored
  * with the next page token in one transaction; the historyId last.
+ * When the profile's messages per thread make it cheaper in quota
+ * (threads.get costs two messages.get and brings every message of its
+ * thread), the same with threads.list pages and threads.get (25 a
+ * batch): each message of a thread judged on its own, as if it had been
+ * fetched alone. The cursor says which way a full sync under way goes.
  * Incremental: history.list from the stored historyId; the added
- * messages fetched the same way, their attachment flags from a
- * has:attachment listing after the oldest of them. A 404 on history
- * starts a full sync again; a 404 on one message means it was deleted.
+ * messages fetched the same way (one threads.get for three or more of
+ * one thread), their attachment flags from a has:attachment listing
+ * after the oldest of them. A 404 on history starts a full sync again; a
+ * 404 on one message or thread means it was deleted.
  */
 #include <json-c/json.h>
 #include <limits.h>
@@ -37,6 +43,15 @@
 #define BATCH_ATTEMPTS 5
 #define COST_GET 5
 #define COST_LIST 5
+#define COST_THREAD_GET 10
+#define COST_THREAD_LIST 10
+/* The most one batch costs: 50 messages.get or 25 threads.get, 4 % of
+ * the 6,000-unit minute, so that one batch never takes a large share of
+ * the quota window (the limiter's burst). */
+#define BATCH_UNITS 250
+/* Incremental: added messages of one thread fetched by one threads.get
+ * from this many on (10 units instead of 15 or more). */
+#define THREAD_MIN 3
 #define COST_HISTORY 2
 #define COST_PROFILE 1
 #define COST_SENDAS 1
@@ -57,19 +72,26 @@
 	"&metadataHeaders=Message-ID&metadataHeaders=List-Unsubscribe"         \
 	"&metadataHeaders=Precedence&metadataHeaders=Auto-Submitted"
 
+/* gmail.fetch: how a full sync fetches (the setting's choices, in order). */
+enum { FETCH_AUTO, FETCH_MESSAGES, FETCH_THREADS };
+
 /*
  * Gmail's cursor, stored as a flat JSON object: where incremental sync
  * goes on (historyId), or where an unfinished full sync is (the
- * profile's historyId read when it began, the next messages.list page).
+ * profile's historyId read when it began, the next page, and "threads"
+ * in fetch when it lists threads, not messages: page tokens of one
+ * listing mean nothing to the other).
  */
 struct cursor {
 	char *history_id;
 	char *full_history_id;
 	char *page_token;
+	char *fetch;
 };
 static const char *const cursor_keys[] = {
-    "historyId", "fullHistoryId", "pageToken"};
-#define NKEYS 3
+    "historyId", "fullHistoryId", "pageToken", "fetch"};
+#define NKEYS 4
+static char fetch_threads[] = "threads";
 
 static void
 cursor_finish(struct cursor *c)
@@ -77,6 +99,7 @@ cursor_finish(struct cursor *c)
 	free(c->history_id);
 	free(c->full_history_id);
 	free(c->page_token);
+	free(c->fetch);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -94,6 +117,7 @@ cursor_get(struct ms_sync *s, struct cursor *c)
 	c->history_id = v[0];
 	c->full_history_id = v[1];
 	c->page_token = v[2];
+	c->fetch = v[3];
 	return 0;
 }
 
@@ -101,7 +125,8 @@ cursor_get(struct ms_sync *s, struct cursor *c)
 static int
 cursor_set(struct ms_sync *s, const struct cursor *c)
 {
-	char *v[NKEYS] = {c->history_id, c->full_history_id, c->page_token},
+	char *v[NKEYS] = {c->history_id, c->full_history_id, c->page_token,
+	    c->fetch},
 	     *text = NULL;
 	int rc;
 
@@ -115,6 +140,28 @@ cursor_set(struct ms_sync *s, const struct cursor *c)
 
 struct idset {
 	char **v;
+	size_t n, cap;
+};
+
+/* Incremental: an added message and its thread (NULL: none usable). */
+struct pend {
+	char *id;
+	char *thread;
+};
+
+struct pendset {
+	struct pend *v;
+	size_t n, cap;
+};
+
+/* One request of a batch: a messages.get, or a threads.get. */
+struct part {
+	char *id;
+	int thread;
+};
+
+struct partv {
+	struct part *v;
 	size_t n, cap;
 };
 
@@ -134,17 +181,22 @@ struct unit {
 	char **got_ids;
 	size_t ngot, cgot;
 	time_t oldest;
+	/* Incremental: the added messages its threads.get stand for (the
+	 * other messages of those threads are not asked for). */
+	struct idset wanted;
 };
 
 struct gmail {
 	struct ms_sync *s;
 	int incremental;
+	int mode; /* FETCH_*, the setting gmail.fetch */
+	int threads; /* full: listing threads, fetching them whole */
 	char *start_history; /* full: the profile's historyId */
 	char *resume_token; /* full: where listing goes on (NULL: start) */
 	char *new_history; /* incremental: where it ends */
 	char *old_history;
 	struct idset att; /* ids that have attachments */
-	struct idset pending; /* incremental: ids for the later units */
+	struct pendset pending; /* incremental: added, for the later units */
 	struct unit *head; /* units in order; stored from the head */
 	time_t att_after; /* the has:attachment listing's bound */
 	void (*att_then)(struct gmail *); /* what follows that listing */
@@ -156,7 +208,7 @@ struct gmail {
 struct batch {
 	struct gmail *g;
 	struct unit *u;
-	char **ids;
+	struct part *parts;
 	size_t n;
 	int attempt;
 };
@@ -228,6 +280,81 @@ idset_free(struct idset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static void
+pend_add(struct pendset *s, const char *id, const char *thread)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = ms_xreallocarray(s->v, s->cap, sizeof(*s->v));
+	}
+	s->v[s->n].id = ms_xstrdup(id);
+	s->v[s->n++].thread = thread ? ms_xstrdup(thread) : NULL;
+}
+
+static void
+pend_finish(struct pend *p)
+{
+	free(p->id);
+	free(p->thread);
+}
+
+static void
+pend_free(struct pendset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		pend_finish(&s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+cmp_pend_id(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const struct pend *)a)->id, ((const struct pend *)b)->id);
+}
+
+/* By thread, then id: the messages of a thread side by side. */
+static int
+cmp_pend_thread(const void *a, const void *b)
+{
+	const struct pend *x = a, *y = b;
+	int c = strcmp(x->thread ? x->thread : "", y->thread ? y->thread : "");
+
+	return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+/* Add a part (id copied) to v. */
+static void
+partv_add(struct partv *v, const char *id, int thread)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		v->v = ms_xreallocarray(v->v, v->cap, sizeof(*v->v));
+	}
+	v->v[v->n].id = ms_xstrdup(id);
+	v->v[v->n++].thread = thread;
+}
+
+static void
+partv_free(struct partv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		free(v->v[i].id);
+	free(v->v);
+	memset(v, 0, sizeof(*v));
+}
+
+static double
+part_cost(const struct part *p)
+{
+	return p->thread ? COST_THREAD_GET : COST_GET;
+}
+
 static struct unit *
 unit_new(struct gmail *g, const char *token)
 {
@@ -255,6 +382,7 @@ unit_free(struct unit *u)
 	}
 	free(u->got);
 	free(u->got_ids);
+	idset_free(&u->wanted);
 	free(u->token);
 	free(u->next_token);
 	free(u);
@@ -573,6 +701,7 @@ try_commit(struct gmail *g)
 		c.full_history_id = last ? NULL : g->start_history;
 		c.history_id = last ? g->start_history : NULL;
 		c.page_token = g->head->next_token;
+		c.fetch = !last && g->threads ? fetch_threads : NULL;
 		if (!last) { /* where to go on should the queue drain */
 			free(g->resume_token);
 			g->resume_token = ms_xstrdup(c.page_token);
@@ -587,7 +716,15 @@ try_commit(struct gmail *g)
 	fill_lookahead(g);
 }
 
-static void send_want(struct gmail *, struct unit *, struct idset *);
+static void
+send_want(struct gmail *, struct unit *, struct idset *, struct idset *);
+
+static int
+same_thread(const struct pend *a, const struct pend *b)
+{
+	return a->thread != NULL && b->thread != NULL &&
+	    strcmp(a->thread, b->thread) == 0;
+}
 
 /*
  * Incremental: the added messages go in units of a page, each stored in
@@ -595,21 +732,37 @@ static void send_want(struct gmail *, struct unit *, struct idset *);
  * the historyId moves only with the last unit (a rerun lists the same
  * history again and skips what is stored).
  */
+/*
+ * The next unit: up to a page of the added messages (sorted by thread),
+ * THREAD_MIN or more of one thread asked by one threads.get of which only
+ * they are kept, the others one by one.
+ */
 static void
 next_unit(struct gmail *g)
 {
-	size_t n = g->pending.n < PAGE_SIZE ? g->pending.n : PAGE_SIZE;
-	struct idset want = {0};
+	size_t n = g->pending.n < PAGE_SIZE ? g->pending.n : PAGE_SIZE, i, j, k;
+	struct pend *p = g->pending.v + g->pending.n - n;
+	struct idset msgs = {0}, threads = {0};
 	struct unit *u = unit_new(g, NULL);
 
 	u->listed = 1;
-	while (n-- > 0) {
-		char *id = g->pending.v[--g->pending.n];
-
-		idset_add(&want, id);
-		free(id);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && same_thread(&p[i], &p[j]); j++)
+			;
+		if (g->mode != FETCH_MESSAGES && p[i].thread != NULL &&
+		    j - i >= THREAD_MIN) {
+			idset_add(&threads, p[i].thread);
+			for (k = i; k < j; k++)
+				idset_add(&u->wanted, p[k].id);
+		} else
+			for (k = i; k < j; k++)
+				idset_add(&msgs, p[k].id);
 	}
-	send_want(g, u, &want);
+	for (k = 0; k < n; k++)
+		pend_finish(&p[k]);
+	g->pending.n -= n;
+	idset_sort(&u->wanted);
+	send_want(g, u, &msgs, &threads);
 }
 
 static void
@@ -634,21 +787,22 @@ incremental_done(struct gmail *g)
 		next_unit(g);
 }
 
-/* Add the ids of a messages.list reply to set; its next page token. */
+/* Add the ids of a messages.list or threads.list reply (its member
+ * key) to set; its next page token. */
 static int
-list_ids(struct json_object *o, struct idset *set, const char **next)
+list_ids(struct json_object *o, const char *key, struct idset *set,
+    const char **next)
 {
 	struct json_object *arr, *m;
 	const char *id;
 	size_t i;
 
 	*next = ms_json_str(o, "nextPageToken");
-	if (!json_object_object_get_ex(o, "messages", &arr) || arr == NULL)
+	if (!json_object_object_get_ex(o, key, &arr) || arr == NULL)
 		return 0; /* absent when empty */
 	if (!json_object_is_type(arr, json_type_array))
 		return ms_errc(EX_TEMPFAIL,
-		    "Gmail messages.list: "
-		    "\"messages\" is not an array");
+		    "Gmail %s.list: \"%s\" is not an array", key, key);
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		m = ms_json_arr_obj(arr, i);
 		/* An id that is not Gmail's would go into a URL and a batch
@@ -705,7 +859,7 @@ att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	}
 	if ((o = reply_json(g, "messages.list", r)) == NULL)
 		return;
-	if (list_ids(o, &g->att, &next) == -1)
+	if (list_ids(o, "messages", &g->att, &next) == -1)
 		ms_sync_fail(g->s);
 	else if (next != NULL)
 		att_list(g, g->att_after, next);
@@ -758,31 +912,36 @@ unit_fetched(struct gmail *g, struct unit *u)
 }
 
 /*
- * Batches of metadata gets
+ * Batches of metadata gets: messages.get and threads.get parts
  */
 
 static void
 batch_cb(struct ms_fetch_acct *, const struct ms_http_resp *, void *);
 
+/* One batch of parts (the batch takes over their ids). */
 static void
-send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
-    double delay)
+send_batch(struct gmail *g, struct unit *u, const struct part *p, size_t n,
+    int attempt, double delay)
 {
 	struct batch *b = ms_xcalloc(1, sizeof(*b));
 	struct ms_fetch_spec spec = {0};
 	struct ms_buf body = {0};
+	double units = 0;
 	char *url, **paths;
 	size_t i;
 
 	b->g = g;
 	b->u = u;
-	b->ids = ids;
+	b->parts = ms_xreallocarray(NULL, n, sizeof(*b->parts));
+	memcpy(b->parts, p, n * sizeof(*p));
 	b->n = n;
 	b->attempt = attempt;
 	paths = ms_xreallocarray(NULL, n, sizeof(*paths));
-	for (i = 0; i < n; i++)
-		paths[i] = ms_xasprintf(
-		    "/gmail/v1/users/me/messages/%s?" META_PARAMS, ids[i]);
+	for (i = 0; i < n; i++) {
+		paths[i] = ms_xasprintf("/gmail/v1/users/me/%s/%s?" META_PARAMS,
+		    p[i].thread ? "threads" : "messages", p[i].id);
+		units += part_cost(&p[i]);
+	}
 	ms_batch_request(&body, BOUNDARY, paths, n);
 	ms_strv_free(paths, n);
 	url = ms_xasprintf("%s/batch/gmail/v1", api(g));
@@ -790,7 +949,8 @@ send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
 	spec.url = url;
 	spec.content_type = "multipart/mixed; boundary=" BOUNDARY;
 	spec.body = body.s;
-	spec.units = (double)COST_GET * (double)n;
+	/* A batch costs the sum of its parts (Gmail's batch guide). */
+	spec.units = units;
 	spec.delay = delay;
 	spec.max_body = MAX_BATCH;
 	spec.cb = batch_cb;
@@ -799,29 +959,55 @@ send_batch(struct gmail *g, struct unit *u, char **ids, size_t n, int attempt,
 	if (ms_fetch_add(g->s->fa, &spec) == -1) {
 		u->batches--;
 		for (i = 0; i < n; i++)
-			free(ids[i]);
-		free(ids);
+			free(b->parts[i].id);
+		free(b->parts);
 		free(b);
 	}
 	free(url);
 	ms_buf_finish(&body);
 }
 
-/* Fetch a unit's ids (the batches take them over from want). */
+/*
+ * Parts in batches of at most BATCH_SIZE parts and BATCH_UNITS units (the
+ * batches take over the ids; p itself stays the caller's).
+ */
 static void
-send_want(struct gmail *g, struct unit *u, struct idset *want)
+send_parts(struct gmail *g, struct unit *u, const struct part *p, size_t n,
+    int attempt, double delay)
 {
-	size_t i, n;
-	char **ids;
+	size_t i, k;
+	double units;
 
-	for (i = 0; i < want->n; i += n) {
-		n = want->n - i < BATCH_SIZE ? want->n - i : BATCH_SIZE;
-		ids = ms_xreallocarray(NULL, n, sizeof(*ids));
-		memcpy(ids, want->v + i, n * sizeof(*ids));
-		send_batch(g, u, ids, n, 1, 0);
+	for (i = 0; i < n; i += k) {
+		units = 0;
+		for (k = 0; i + k < n && k < BATCH_SIZE; k++) {
+			if (k > 0 && units + part_cost(&p[i + k]) > BATCH_UNITS)
+				break;
+			units += part_cost(&p[i + k]);
+		}
+		send_batch(g, u, p + i, k, attempt, delay);
 	}
-	free(want->v);
-	memset(want, 0, sizeof(*want));
+}
+
+/* Fetch a unit's messages and threads (the batches take them over from
+ * the sets, threads first: each brings several messages). */
+static void
+send_want(
+    struct gmail *g, struct unit *u, struct idset *msgs, struct idset *threads)
+{
+	size_t n = msgs->n + threads->n, i, k = 0;
+	struct part *p = ms_xreallocarray(NULL, n, sizeof(*p));
+
+	for (i = 0; i < threads->n; i++)
+		p[k++] = (struct part){threads->v[i], 1};
+	for (i = 0; i < msgs->n; i++)
+		p[k++] = (struct part){msgs->v[i], 0};
+	free(msgs->v);
+	free(threads->v);
+	memset(msgs, 0, sizeof(*msgs));
+	memset(threads, 0, sizeof(*threads));
+	send_parts(g, u, p, n, 1, 0);
+	free(p);
 	if (u->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
 		unit_fetched(g, u);
 }
@@ -848,44 +1034,107 @@ classify(long status, const char *body)
 	return ms_fetch_classify_http(status, body);
 }
 
+/* One message of a reply (a messages.get, or one of a threads.get's):
+ * into the unit, or left out when it is not mail to sync or malformed. */
+static void
+take_message(
+    struct gmail *g, struct unit *u, struct json_object *m, const char *id)
+{
+	struct ms_email e;
+	int rc;
+
+	if ((rc = to_email(g, m, &e)) == 0)
+		got_push(u, &e, id);
+	else if (rc == -1)
+		ms_sync_skip(g->s, id, ms_errstr());
+}
+
 /* One message of a batch reply, answered 200. */
 static void
 batch_message(struct gmail *g, struct batch *b, size_t i,
     const struct ms_batch_part *part)
 {
+	const char *id = b->parts[i].id;
 	struct json_object *o;
-	struct ms_email e;
-	int rc;
 
 	g->s->fetched++;
 	if ((o = ms_json_parse(part->body, part->len, "Gmail message")) ==
 	    NULL) {
-		ms_sync_skip(g->s, b->ids[i], ms_errstr());
+		ms_sync_skip(g->s, id, ms_errstr());
 		return;
 	}
-	if (strcmp(ms_json_str(o, "id") ? ms_json_str(o, "id") : "",
-		b->ids[i]) != 0)
-		rc = ms_errc(EX_DATAERR, "the reply is for another message");
-	else
-		rc = to_email(g, o, &e);
+	if (strcmp(ms_json_str(o, "id") ? ms_json_str(o, "id") : "", id) != 0) {
+		ms_errc(EX_DATAERR, "the reply is for another message");
+		ms_sync_skip(g->s, id, ms_errstr());
+	} else
+		take_message(g, b->u, o, id);
 	json_object_put(o);
-	if (rc == 0)
-		got_push(b->u, &e, b->ids[i]);
-	else if (rc == -1)
-		ms_sync_skip(g->s, b->ids[i], ms_errstr());
+}
+
+/*
+ * One thread of a batch reply, answered 200: each of its messages judged
+ * on its own (labels, date, form), as messages.get would have brought it.
+ * A full sync keeps those the account does not have yet; an incremental
+ * one only the added messages the threads.get stands for. 0, or -1 with
+ * the account failed.
+ */
+static int
+batch_thread(struct gmail *g, struct batch *b, size_t i,
+    const struct ms_batch_part *part)
+{
+	const char *tid = b->parts[i].id, *id;
+	struct json_object *o, *msgs = NULL, *m;
+	size_t j;
+	int known;
+
+	if ((o = ms_json_parse(part->body, part->len, "Gmail thread")) ==
+	    NULL) {
+		ms_sync_skip(g->s, tid, ms_errstr());
+		return 0;
+	}
+	if (strcmp(ms_json_str(o, "id") ? ms_json_str(o, "id") : "", tid) !=
+	    0) {
+		ms_errc(EX_DATAERR, "the reply is for another thread");
+		ms_sync_skip(g->s, tid, ms_errstr());
+	} else if ((msgs = ms_json_arr(o, "messages")) == NULL) {
+		ms_errc(EX_DATAERR, "thread %s without messages", tid);
+		ms_sync_skip(g->s, tid, ms_errstr());
+	}
+	for (j = 0; msgs != NULL && j < json_object_array_length(msgs); j++) {
+		m = ms_json_arr_obj(msgs, j);
+		if (!ms_gmail_id_ok(id = ms_json_str(m, "id"))) {
+			ms_errc(EX_DATAERR,
+			    "a message of thread %s without a usable id", tid);
+			ms_sync_skip(g->s, tid, ms_errstr());
+			continue;
+		}
+		if (g->incremental)
+			known = !idset_has(&b->u->wanted, id);
+		else if ((known = ms_sync_known(g->s, id)) == -1) {
+			json_object_put(o);
+			ms_sync_fail(g->s);
+			return -1;
+		}
+		if (known)
+			continue;
+		g->s->fetched++;
+		take_message(g, b->u, m, id);
+	}
+	json_object_put(o);
+	return 0;
 }
 
 /*
  * A batch's answers, each as a separate request's: 200 stored, 404 a
- * message deleted since it was listed, 401 a token that expired meanwhile
- * (refreshed, those parts asked again), 429, rate-limit 403s and 5xx
- * asked again after a pause (the quota learns from them); any other
- * status fails the account, naming Google's reason. 0, or -1 with the
- * account failed.
+ * message or thread deleted since it was listed, 401 a token that expired
+ * meanwhile (refreshed, those parts asked again), 429, rate-limit 403s
+ * and 5xx asked again after a pause (the quota learns from them); any
+ * other status fails the account, naming Google's reason. 0, or -1 with
+ * the account failed.
  */
 static int
 batch_answers(struct gmail *g, struct batch *b, const struct ms_batch_part *p,
-    struct idset *retry, int *reauth)
+    struct partv *retry, int *reauth)
 {
 	enum ms_fetch_verdict v;
 	double refused = 0;
@@ -894,28 +1143,32 @@ batch_answers(struct gmail *g, struct batch *b, const struct ms_batch_part *p,
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
+		const struct part *q = &b->parts[i];
 		long st = p[i].status;
 
-		if (st == 200)
+		if (st == 200 && q->thread) {
+			if (batch_thread(g, b, i, &p[i]) == -1)
+				return -1;
+		} else if (st == 200)
 			batch_message(g, b, i, &p[i]);
 		else if (st == 404)
 			continue;
 		else if (st == 401) {
 			*reauth = 1;
-			idset_add(retry, b->ids[i]);
+			partv_add(retry, q->id, q->thread);
 		} else if ((v = classify(st, p[i].body)) == MS_FETCH_RATE ||
 		    v == MS_FETCH_RETRY) {
-			idset_add(retry, b->ids[i]);
+			partv_add(retry, q->id, q->thread);
 			if (v == MS_FETCH_RATE)
-				refused += COST_GET;
+				refused += part_cost(q);
 			if (p[i].retry_after > wait)
 				wait = p[i].retry_after;
 		} else {
 			error_of(p[i].body, p[i].len, why, sizeof(why));
 			ms_errc(EX_UNAVAILABLE,
-			    "Gmail refused message %s: HTTP "
-			    "%ld%s%s",
-			    b->ids[i], st, *why ? " " : "", why);
+			    "Gmail refused %s %s: HTTP %ld%s%s",
+			    q->thread ? "thread" : "message", q->id, st,
+			    *why ? " " : "", why);
 			ms_sync_fail(g->s);
 			return -1;
 		}
@@ -931,8 +1184,8 @@ batch_free(struct batch *b)
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
-		free(b->ids[i]);
-	free(b->ids);
+		free(b->parts[i].id);
+	free(b->parts);
 	free(b);
 }
 
@@ -942,7 +1195,7 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	struct batch *b = arg;
 	struct gmail *g = b->g;
 	struct unit *u = b->u;
-	struct idset retry = {0};
+	struct partv retry = {0};
 	struct ms_batch_part *parts;
 	int reauth = 0, rc;
 
@@ -961,37 +1214,35 @@ batch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		/* Not an answer to what was asked: ask it all again. */
 		ms_log_debug(
 		    "%s: %s; asking again", g->s->address, ms_errstr());
-		send_batch(g, u, b->ids, b->n, b->attempt + 1,
+		send_parts(g, u, b->parts, b->n, b->attempt + 1,
 		    (double)(1 << (b->attempt - 1)));
-		b->ids = NULL;
-		b->n = 0;
+		b->n = 0; /* the new batches own the ids */
 	} else if (rc == -1)
 		ms_sync_fail(g->s);
 	else if (batch_answers(g, b, parts, &retry, &reauth) == -1)
 		;
 	else if (reauth && ms_fetch_acct_reauth(g->s->fa) == -1) {
 		ms_errc(EX_NOPERM,
-		    "Gmail batch: the token is refused for %zu messages even "
+		    "Gmail batch: the token is refused for %zu requests even "
 		    "after a refresh",
 		    retry.n);
 		ms_sync_fail(g->s);
 	} else if (retry.n > 0 && b->attempt >= BATCH_ATTEMPTS) {
 		ms_errc(EX_TEMPFAIL,
-		    "Gmail batch: %zu messages still failing "
+		    "Gmail batch: %zu requests still failing "
 		    "after %d attempts",
 		    retry.n, b->attempt);
 		ms_sync_fail(g->s);
 	} else if (retry.n > 0) {
 		/* Retry the failed parts alone, after a pause (at once with
-		 * a refreshed token); the new batch owns the ids. */
-		send_batch(g, u, retry.v, retry.n,
+		 * a refreshed token); the new batches own the ids. */
+		send_parts(g, u, retry.v, retry.n,
 		    reauth ? b->attempt : b->attempt + 1,
 		    reauth ? 0 : (double)(1 << (b->attempt - 1)));
-		memset(&retry, 0, sizeof(retry));
+		retry.n = 0;
 	}
 	free(parts);
-	idset_clear(&retry);
-	free(retry.v);
+	partv_free(&retry);
 	batch_free(b);
 	if (u->batches == 0 && ms_fetch_acct_error(g->s->fa) == 0)
 		unit_fetched(g, u);
@@ -1006,7 +1257,8 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 {
 	struct unit *u = arg;
 	struct gmail *g = u->g;
-	struct idset ids = {0}, want = {0};
+	struct idset ids = {0}, want = {0}, none = {0};
+	const char *what = g->threads ? "threads.list" : "messages.list";
 	struct json_object *o;
 	const char *next;
 	size_t i;
@@ -1016,17 +1268,25 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if (r == NULL)
 		return;
 	if (r->status != 200) {
-		fail_reply(g, "messages.list", r);
+		fail_reply(g, what, r);
 		return;
 	}
-	if ((o = reply_json(g, "messages.list", r)) == NULL)
+	if ((o = reply_json(g, what, r)) == NULL)
 		return;
-	if (list_ids(o, &ids, &next) == -1) {
+	if (list_ids(o, g->threads ? "threads" : "messages", &ids, &next) ==
+	    -1) {
 		ms_sync_fail(g->s);
 		goto out;
 	}
 	u->next_token = next ? ms_xstrdup(next) : NULL;
 	u->listed = 1;
+	fill_lookahead(g);
+	if (g->threads) {
+		/* Which of a thread's messages the account has is known only
+		 * once it is fetched (batch_thread). */
+		send_want(g, u, &none, &ids);
+		goto out;
+	}
 	for (i = 0; i < ids.n; i++) {
 		if ((known = ms_sync_known(g->s, ids.v[i])) == -1) {
 			ms_sync_fail(g->s);
@@ -1035,8 +1295,7 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		if (!known)
 			idset_add(&want, ids.v[i]);
 	}
-	fill_lookahead(g);
-	send_want(g, u, &want);
+	send_want(g, u, &want, &none);
 out:
 	idset_free(&want);
 	idset_free(&ids);
@@ -1050,19 +1309,69 @@ list_page(struct gmail *g, struct unit *u)
 	/* Ahead of the batches queued: the pages listed ahead are there so
 	 * that the batches never run out, which they would if the next
 	 * listing waited behind them. */
-	struct ms_fetch_spec spec = {.units = COST_LIST,
+	struct ms_fetch_spec spec = {
+	    .units = g->threads ? COST_THREAD_LIST : COST_LIST,
 	    .max_body = MAX_LIST,
 	    .cb = list_cb,
 	    .arg = u,
 	    .urgent = 1};
 
-	url = ms_xasprintf("%s/gmail/v1/users/me/messages?maxResults=%d%s%s",
-	    api(g), PAGE_SIZE, q, page);
+	/* threads.list takes q as messages.list does: a thread with a
+	 * message after the bound (its older ones are left out later). */
+	url = ms_xasprintf("%s/gmail/v1/users/me/%s?maxResults=%d%s%s", api(g),
+	    g->threads ? "threads" : "messages", PAGE_SIZE, q, page);
 	spec.url = url;
 	ms_fetch_add(g->s->fa, &spec);
 	free(url);
 	free(page);
 	free(q);
+}
+
+/* The emails an account has: the one asked for. */
+struct have {
+	int64_t account;
+	long long emails;
+};
+
+static int
+account_emails(const struct ms_account *a, void *arg)
+{
+	struct have *h = arg;
+
+	if (a->id == h->account)
+		h->emails = a->emails;
+	return 0;
+}
+
+/*
+ * Whether a full sync of msgs messages in threads threads (the profile's
+ * totals, -1 when not given) goes by thread: when gmail.fetch says so,
+ * or, for auto, when it costs less quota. Message by message, the
+ * messages this account has already (a full sync again) cost only their
+ * listing; by thread, every thread is fetched whole. 0, 1, or -1.
+ */
+static int
+by_thread(struct gmail *g, long long msgs, long long threads)
+{
+	struct have h = {g->s->account, 0};
+	double by_msg, by_thr;
+	long long have;
+
+	if (g->mode != FETCH_AUTO)
+		return g->mode == FETCH_THREADS;
+	if (msgs <= 0 || threads <= 0)
+		return 0;
+	if (ms_account_each(g->s->db, account_emails, &h) == -1)
+		return -1;
+	have = h.emails;
+	by_msg = COST_GET * (double)(msgs > have ? msgs - have : 0) +
+	    COST_LIST * (double)(msgs / PAGE_SIZE + 1);
+	by_thr = COST_THREAD_GET * (double)threads +
+	    COST_THREAD_LIST * (double)(threads / PAGE_SIZE + 1);
+	ms_log_info("%s: %lld messages in %lld threads, %lld stored: about "
+		    "%.0f quota units message by message, %.0f by thread",
+	    g->s->address, msgs, threads, have, by_msg, by_thr);
+	return by_thr < by_msg;
 }
 
 static void
@@ -1071,7 +1380,7 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	struct gmail *g = arg;
 	struct cursor c = {0};
 	struct json_object *o;
-	long long total;
+	long long total = -1, threads = -1;
 	const char *h;
 
 	(void)fa;
@@ -1092,10 +1401,23 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	if (ms_json_int(o, "messagesTotal", &total) == 0 && total >= 0 &&
 	    total < LONG_MAX)
 		g->s->total = (long)total;
+	else
+		total = -1;
+	if (ms_json_int(o, "threadsTotal", &threads) == -1 || threads < 0)
+		threads = -1;
 	g->start_history = ms_xstrdup(h);
 	json_object_put(o);
-	/* Remember where the full sync began before anything else. */
+	if ((g->threads = by_thread(g, total, threads)) == -1) {
+		ms_sync_fail(g->s);
+		return;
+	}
+	if (g->threads)
+		ms_log_info(
+		    "%s: the first sync fetches by thread", g->s->address);
+	/* Remember where the full sync began, and which way it goes, before
+	 * anything else. */
 	c.full_history_id = g->start_history;
+	c.fetch = g->threads ? fetch_threads : NULL;
 	if (ms_sync_begin(g->s) == -1)
 		return;
 	if (cursor_set(g->s, &c) == -1) {
@@ -1121,12 +1443,13 @@ profile(struct gmail *g)
  */
 
 /* The ids of one kind of history record's messages that are mail to
- * sync (no draft, spam, trash or chat label) into g->pending. */
+ * sync (no draft, spam, trash or chat label) into g->pending, with their
+ * threads. */
 static void
 history_records(struct gmail *g, struct json_object *h, const char *kind)
 {
 	struct json_object *arr = ms_json_arr(h, kind), *m;
-	const char *id;
+	const char *id, *thread;
 	size_t j;
 
 	for (j = 0; arr != NULL && j < json_object_array_length(arr); j++) {
@@ -1134,7 +1457,9 @@ history_records(struct gmail *g, struct json_object *h, const char *kind)
 		if (m == NULL || !ms_gmail_id_ok(id = ms_json_str(m, "id")) ||
 		    has_label(m, skipped_labels))
 			continue;
-		idset_add(&g->pending, id);
+		thread = ms_json_str(m, "threadId");
+		pend_add(
+		    &g->pending, id, ms_gmail_id_ok(thread) ? thread : NULL);
 	}
 }
 
@@ -1158,24 +1483,31 @@ history_added(struct gmail *g, struct json_object *o)
 	}
 }
 
-/* Keep only the added ids this account does not have yet. */
+/* Keep only the added ids this account does not have yet, once each,
+ * the messages of one thread side by side. */
 static int
 drop_known(struct gmail *g)
 {
-	struct idset *p = &g->pending;
+	struct pendset *p = &g->pending;
 	size_t i, k = 0;
 	int known;
 
-	idset_sort(p);
+	if (p->n == 0)
+		return 0;
+	qsort(p->v, p->n, sizeof(*p->v), cmp_pend_id);
 	for (i = 0; i < p->n; i++) {
-		if ((known = ms_sync_known(g->s, p->v[i])) == -1)
+		if (k > 0 && strcmp(p->v[k - 1].id, p->v[i].id) == 0)
+			known = 1;
+		else if ((known = ms_sync_known(g->s, p->v[i].id)) == -1)
 			return -1;
 		if (known)
-			free(p->v[i]);
+			pend_finish(&p->v[i]);
 		else
 			p->v[k++] = p->v[i];
 	}
 	p->n = k;
+	if (k > 0)
+		qsort(p->v, p->n, sizeof(*p->v), cmp_pend_thread);
 	return 0;
 }
 
@@ -1184,7 +1516,7 @@ restart_full(struct gmail *g)
 {
 	ms_log_info(
 	    "%s: the history is too old (404): full sync again", g->s->address);
-	idset_clear(&g->pending);
+	pend_free(&g->pending);
 	if (ms_sync_begin(g->s) == -1)
 		return;
 	if (ms_sync_cursor_clear(g->s) == -1) {
@@ -1296,6 +1628,8 @@ gmail_start(struct ms_sync *s)
 
 	g->s = s;
 	s->drv = g;
+	if (ms_config_choice(s->db, "gmail.fetch", &g->mode) == -1)
+		return -1;
 	read_aliases(g);
 	if (cursor_get(s, &c) == -1)
 		return -1;
@@ -1312,7 +1646,9 @@ gmail_start(struct ms_sync *s)
 		c.history_id = NULL;
 		history_page(g, NULL);
 	} else if (!s->full && c.full_history_id != NULL) {
-		/* Resume the unfinished full sync where it stopped. */
+		/* Resume the unfinished full sync where it stopped, the way
+		 * it began (its page token is of that listing). */
+		g->threads = c.fetch != NULL && strcmp(c.fetch, "threads") == 0;
 		g->start_history = c.full_history_id;
 		g->resume_token = c.page_token;
 		c.full_history_id = c.page_token = NULL;
@@ -1333,7 +1669,7 @@ gmail_finish(struct ms_sync *s)
 	while (g->head != NULL)
 		unit_pop(g);
 	idset_free(&g->att);
-	idset_free(&g->pending);
+	pend_free(&g->pending);
 	free(g->start_history);
 	free(g->resume_token);
 	free(g->new_history);

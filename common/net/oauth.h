@@ -1,7 +1,7 @@
 /*
- * oauth: the business's app credentials, the authorization flows (code
- * with PKCE over a loopback redirect or a pasted URL, device code), token
- * refresh and revocation, and the stored tokens of each account.
+ * oauth: the authorization flows (code with PKCE over a loopback
+ * redirect or a pasted URL, device code), token refresh and revocation.
+ * The credentials themselves are kept by cred.h.
  */
 #ifndef MS_OAUTH_H
 #define MS_OAUTH_H
@@ -11,31 +11,8 @@
 
 #include "db.h"
 #include "driver.h"
+#include "cred.h"
 #include "secret.h"
-
-/* A provider's OAuth app ("Settings > Integrations"). */
-struct ms_app {
-	char *client_id;
-	char *secret; /* plaintext in guarded memory while loaded, or NULL */
-	char *tenant; /* Microsoft only, or NULL */
-};
-
-/* Store (replace) the app of a provider, its secret sealed. */
-int ms_app_store(struct ms_db *, const struct ms_secret_key *,
-    const char *provider, const struct ms_app *);
-/* Load it: 0, 1 when none is stored, -1. */
-int ms_app_load(struct ms_db *, const struct ms_secret_key *,
-    const char *provider, struct ms_app *);
-void ms_app_finish(struct ms_app *); /* wipes the secret */
-
-struct ms_tokens {
-	char *access; /* access and refresh: guarded memory (secret.h) */
-	time_t expires; /* when access stops working */
-	char *refresh; /* NULL when the reply had none */
-	char *scope; /* granted */
-};
-
-void ms_tokens_finish(struct ms_tokens *); /* wipes */
 
 /* The authorization URL for a code flow with PKCE. */
 char *ms_oauth_auth_url(const struct ms_provider *, const struct ms_app *,
@@ -117,36 +94,6 @@ int ms_oauth_refresh(const struct ms_provider *, const struct ms_app *,
 int ms_oauth_revoke(const struct ms_provider *, const char *token);
 
 /*
- * The stored tokens of an account. ms_oauth_save seals and replaces them
- * inside the caller's transaction (a rotated refresh token is stored with
- * the access token it came with, or not at all).
- */
-int ms_oauth_save(struct ms_db *, const struct ms_secret_key *, int64_t account,
-    const char *provider, const char *address, const struct ms_tokens *);
-int ms_oauth_load(struct ms_db *, const struct ms_secret_key *, int64_t account,
-    const char *provider, const char *address, struct ms_tokens *);
-int ms_oauth_forget(struct ms_db *, int64_t account);
-
-/* Whether the database holds sealed secrets (an app's client secret, any
- * account's tokens): 1, 0, or -1 (ms_err). */
-int ms_oauth_sealed(struct ms_db *);
-
-/*
- * The key of the database's secrets (ms_secret_key_load): made when
- * create is set and the database holds no sealed secret, never over
- * sealed secrets (a missing key file is then EX_CONFIG).
- */
-struct ms_secret_key *ms_oauth_key_load(struct ms_db *, int create);
-
-/*
- * Discard every sealed secret, inside the caller's transaction, for a new
- * key after the old one was lost: every account's tokens (the account then
- * needs re-authorization) and the apps whose client secret was sealed
- * (stored again with --setup). How many of each in *apps and *tokens.
- */
-int ms_oauth_discard_sealed(struct ms_db *, int *apps, int *tokens);
-
-/*
  * A usable access token for an account, refreshed (and the new tokens
  * stored in their own transaction) when it expires within a minute or
  * when force is set (the provider answered 401). invalid_grant marks the
@@ -155,8 +102,5 @@ int ms_oauth_discard_sealed(struct ms_db *, int *apps, int *tokens);
 int ms_oauth_access(struct ms_db *, const struct ms_secret_key *,
     const struct ms_provider *, const struct ms_app *, int64_t account,
     const char *address, int force, char **access);
-
-/* When the stored access token of an account expires (0: none stored). */
-int ms_oauth_expiry(struct ms_db *, int64_t account, time_t *expires);
 
 #endif

@@ -71,6 +71,10 @@ int ms_client_remove(struct ms_db *, const char *crm_id);
  */
 int ms_client_lookup(struct ms_db *, const char *key, int64_t *id);
 
+/* Load client id (as ms_client_lookup finds it) into c: 0, 1 when there
+ * is no such client, -1. Free it with ms_client_finish. */
+int ms_client_get(struct ms_db *, int64_t id, struct ms_client *c);
+
 /* Call fn for every client, ordered by CRM id. Stops when fn returns -1. */
 int ms_client_each(
     struct ms_db *, int (*fn)(const struct ms_client *, void *), void *arg);

@@ -67,6 +67,10 @@ ms_printer_create(FILE *, enum ms_format, int color, int width);
  * rather than a standalone page. */
 void ms_printer_html(struct ms_printer *, enum ms_record, int fragment);
 
+/* HTML: the page is this client's Emails tab; its name and addresses
+ * head the page (not a fragment). Copied: c may go once this returns. */
+void ms_printer_client(struct ms_printer *, const struct ms_client *c);
+
 /* The time the table's "5 min ago" counts from (default: when the
  * printer was created). */
 void ms_printer_now(struct ms_printer *, time_t);

@@ -33,6 +33,9 @@ static const struct ms_config_key keys[] = {
 	"an active account not synced for this long is stale"},
     /* Google's quota page: 6,000 units per minute per user per project
      * (older pages said 15,000); pull learns a lower one from refusals. */
+    {"gmail.fetch", MS_CONFIG_CHOICE, "auto", 0, 0,
+	"how a first Gmail sync fetches: auto (by thread when that costs "
+	"less quota), messages or threads"},
     {"quota.gmail_units_per_minute", MS_CONFIG_NUM, "6000", 0, 1e9,
 	"Gmail quota units per mailbox per minute, at most (0: no limiter)"},
     {"quota.gmail_concurrency", MS_CONFIG_INT, "10", 1, 100,
@@ -46,6 +49,25 @@ static const struct ms_config_key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
+
+/* The words of the MS_CONFIG_CHOICE settings, space-separated, in the
+ * order ms_config_choice counts them. */
+static const struct {
+	const char *key, *words;
+} choices[] = {
+    {"gmail.fetch", "auto messages threads"},
+};
+
+static const char *
+words_of(const struct ms_config_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(choices) / sizeof(*choices); i++)
+		if (strcmp(choices[i].key, k->key) == 0)
+			return choices[i].words;
+	return "";
+}
 
 const struct ms_config_key *
 ms_config_keys(size_t *n)
@@ -105,6 +127,43 @@ check_number(const struct ms_config_key *k, const char *v)
 					: ms_xstrdup(v);
 }
 
+/* The index of word v among k's choices (any case), or -1. */
+static int
+choice_index(const struct ms_config_key *k, const char *v)
+{
+	const char *w = words_of(k), *end;
+	char *word;
+	int i, same;
+
+	for (i = 0; *w != '\0'; i++) {
+		end = w + strcspn(w, " ");
+		word = ms_xstrndup(w, (size_t)(end - w));
+		same = ms_ascii_casecmp(word, v) == 0;
+		free(word);
+		if (same)
+			return i;
+		w = *end ? end + 1 : end;
+	}
+	return -1;
+}
+
+/* "a, b or c" of k's choices, for messages (a new string). */
+static char *
+choice_list(const struct ms_config_key *k)
+{
+	struct ms_buf b = {0};
+	const char *w = words_of(k), *end;
+
+	while (*w != '\0') {
+		end = w + strcspn(w, " ");
+		if (b.len > 0)
+			ms_buf_adds(&b, *end ? ", " : " or ");
+		ms_buf_add(&b, w, (size_t)(end - w));
+		w = *end ? end + 1 : end;
+	}
+	return ms_buf_steal(&b);
+}
+
 char *
 ms_config_check(const struct ms_config_key *k, const char *v)
 {
@@ -124,6 +183,21 @@ ms_config_check(const struct ms_config_key *k, const char *v)
 		    "%s: \"%s\" is not a date (YYYY-MM-DD, or empty for none)",
 		    k->key, v);
 		return NULL;
+	case MS_CONFIG_CHOICE: {
+		const char *w = words_of(k);
+		char *list;
+		int i = choice_index(k, v), j;
+
+		if (i >= 0) { /* stored as listed (lower case) */
+			for (j = 0; j < i; j++)
+				w += strcspn(w, " ") + 1;
+			return ms_xstrndup(w, strcspn(w, " "));
+		}
+		list = choice_list(k);
+		ms_errc(EX_DATAERR, "%s: \"%s\" is not %s", k->key, v, list);
+		free(list);
+		return NULL;
+	}
 	default: return check_number(k, v);
 	}
 }
@@ -192,6 +266,20 @@ ms_config_bool(struct ms_db *db, const char *key, int *on)
 	if ((v = get_checked(db, key)) == NULL)
 		return -1;
 	*on = strcmp(v, "on") == 0;
+	free(v);
+	return 0;
+}
+
+int
+ms_config_choice(struct ms_db *db, const char *key, int *index)
+{
+	const struct ms_config_key *k;
+	char *v;
+
+	if ((k = ms_config_find(key)) == NULL ||
+	    (v = get_checked(db, key)) == NULL)
+		return -1;
+	*index = choice_index(k, v);
 	free(v);
 	return 0;
 }

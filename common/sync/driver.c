@@ -7,7 +7,11 @@
 #include "http.h"
 #include "util.h"
 
-/* Every provider mailsync knows, in the order people read them. */
+/*
+ * Every provider mailsync knows, in the order people read them: each is
+ * one file of common/drivers/ and its line here.
+ */
+extern const struct ms_driver ms_gmail_driver, ms_graph_driver;
 static const struct ms_driver *const drivers[] = {
     &ms_gmail_driver,
     &ms_graph_driver,

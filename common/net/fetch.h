@@ -52,13 +52,10 @@ typedef enum ms_fetch_verdict ms_fetch_classify(long status, const char *body);
 enum ms_fetch_verdict ms_fetch_classify_http(long status, const char *body);
 
 /*
- * The provider's quota for one mailbox: at most units in any window of
- * window seconds (a sliding window, as Google and Microsoft count), and
- * burst, the most one request costs. Requests are paced by a bucket of
- * one burst and 25 ms of pacing, at (units - burst) / (window + 25 ms)
- * per second; and a request starts only when the requests in flight and
- * those that ended within the last window leave room for it, so that no
- * window is ever overrun, however late the provider counts a request.
+ * One mailbox's limits: requests in flight, and the provider's quota of
+ * units in any window of window seconds, burst the most one request
+ * costs (common/net/limiter.h paces them: no window is ever overrun, and
+ * the quota learns from refusals for rate).
  */
 struct ms_fetch_limits {
 	int concurrency; /* requests in flight, >= 1 */

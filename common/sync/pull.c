@@ -141,7 +141,7 @@ ms_pull_create(struct ms_db *db, const struct ms_pull_opts *o)
 		goto fail;
 	for (i = 0; i < p->n && p->v[i].reauth; i++)
 		;
-	if (i < p->n && (p->key = ms_oauth_key_load(db, 0)) == NULL)
+	if (i < p->n && (p->key = ms_cred_key_load(db, 0)) == NULL)
 		goto fail;
 	if ((p->f = ms_fetch_create()) == NULL)
 		goto fail;
@@ -159,7 +159,7 @@ auth(void *arg, int refresh, char **token, time_t *expires)
 	if (ms_oauth_access(a->s.db, a->run->key, a->p, &a->app, a->s.account,
 		a->address, refresh, token) == -1)
 		return -1;
-	return ms_oauth_expiry(a->s.db, a->s.account, expires);
+	return ms_cred_tokens_expiry(a->s.db, a->s.account, expires);
 }
 
 /*
@@ -224,7 +224,7 @@ prepare(struct ms_pull *p, struct acct *a)
 	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
 	if (rc == 0 &&
-	    (rc = ms_app_load(p->db, p->key, a->provider, &a->app)) == 1)
+	    (rc = ms_cred_app_load(p->db, p->key, a->provider, &a->app)) == 1)
 		rc = ms_errc(
 		    EX_CONFIG, "no %s app credentials stored", a->provider);
 	if (rc == 0 &&
@@ -467,7 +467,7 @@ ms_pull_destroy(struct ms_pull *p)
 		if (a->drv != NULL && a->s.drv != NULL)
 			a->drv->finish(&a->s);
 		ms_provider_destroy(a->p);
-		ms_app_finish(&a->app);
+		ms_cred_app_finish(&a->app);
 		free(a->address);
 		free(a->provider);
 	}

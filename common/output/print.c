@@ -8,6 +8,7 @@
 #include <wchar.h>
 
 #include "date.h"
+#include "driver.h"
 #include "term.h"
 #include "utf8.h"
 
@@ -45,8 +46,8 @@ struct choice {
 	const char *value; /* the field's string ("true"/"false": a bool) */
 	const char *text, *brief; /* full and narrowed forms */
 	const char *ansi; /* table colour, or NULL */
-	const char *html; /* HTML colour, or NULL */
-	const char *title; /* HTML tooltip, or NULL */
+	const char *cls; /* HTML: its CSS class (colours), or NULL */
+	const char *alt; /* HTML: a mark's words for screen readers, or NULL */
 };
 
 #define FLEX (-1) /* a column that takes the rest of the line */
@@ -63,6 +64,7 @@ enum {
 	C_SHORT = 1 << 8, /* narrowing switches to the brief form */
 	C_BADGE = 1 << 9, /* HTML: a coloured badge */
 	C_AGO = 1 << 10, /* table: a date as how long ago ("5 min ago") */
+	C_SR_HEAD = 1 << 11, /* HTML: a header for screen readers only */
 };
 
 struct column {
@@ -76,6 +78,9 @@ struct column {
 	const char *sep; /* printed before it; NULL: one space */
 	const char *none; /* shown for null or empty */
 	const struct choice *choices;
+	/* HTML: the columns stacked in this one's cell (the subject, its
+	 * snippet and View), or a View's form (the email in full). */
+	const struct column *inner;
 };
 
 enum lkind {
@@ -88,8 +93,9 @@ enum lkind {
 #define FMT(f) (1u << (f))
 
 struct layout {
-	const char *name; /* HTML class mailsync-NAME */
+	const char *name; /* HTML class ms-NAME */
 	const char *title; /* HTML page title */
+	const char *empty, *hint; /* HTML: what an empty list says */
 	const char *what; /* for refusals: "an email in full" */
 	enum lkind kind;
 	int header; /* the table has a header row */
@@ -125,6 +131,9 @@ struct ms_printer {
 	size_t nf;
 	const struct layout *started; /* whose output has begun */
 	int page; /* the HTML page head is out */
+	int root; /* the HTML root element is open */
+	char *head; /* HTML: the page's header (ms_printer_client) */
+	char *subject; /* HTML: what the page is about, for its title */
 	/* A table: the widths of started's columns, once laid out. */
 	int eff[MAX_COLS];
 	int brief[MAX_COLS];
@@ -139,11 +148,6 @@ struct ms_printer {
 #define C_BLUE "\033[34m"
 #define C_GREY "\033[90m"
 #define C_DIMMED "\033[2m"
-
-#define H_RED "#c62828"
-#define H_GREEN "#2e7d32"
-#define H_BLUE "#1565c0"
-#define H_GREY "#616161"
 
 /*
  * Display widths. What is measured has been cleaned (valid UTF-8, no
@@ -238,22 +242,92 @@ ms_print_fit(struct ms_buf *b, const char *s, int width)
  */
 
 static const struct choice direction_choices[] = {
-    {"in", "↓", "↓", C_BLUE, H_BLUE, "inbound"},
-    {"out", "↑", "↑", C_GREEN, H_GREEN, "outbound"},
+    {"in", "↓", "↓", C_BLUE, "ms-dir-in", "inbound"},
+    {"out", "↑", "↑", C_GREEN, "ms-dir-out", "outbound"},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-static const struct choice source_choices[] = {
-    {"crm", "CRM", "C", C_GREEN, H_GREEN, NULL},
-    {"gmail", "Gmail", "G", C_RED, H_RED, NULL},
-    {"outlook", "Outlook", "O", C_BLUE, H_BLUE, NULL},
-    {"imap", "IMAP", "I", C_GREY, H_GREY, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+/*
+ * The source badges: the CRM's, then one per driver, in its label and
+ * badge colour (driver.h), filled in by sources_init(): a provider added
+ * gets its badge in every format without a line here.
+ */
+#define MAX_SOURCES 16
+static struct choice source_choices[MAX_SOURCES + 1];
+static char source_cls[MAX_SOURCES][40], source_brief[MAX_SOURCES][2];
+
+/* A badge colour's table escape and page colour (its light and dark
+ * schemes share it: white text on it passes WCAG AA in both). */
+static const struct {
+	const char *name, *ansi, *hex;
+} palette[] = {
+    {"green", C_GREEN, "#1a7f37"},
+    {"red", C_RED, "#c5221f"},
+    {"blue", C_BLUE, "#0a5ebd"},
+    {"grey", C_GREY, "#5f6368"},
 };
+
+static int
+colour(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(palette) / sizeof(*palette); i++)
+		if (strcmp(palette[i].name, name) == 0)
+			return (int)i;
+	return 3; /* grey */
+}
+
+static void
+source_add(size_t i, const char *name, const char *label, const char *badge)
+{
+	struct choice *c = &source_choices[i];
+
+	snprintf(source_cls[i], sizeof(source_cls[i]), "ms-src-%s", name);
+	source_brief[i][0] = label[0];
+	c->value = name;
+	c->text = label;
+	c->brief = source_brief[i];
+	c->ansi = palette[colour(badge)].ansi;
+	c->cls = source_cls[i];
+}
+
+static void
+sources_init(void)
+{
+	const struct ms_driver *d;
+	size_t i;
+
+	if (source_choices[0].value != NULL)
+		return;
+	source_add(0, "crm", "CRM", "green");
+	for (i = 0; i < MAX_SOURCES - 1 && (d = ms_driver_at(i)) != NULL; i++)
+		source_add(i + 1, d->name, d->label, d->badge);
+}
+
+/* The badge colour of a source, for the page's style. */
+static const char *
+source_hex(size_t i)
+{
+	const struct ms_driver *d = i > 0 ? ms_driver_at(i - 1) : NULL;
+
+	return palette[colour(d != NULL ? d->badge : "green")].hex;
+}
 
 static const struct choice clip_choices[] = {
-    {"true", "📎", "📎", NULL, NULL, "has attachments"},
+    {"true", "📎", "📎", NULL, "ms-clip", "has attachments"},
     {"false", "", "", NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* An account's health, as the HTML status badge says it. */
+static const struct choice health_choices[] = {
+    {"active", "active", NULL, NULL, "ms-st-active", NULL},
+    {"stale", "stale", NULL, NULL, "ms-st-stale", NULL},
+    {"needs-reauth", "needs re-authorization", NULL, NULL, "ms-st-reauth",
+	NULL},
+    {"disconnected", "disconnected", NULL, NULL, "ms-st-off", NULL},
+    {"error", "error", NULL, NULL, "ms-st-error", NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -261,6 +335,22 @@ static const struct choice kept_choices[] = {
     {"true", "yes (not kept)", NULL, NULL, NULL, NULL},
     {"false", "", NULL, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* --view: the headers as the CRM sent them, decoded, then the body. */
+static const struct column full_table[] = {
+    {.key = "date", .head = "Date", .flags = C_ISO},
+    {.key = "from", .head = "From", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "to", .head = "To", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "cc", .head = "Cc", .flags = C_FULL | C_SKIP_EMPTY},
+    {.key = "subject", .head = "Subject"},
+    {.key = "message_id", .head = "Message-ID"},
+    {.key = "has_attachments",
+	.head = "Attachments",
+	.flags = C_SKIP_EMPTY,
+	.choices = kept_choices},
+    {.key = "body", .flags = C_BODY},
+    {.key = NULL},
 };
 
 /*
@@ -301,24 +391,39 @@ static const struct column email_tsv[] = {
     {.key = NULL},
 };
 
+/* HTML: the subject, the snippet under it, and a CRM email's View. */
+static const struct column email_message[] = {
+    {.key = "subject", .none = "(no subject)"},
+    {.key = "snippet", .flags = C_DIM | C_SKIP_EMPTY},
+    {.key = "body", .head = "View", .flags = C_VIEW, .inner = full_table},
+    {.key = NULL},
+};
+
 static const struct column email_html[] = {
-    {.key = "direction", .head = "Direction", .choices = direction_choices},
+    {.key = "direction",
+	.head = "Direction",
+	.flags = C_SR_HEAD,
+	.choices = direction_choices},
     {.key = "source",
 	.head = "Source",
 	.flags = C_BADGE,
 	.choices = source_choices},
-    {.key = "date", .head = "Date"},
-    {.key = "with", .head = "With"},
-    {.key = "subject", .head = "Subject", .none = "(no subject)"},
-    {.key = "snippet", .head = "Snippet"},
-    {.key = "has_attachments", .head = "Attachments", .choices = clip_choices},
-    {.key = "body", .head = "View", .flags = C_VIEW},
+    {.key = "date", .head = "Date (UTC)"},
+    {.key = "has_attachments",
+	.head = "Attachments",
+	.flags = C_SR_HEAD,
+	.choices = clip_choices},
+    {.key = "with", .head = "With", .flags = C_FULL},
+    {.key = "message", .head = "Subject", .inner = email_message},
     {.key = NULL},
 };
 
 static const struct layout email_layout = {
     .name = "emails",
     .title = "Emails",
+    .empty = "No emails to show",
+    .hint = "Emails the CRM sends and emails in the team's connected "
+	    "mailboxes appear here once they are matched to this client.",
     .what = "the Emails list",
     .kind = L_COLUMNS,
     .formats = ALL_FORMATS,
@@ -327,22 +432,6 @@ static const struct layout email_layout = {
     .tsv = email_tsv,
     .html = email_html,
     .steps = email_steps,
-};
-
-/* --view: the headers as the CRM sent them, decoded, then the body. */
-static const struct column full_table[] = {
-    {.key = "date", .head = "Date", .flags = C_ISO},
-    {.key = "from", .head = "From", .flags = C_FULL | C_SKIP_EMPTY},
-    {.key = "to", .head = "To", .flags = C_FULL | C_SKIP_EMPTY},
-    {.key = "cc", .head = "Cc", .flags = C_FULL | C_SKIP_EMPTY},
-    {.key = "subject", .head = "Subject"},
-    {.key = "message_id", .head = "Message-ID"},
-    {.key = "has_attachments",
-	.head = "Attachments",
-	.flags = C_SKIP_EMPTY,
-	.choices = kept_choices},
-    {.key = "body", .flags = C_BODY},
-    {.key = NULL},
 };
 
 static const struct layout full_layout = {
@@ -401,19 +490,27 @@ static const struct column account_tsv[] = {
 };
 
 static const struct column account_html[] = {
-    {.key = "provider", .head = "Provider"},
+    {.key = "provider",
+	.head = "Provider",
+	.flags = C_BADGE,
+	.choices = source_choices},
     {.key = "address", .head = "Address"},
     {.key = "member", .head = "Member"},
-    {.key = "state", .head = "Status"},
-    {.key = "last_sync", .head = "Last sync", .none = "never"},
+    {.key = "health",
+	.head = "Status",
+	.flags = C_BADGE,
+	.choices = health_choices},
+    {.key = "last_sync", .head = "Last sync (UTC)", .none = "never"},
     {.key = "emails", .head = "Emails", .flags = C_RIGHT},
-    {.key = "last_error", .head = "Last error"},
+    {.key = "last_error", .head = "Last error", .flags = C_DIM},
     {.key = NULL},
 };
 
 static const struct layout account_layout = {
     .name = "accounts",
     .title = "Accounts",
+    .empty = "No accounts connected",
+    .hint = "Connect a team member's mailbox with mailsync-connect.",
     .what = "the accounts",
     .kind = L_COLUMNS,
     .header = 1,
@@ -666,6 +763,7 @@ ms_printer_create(FILE *out, enum ms_format fmt, int color, int width)
 {
 	struct ms_printer *p = ms_xcalloc(1, sizeof(*p));
 
+	sources_init();
 	p->out = out;
 	p->fmt = fmt;
 	p->color = color && fmt == MS_FMT_TABLE;
@@ -1342,27 +1440,41 @@ tsv_record(struct ms_printer *p)
 
 /*
  * HTML back end: a standalone page (UTF-8, styles inline, no script, no
- * outside resource), or with ms_printer_html's fragment the table alone.
- * Text from outside has its control characters dropped and everything
- * HTML gives a meaning to escaped.
+ * outside resource, a Content-Security-Policy that would refuse both),
+ * or with ms_printer_html's fragment the tab alone: one <section> that
+ * carries its own <style>, every selector under its .ms-tab class, for
+ * a CRM to embed. Text from outside has its control characters dropped
+ * and everything HTML gives a meaning to escaped; it only ever lands in
+ * element content and quoted attribute values.
  */
 
 static void
-html_esc(FILE *out, const char *s, int flags)
+esc_add(struct ms_buf *b, const char *s, int flags)
 {
 	char *c = ms_term_clean(s, MS_TERM_DROP | flags), *q;
 
 	for (q = c; *q != '\0'; q++) {
 		switch (*q) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		default: fputc(*q, out);
+		case '&': ms_buf_adds(b, "&amp;"); break;
+		case '<': ms_buf_adds(b, "&lt;"); break;
+		case '>': ms_buf_adds(b, "&gt;"); break;
+		case '"': ms_buf_adds(b, "&quot;"); break;
+		case '\'': ms_buf_adds(b, "&#39;"); break;
+		default: ms_buf_addc(b, *q);
 		}
 	}
 	free(c);
+}
+
+static void
+html_esc(FILE *out, const char *s, int flags)
+{
+	struct ms_buf b = {0};
+
+	esc_add(&b, s, flags);
+	if (b.s != NULL)
+		fputs(b.s, out);
+	ms_buf_finish(&b);
 }
 
 static const struct column *
@@ -1371,33 +1483,384 @@ html_cols(const struct layout *l)
 	return l->html != NULL ? l->html : l->table;
 }
 
-static const char page_style[] =
-    "body{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;"
-    "margin:1.5em;color:#212121}\n"
-    "table{border-collapse:collapse}\n"
-    "th,td{text-align:left;vertical-align:top;padding:.3em .6em;"
-    "border-bottom:1px solid #e0e0e0}\n"
-    "th{font-weight:600;border-bottom:2px solid #bdbdbd}\n"
-    "td.snippet{color:#757575}\n"
-    "td.date{white-space:nowrap}\n"
-    "summary{cursor:pointer;color:#1565c0}\n"
-    "pre{white-space:pre-wrap;font-family:inherit;margin:.5em 0}\n"
-    "dt{font-weight:600;float:left;clear:left;margin-right:.5em}\n";
+/*
+ * The colours, as CSS custom properties of .ms-tab, and their WCAG 2
+ * contrast ratios (tests/t-html.sh computes them again from this very
+ * output; 4.5:1 is AA for text):
+ *
+ *   light (on #ffffff; panel #f6f8fa)     dark (on #0d1117; panel #161b22)
+ *   text       #1f2328 15.8 (panel 14.8)  #e6edf3 16.0 (panel 14.6)
+ *   muted      #59636e  6.1 (panel 5.7)   #9ea7b3  7.8 (panel 7.1)
+ *   inbound ↓  #0b57d0  6.4               #79b8ff  9.1
+ *   outbound ↑ #137333  6.0               #56d364  9.8
+ *
+ * The badges carry white text in both schemes: CRM #1a7f37 5.1, Gmail
+ * #c5221f 5.8, Outlook #0a5ebd 6.3, IMAP #5f6368 6.1; the account
+ * states active #116329 7.4, stale #8a5300 6.3, needs re-authorization
+ * #b93b00 5.7, disconnected #656d76 5.3, error #b42318 6.5.
+ * Print: black on white (paper: the tab's white is not printed),
+ * badges outlined, no backgrounds, no View button (an opened email
+ * prints open, a closed one prints nothing).
+ */
+static const char tab_style[] =
+    ".ms-tab{--ms-bg:#ffffff;--ms-fg:#1f2328;--ms-muted:#59636e;"
+    "--ms-line:#d1d9e0;--ms-panel:#f6f8fa;--ms-in:#0b57d0;"
+    "--ms-out:#137333;--ms-on:#ffffff;"
+    "--ms-active:#116329;--ms-stale:#8a5300;--ms-reauth:#b93b00;"
+    "--ms-off:#656d76;--ms-error:#b42318;"
+    "color-scheme:light;display:block;box-sizing:border-box;"
+    "container-type:inline-size;"
+    "margin:0;padding:12px 16px;background:var(--ms-bg);"
+    "color:var(--ms-fg);text-align:left;"
+    "font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",Roboto,"
+    "\"Noto Sans\",\"DejaVu Sans\",sans-serif}\n"
+    "@media (prefers-color-scheme:dark){.ms-tab{color-scheme:dark;"
+    "--ms-bg:#0d1117;--ms-fg:#e6edf3;--ms-muted:#9ea7b3;"
+    "--ms-line:#30363d;--ms-panel:#161b22;--ms-in:#79b8ff;"
+    "--ms-out:#56d364}}\n"
+    ".ms-tab *{box-sizing:border-box}\n"
+    ".ms-tab table{width:100%;border-collapse:collapse;margin:0;"
+    "font:inherit;color:inherit;background:none}\n"
+    ".ms-tab th,.ms-tab td{padding:8px 10px;border:0;"
+    "border-bottom:1px solid var(--ms-line);text-align:left;"
+    "vertical-align:top;background:none;color:inherit}\n"
+    ".ms-tab th{font-size:12px;font-weight:600;color:var(--ms-muted);"
+    "border-bottom-width:2px;white-space:nowrap}\n"
+    ".ms-tab .ms-num{text-align:right;font-variant-numeric:"
+    "tabular-nums}\n"
+    ".ms-tab .ms-direction,.ms-tab .ms-has-attachments{width:1%;"
+    "padding-right:0;white-space:nowrap}\n"
+    ".ms-tab .ms-source,.ms-tab .ms-date,.ms-tab .ms-provider,"
+    ".ms-tab .ms-health,.ms-tab .ms-last-sync{width:1%;"
+    "white-space:nowrap}\n"
+    ".ms-tab .ms-with{overflow-wrap:break-word}\n"
+    ".ms-tab .ms-message{width:60%}\n"
 
+    ".ms-tab .ms-mark{font-size:18px;font-weight:700;line-height:1}\n"
+    ".ms-tab .ms-dir-in{color:var(--ms-in)}\n"
+    ".ms-tab .ms-dir-out{color:var(--ms-out)}\n"
+    ".ms-tab .ms-clip{font-size:15px}\n"
+    ".ms-tab .ms-badge{display:inline-block;padding:1px 8px;"
+    "border-radius:10px;font-size:12px;font-weight:600;"
+    "line-height:18px;color:var(--ms-on);white-space:nowrap}\n"
+
+    ".ms-tab .ms-st-active{background:var(--ms-active)}\n"
+    ".ms-tab .ms-st-stale{background:var(--ms-stale)}\n"
+    ".ms-tab .ms-st-reauth{background:var(--ms-reauth)}\n"
+    ".ms-tab .ms-st-off{background:var(--ms-off)}\n"
+    ".ms-tab .ms-st-error{background:var(--ms-error)}\n"
+    ".ms-tab .ms-name{display:block}\n"
+    ".ms-tab .ms-addr{display:block;font-size:12px;"
+    "color:var(--ms-muted)}\n"
+    ".ms-tab .ms-subject{font-weight:600;overflow-wrap:anywhere}\n"
+    ".ms-tab .ms-snippet,.ms-tab .ms-dim{color:var(--ms-muted);"
+    "overflow-wrap:anywhere}\n"
+    ".ms-tab .ms-sr{position:absolute;width:1px;height:1px;"
+    "margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);"
+    "clip-path:inset(50%);white-space:nowrap;border:0}\n"
+    ".ms-tab details{margin-top:6px}\n"
+    ".ms-tab summary{display:inline-block;cursor:pointer;"
+    "padding:0 10px;border:1px solid var(--ms-line);border-radius:6px;"
+    "font-size:12px;font-weight:600;line-height:22px;"
+    "color:var(--ms-fg);list-style:none}\n"
+    ".ms-tab summary::-webkit-details-marker{display:none}\n"
+    ".ms-tab summary::before{content:\"\\25B8\\00A0\"}\n"
+    ".ms-tab details[open]>summary::before{content:\"\\25BE\\00A0\"}\n"
+    ".ms-tab summary:focus-visible{outline:2px solid var(--ms-in);"
+    "outline-offset:2px}\n"
+    ".ms-tab .ms-full{margin-top:8px;padding:10px 12px;"
+    "border-radius:6px;background:var(--ms-panel);"
+    "color:var(--ms-fg)}\n"
+    ".ms-tab dl{display:grid;grid-template-columns:max-content 1fr;"
+    "gap:2px 12px;margin:0}\n"
+    ".ms-tab dt{font-weight:600}\n"
+    ".ms-tab dd{margin:0;overflow-wrap:anywhere}\n"
+    ".ms-tab pre{margin:10px 0 0;white-space:pre-wrap;"
+    "overflow-wrap:anywhere;font:inherit}\n"
+    ".ms-tab .ms-head{margin:0 0 12px}\n"
+    ".ms-tab h1{margin:0;font-size:20px;line-height:1.3}\n"
+    ".ms-tab .ms-addrs{margin:4px 0 0;padding:0;list-style:none;"
+    "color:var(--ms-muted)}\n"
+    ".ms-tab .ms-addrs li{display:inline}\n"
+    ".ms-tab .ms-addrs li+li::before{content:\" \\00B7  \"}\n"
+    ".ms-tab .ms-empty{padding:32px 16px;text-align:center;"
+    "color:var(--ms-muted)}\n"
+    ".ms-tab .ms-empty strong{display:block;font-size:16px;"
+    "color:var(--ms-fg)}\n"
+    "@container (max-width:640px){"
+    ".ms-tab thead{position:absolute;width:1px;height:1px;"
+    "overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%)}\n"
+    ".ms-tab table,.ms-tab tbody{display:block}\n"
+    ".ms-tab tr{display:flex;flex-wrap:wrap;align-items:baseline;"
+    "gap:4px 10px;padding:10px 0;"
+    "border-bottom:1px solid var(--ms-line)}\n"
+    ".ms-tab td[class]{display:block;width:auto;padding:0;border:0}\n"
+    ".ms-tab .ms-with,.ms-tab .ms-message,.ms-tab .ms-last-error{"
+    "flex-basis:100%}\n"
+    ".ms-tab .ms-with .ms-name,.ms-tab .ms-with .ms-addr{"
+    "display:inline;margin-right:6px}}\n"
+    "@media print{.ms-tab{--ms-bg:#ffffff;--ms-fg:#000000;"
+    "--ms-muted:#333333;--ms-line:#999999;--ms-in:#000000;"
+    "--ms-out:#000000;--ms-on:#000000;color-scheme:light;"
+    "padding:0;background:#ffffff}\n"
+    ".ms-tab .ms-badge{background:none;border:1px solid #000000}\n"
+    ".ms-tab summary{display:none}\n"
+    ".ms-tab details{margin:0}\n"
+    ".ms-tab .ms-full{margin:4px 0 0;padding:0 0 0 8px;"
+    "background:none;border-left:2px solid #000000;border-radius:0}\n"
+    ".ms-tab tr{break-inside:avoid}}\n";
+
+/* "ms-" and a field's key as a class name: last_sync, ms-last-sync. */
+static void
+put_class(FILE *out, const char *key)
+{
+	fputs("ms-", out);
+	for (; *key != '\0'; key++)
+		fputc(*key == '_' ? '-' : *key, out);
+}
+
+/* A date for people reading a page: "17 Nov 2026, 14:03" (UTC). */
+static void
+readable_date(time_t t, int zone, char *buf, size_t len)
+{
+	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		strlcpy(buf, "?", len);
+		return;
+	}
+	snprintf(buf, len, "%d %s %d, %02d:%02d%s", tm.tm_mday, mon[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, zone ? " UTC" : "");
+}
+
+static void
+html_time(FILE *out, time_t t, int zone)
+{
+	char iso[32], shown[64];
+
+	ms_date_format_iso(t, iso, sizeof(iso));
+	readable_date(t, zone, shown, sizeof(shown));
+	fprintf(out, "<time datetime=\"%s\">%s</time>", iso, shown);
+}
+
+/* A choice's own text (static, never from outside): a badge, a mark
+ * with its words for screen readers, or plain. */
+static void
+html_choice(FILE *out, const struct column *c, const struct choice *ch)
+{
+	if (*ch->text == '\0')
+		return;
+	if (c->flags & C_BADGE)
+		fprintf(out, "<span class=\"ms-badge %s\">%s</span>",
+		    ch->cls ? ch->cls : "", ch->text);
+	else if (ch->alt != NULL)
+		fprintf(out,
+		    "<span class=\"ms-mark %s\" title=\"%s\" "
+		    "aria-hidden=\"true\">%s</span>"
+		    "<span class=\"ms-sr\">%s</span>",
+		    ch->cls ? ch->cls : "", ch->alt, ch->text, ch->alt);
+	else if (ch->cls != NULL)
+		fprintf(out, "<span class=\"%s\">%s</span>", ch->cls, ch->text);
+	else
+		fputs(ch->text, out);
+}
+
+/*
+ * The value of column c for people: a choice, a <time> (in a form,
+ * with its zone), a name above its address (a cell's C_FULL address),
+ * else the text. Returns whether there was a value (else the column's
+ * none was printed).
+ */
+static int
+html_value(struct ms_printer *p, const struct column *c, int form)
+{
+	const struct field *f = field(p, c->key);
+	const struct choice *ch;
+	struct ms_buf raw = {0};
+	int has;
+
+	if (c->choices != NULL && (ch = choice_of(c, f)) != NULL) {
+		html_choice(p->out, c, ch);
+		return *ch->text != '\0';
+	}
+	if (!is_null(f) && f->type == F_DATE) {
+		html_time(p->out, (time_t)f->i, form);
+		return 1;
+	}
+	if (!form && (c->flags & C_FULL) && !is_null(f) && f->type == F_ADDR) {
+		fputs("<span class=\"ms-name\" dir=\"auto\">", p->out);
+		html_esc(
+		    p->out, *f->addr->name ? f->addr->name : f->addr->email, 0);
+		fputs("</span>", p->out);
+		if (*f->addr->name != '\0') {
+			fputs("<span class=\"ms-addr\">", p->out);
+			html_esc(p->out, f->addr->email, 0);
+			fputs("</span>", p->out);
+		}
+		return 1;
+	}
+	has = people_text(p, c, f, 0, &raw);
+	html_esc(p->out, raw.s ? raw.s : "", 0);
+	ms_buf_finish(&raw);
+	return has;
+}
+
+/* Whether column c has something to show for the current record. */
+static int
+has_value(struct ms_printer *p, const struct column *c)
+{
+	struct ms_buf raw = {0};
+	int has = people_text(p, c, field(p, c->key), 0, &raw);
+
+	ms_buf_finish(&raw);
+	return has;
+}
+
+/* A form: its header lines as a <dl>, then its body as a <pre>. */
+static void
+html_form_body(struct ms_printer *p, const struct column *cols)
+{
+	const struct column *c;
+	const struct field *f;
+
+	fputs("<dl>\n", p->out);
+	for (c = cols; c->key != NULL; c++) {
+		if ((c->flags & C_BODY) ||
+		    ((c->flags & C_SKIP_EMPTY) && !has_value(p, c)))
+			continue;
+		fprintf(p->out, "<dt>%s</dt><dd dir=\"auto\">", c->head);
+		html_value(p, c, 1);
+		fputs("</dd>\n", p->out);
+	}
+	fputs("</dl>\n", p->out);
+	for (c = cols; c->key != NULL; c++)
+		if (c->flags & C_BODY) {
+			f = field(p, c->key);
+			fputs("<pre dir=\"auto\">", p->out);
+			html_esc(
+			    p->out, is_null(f) ? "" : f->s, MS_TERM_NEWLINES);
+			fputs("</pre>\n", p->out);
+		}
+}
+
+/* A CRM email's View: its full content behind <details>, which opens
+ * in place without a script. */
+static void
+html_view(struct ms_printer *p, const struct column *c)
+{
+	const struct field *f = field(p, c->key);
+
+	if (is_null(f) || f->type != F_STR)
+		return;
+	fprintf(p->out,
+	    "<details class=\"ms-view\"><summary>%s"
+	    "<span class=\"ms-sr\"> the email in full</span></summary>\n"
+	    "<div class=\"ms-full\">\n",
+	    c->head);
+	html_form_body(p, c->inner);
+	fputs("</div></details>", p->out);
+}
+
+static void
+html_cell(struct ms_printer *p, const struct column *c)
+{
+	const struct column *in;
+
+	fputs("<td class=\"", p->out);
+	put_class(p->out, c->key);
+	if (c->flags & C_RIGHT)
+		fputs(" ms-num", p->out);
+	if (c->flags & C_DIM)
+		fputs(" ms-dim", p->out);
+	fputs("\">", p->out);
+	for (in = c->inner; in != NULL && in->key != NULL; in++) {
+		if (in->flags & C_VIEW) {
+			html_view(p, in);
+			continue;
+		}
+		if ((in->flags & C_SKIP_EMPTY) && !has_value(p, in))
+			continue;
+		fputs("<div class=\"", p->out);
+		put_class(p->out, in->key);
+		fputs("\" dir=\"auto\">", p->out);
+		html_value(p, in, 0);
+		fputs("</div>", p->out);
+	}
+	if (c->inner == NULL)
+		html_value(p, c, 0);
+	fputs("</td>", p->out);
+}
+
+/* The page's <head> and <body>, once, unless a fragment. */
 static void
 html_page(struct ms_printer *p, const struct layout *l)
 {
 	if (p->fragment || p->page)
 		return;
 	p->page = 1;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	      "<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width, "
+	      "initial-scale=1\">\n"
+	      "<meta name=\"color-scheme\" content=\"light dark\">\n"
+	      "<meta http-equiv=\"Content-Security-Policy\" "
+	      "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+	      "<title>",
+	    p->out);
+	if (p->subject != NULL) {
+		html_esc(p->out, p->subject, 0);
+		fputs(" – ", p->out);
+	}
 	fprintf(p->out,
-	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-	    "<meta charset=\"utf-8\">\n"
-	    "<meta name=\"viewport\" content=\"width=device-width, "
-	    "initial-scale=1\">\n"
-	    "<title>mailsync: %s</title>\n<style>\n%s</style>\n</head>\n"
-	    "<body>\n",
-	    l->title, page_style);
+	    "%s (mailsync)</title>\n"
+	    "<style>html,body{margin:0;padding:0}"
+	    ".ms-tab.ms-page{min-height:100vh;padding:24px 32px}</style>\n"
+	    "</head>\n<body>\n",
+	    l->title);
+}
+
+/* The root element with its style, and on a page the header: opened
+ * once, by the first layout that prints. */
+/* Each source's badge colour, a custom property of .ms-tab, and its
+ * badge class's background. */
+static void
+source_style(FILE *out)
+{
+	size_t i;
+
+	fputs(".ms-tab{", out);
+	for (i = 0; source_choices[i].value != NULL; i++)
+		fprintf(
+		    out, "--ms-%s:%s;", source_choices[i].value, source_hex(i));
+	fputs("}\n", out);
+	for (i = 0; source_choices[i].value != NULL; i++)
+		fprintf(out, ".ms-tab .%s{background:var(--ms-%s)}\n",
+		    source_choices[i].cls, source_choices[i].value);
+}
+
+static void
+html_open(struct ms_printer *p, const struct layout *l)
+{
+	if (p->root)
+		return;
+	html_page(p, l);
+	p->root = 1;
+	fprintf(p->out,
+	    "<section class=\"ms-tab ms-%s%s\" aria-label=\"%s\">\n"
+	    "<style>\n",
+	    l->name, p->fragment ? "" : " ms-page", l->title);
+	source_style(p->out);
+	fprintf(p->out, "%s</style>\n", tab_style);
+	if (p->fragment)
+		return;
+	if (p->head != NULL)
+		fputs(p->head, p->out);
+	else
+		fprintf(p->out,
+		    "<header class=\"ms-head\"><h1>%s</h1></header>\n",
+		    l->title);
 }
 
 static void
@@ -1405,12 +1868,21 @@ html_start(struct ms_printer *p, const struct layout *l)
 {
 	const struct column *c;
 
-	html_page(p, l);
+	html_open(p, l);
 	if (l->kind == L_FORM)
 		return;
-	fprintf(p->out, "<table class=\"mailsync-%s\">\n<thead><tr>", l->name);
-	for (c = html_cols(l); c->key != NULL; c++)
-		fprintf(p->out, "<th>%s</th>", c->head);
+	fprintf(p->out, "<table class=\"ms-%s-table\">\n<thead><tr>", l->name);
+	for (c = html_cols(l); c->key != NULL; c++) {
+		fputs("<th scope=\"col\" class=\"", p->out);
+		put_class(p->out, c->key);
+		if (c->flags & C_RIGHT)
+			fputs(" ms-num", p->out);
+		fprintf(p->out,
+		    c->flags & C_SR_HEAD ? "\"><span class=\"ms-sr\">%s</span>"
+					   "</th>"
+					 : "\">%s</th>",
+		    c->head);
+	}
 	fputs("</tr></thead>\n<tbody>\n", p->out);
 }
 
@@ -1421,86 +1893,23 @@ html_end(struct ms_printer *p, const struct layout *l)
 		fputs("</tbody>\n</table>\n", p->out);
 }
 
+/* Nothing came: say so, in place of the table. */
 static void
-html_cell(struct ms_printer *p, const struct column *c)
+html_empty(struct ms_printer *p, const struct layout *l)
 {
-	const struct field *f = field(p, c->key);
-	const struct choice *ch;
-	struct ms_buf raw = {0};
-	char date[32];
-
-	if (c->choices != NULL && (ch = choice_of(c, f)) != NULL) {
-		fprintf(p->out, "<td class=\"%s %s\"", c->key, ch->value);
-		if (ch->title != NULL)
-			fprintf(p->out, " title=\"%s\"", ch->title);
-		if (ch->html != NULL && (c->flags & C_BADGE))
-			fprintf(p->out,
-			    "><span style=\"background:%s;color:#fff;"
-			    "border-radius:3px;padding:0 .35em\">%s</span>"
-			    "</td>",
-			    ch->html, ch->text);
-		else if (ch->html != NULL)
-			fprintf(p->out, " style=\"color:%s\">%s</td>", ch->html,
-			    ch->text);
-		else
-			fprintf(p->out, ">%s</td>", ch->text);
-		return;
-	}
-	fprintf(p->out, "<td class=\"%s\">", c->key);
-	if (c->flags & C_VIEW) {
-		if (!is_null(f) && f->type == F_STR) {
-			fputs("<details><summary>View</summary><pre>", p->out);
-			html_esc(p->out, f->s, MS_TERM_NEWLINES);
-			fputs("</pre></details>", p->out);
-		}
-	} else if (!is_null(f) && f->type == F_DATE) {
-		ms_date_format_iso((time_t)f->i, date, sizeof(date));
-		fprintf(p->out, "<time datetime=\"%s\">", date);
-		people_text(p, c, f, 0, &raw);
-		html_esc(p->out, raw.s, 0);
-		fputs("</time>", p->out);
-	} else if (!is_null(f) && f->type == F_ADDR && *f->addr->name) {
-		fputs("<span title=\"", p->out);
-		html_esc(p->out, f->addr->email, 0);
-		fputs("\">", p->out);
-		html_esc(p->out, f->addr->name, 0);
-		fputs("</span>", p->out);
-	} else {
-		people_text(p, c, f, 0, &raw);
-		html_esc(p->out, raw.s ? raw.s : "", 0);
-	}
-	fputs("</td>", p->out);
-	ms_buf_finish(&raw);
+	html_open(p, l);
+	fprintf(p->out, "<div class=\"ms-empty\"><strong>%s</strong>",
+	    l->empty ? l->empty : "Nothing to show");
+	if (l->hint != NULL)
+		fprintf(p->out, "<p>%s</p>", l->hint);
+	fputs("</div>\n", p->out);
 }
 
 static void
 html_form(struct ms_printer *p)
 {
-	const struct column *c;
-	const struct field *f;
-	struct ms_buf raw;
-
-	fprintf(
-	    p->out, "<article class=\"mailsync-%s\">\n<dl>\n", p->lay->name);
-	for (c = p->lay->table; c->key != NULL; c++) {
-		f = field(p, c->key);
-		if (c->flags & C_BODY) {
-			fputs("</dl>\n<pre>", p->out);
-			html_esc(
-			    p->out, is_null(f) ? "" : f->s, MS_TERM_NEWLINES);
-			fputs("</pre>\n", p->out);
-			continue;
-		}
-		memset(&raw, 0, sizeof(raw));
-		people_text(p, c, f, 0, &raw);
-		if (raw.s != NULL && *raw.s != '\0') {
-			fprintf(p->out, "<dt>%s</dt><dd>", c->head);
-			html_esc(p->out, raw.s, 0);
-			fputs("</dd>\n", p->out);
-		} else if (!(c->flags & C_SKIP_EMPTY))
-			fprintf(p->out, "<dt>%s</dt><dd></dd>\n", c->head);
-		ms_buf_finish(&raw);
-	}
+	fprintf(p->out, "<article class=\"ms-%s\">\n", p->lay->name);
+	html_form_body(p, p->lay->table);
 	fputs("</article>\n", p->out);
 }
 
@@ -1522,6 +1931,52 @@ html_record(struct ms_printer *p)
 	for (c = html_cols(p->lay); c->key != NULL; c++)
 		html_cell(p, c);
 	fputs("</tr>\n", p->out);
+}
+
+/* The page's header: the client's name and addresses. */
+void
+ms_printer_client(struct ms_printer *p, const struct ms_client *c)
+{
+	struct ms_buf b = {0};
+	const char *name = *c->name ? c->name : c->crm_id;
+	size_t i;
+
+	free(p->head);
+	free(p->subject);
+	p->subject = ms_xstrdup(name);
+	ms_buf_adds(&b, "<header class=\"ms-head\"><h1 dir=\"auto\">");
+	esc_add(&b, name, 0);
+	ms_buf_adds(&b, "</h1>\n");
+	if (c->email == NULL && c->portal_email == NULL && c->contacts.n == 0) {
+		ms_buf_adds(&b, "</header>\n");
+		p->head = ms_buf_steal(&b);
+		return;
+	}
+	ms_buf_adds(&b, "<ul class=\"ms-addrs\">");
+	if (c->email != NULL) {
+		ms_buf_adds(&b, "<li>");
+		esc_add(&b, c->email, 0);
+		ms_buf_adds(&b, "</li>");
+	}
+	if (c->portal_email != NULL) {
+		ms_buf_adds(&b, "<li>");
+		esc_add(&b, c->portal_email, 0);
+		ms_buf_adds(&b, " (portal)</li>");
+	}
+	for (i = 0; i < c->contacts.n; i++) {
+		ms_buf_adds(&b, "<li>");
+		if (*c->contacts.v[i].name != '\0') {
+			ms_buf_adds(&b, "<span dir=\"auto\">");
+			esc_add(&b, c->contacts.v[i].name, 0);
+			ms_buf_adds(&b, "</span> &lt;");
+			esc_add(&b, c->contacts.v[i].email, 0);
+			ms_buf_adds(&b, "&gt;");
+		} else
+			esc_add(&b, c->contacts.v[i].email, 0);
+		ms_buf_adds(&b, "</li>");
+	}
+	ms_buf_adds(&b, "</ul></header>\n");
+	p->head = ms_buf_steal(&b);
 }
 
 /*
@@ -1649,13 +2104,17 @@ ms_printer_destroy(struct ms_printer *p)
 		table_finish(p);
 	else if (p->fmt == MS_FMT_HTML) {
 		if (p->started == NULL && p->expect != NULL)
-			html_start(p, p->started = p->expect);
-		if (p->started != NULL)
+			html_empty(p, p->expect);
+		else if (p->started != NULL)
 			html_end(p, p->started);
+		if (p->root)
+			fputs("</section>\n", p->out);
 		if (p->page)
 			fputs("</body>\n</html>\n", p->out);
 	}
 	rc = fflush(p->out) == EOF || ferror(p->out) ? -1 : 0;
+	free(p->head);
+	free(p->subject);
 	free(p->rows);
 	free(p);
 	return rc;
@@ -1747,6 +2206,9 @@ ms_print_account(struct ms_printer *p, const struct ms_account *a)
 	put_int(p, "emails", a->emails);
 	put_bool(p, "stale", a->stale);
 	put_str(p, "state", state, F_PEOPLE);
+	put_str(p, "health",
+	    a->stale && strcmp(a->status, "active") == 0 ? "stale" : a->status,
+	    F_PEOPLE);
 	return end(p);
 }
 
