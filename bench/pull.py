@@ -30,13 +30,17 @@ stops the emulator (tests/emulator/msemu.py) itself.
      bound at the same quota (goal 1.4 times or more), and the stored
      rows against a message-by-message sync of the same mailbox (into a
      second database, quotas off), field by field.
+  F  Outlook folders: the requests of an idle run of one mailbox with 45
+     tracked folders (goal 3), and the full sync of 5 folders of
+     --messages each, quotas off, no latency: messages/s, requests per
+     message.
 
 With quotas off the client's own limiter is lifted by setting its quota
 settings to 1e9 (no pacing in practice).
 
 usage: bench/pull.py [--bin BUILD/cmd] [--dir WORKDIR] [--scale 10]
                      [--messages 10000] [--big 200000] [--quick]
-                     [--skip A] [--skip B] [--skip C] [--skip D] [--skip T]
+                     [--skip A] [--skip B] [--skip C] [--skip D] [--skip T] [--skip F]
 """
 import argparse
 import http.client
@@ -454,14 +458,17 @@ def scenario_a(a):
     for prov, addr in boxes:
         if prov == "outlook":
             es = idle_req.get(addr, [])
-            folders = {m.group(1) for m in
-                       (re.search(r"mailFolders(?:/|\('?)([^/')]+)", e["path"])
-                        for e in es) if m} or {"?"}
+            # the folders polled, inside the $batch requests or alone
+            folders = {m.group(1) or m.group(2) for m in
+                       (re.search(r"mailFolders(?:/([^/(]+)|\('([^']+)'\))/messages/delta",
+                                  e["path"])
+                        for e in ilog if e.get("mailbox") == addr and not is_token(e)) if m}
             o_idle.append("%d/%d" % (len(es), len(folders)))
     row("idle run: requests per Gmail account", ",".join(map(str, g_idle)),
         "1 each", all(x == 1 for x in g_idle))
     row("idle run: requests/folders per Outlook account", ",".join(o_idle),
-        "1 per folder", all(x.split("/")[0] == x.split("/")[1] for x in o_idle))
+        "1 $batch per 20 folders",
+        all(int(x.split("/")[0]) == -(-int(x.split("/")[1]) // 20) for x in o_idle))
     if idle["rc"] != 0 or idle["fetched"]:
         row("idle run exit / fetched", "%d / %d" % (idle["rc"], idle["fetched"]), "0 / 0",
             False)
@@ -815,6 +822,54 @@ def scenario_t(a):
         "0 / 0", full["rc"] == 0 and bymsg["rc"] == 0)
     row("peak RSS of the pull by thread (MB)", "%.1f" % (full["rss"] / 1024), "<= 32",
         full["rss"] <= RSS_GOAL)
+
+
+def scenario_f(a):
+    """Outlook's folders: the requests of an idle run of a mailbox with
+    45 tracked folders (goal 3: one $batch per 20 folders, the folder
+    list riding along), and the full sync of 5 folders of --messages
+    each, quotas off, no latency."""
+    nf = 45
+    emu, ms = prepare(a, "F1", "outlook:1,messages:%d,folders:%d" % (nf * 10, nf),
+                      mailboxes(0, 1), {"quota.graph_requests_per_10min": UNLIMITED})
+    try:
+        note("F: first pull of %d folders" % nf)
+        first = ms.pull()
+        off = emu.log_size()
+        idle = ms.pull()
+        ilog = emu.entries(off)
+    finally:
+        emu.stop()
+    section("F  Outlook folders: an idle run of %d folders; 5 folders x %d" % (nf, a.messages))
+    reqs = outer(ilog)
+    polled = [e for e in ilog if "batch" in e and e["path"].endswith("/messages/delta")]
+    row("idle run of %d tracked folders: HTTP requests (%d folder deltas inside)"
+        % (nf, len(polled)), "%d" % len(reqs), "3", len(reqs) == 3 and len(polled) == nf)
+    if first["rc"] != 0 or idle["fetched"]:
+        row("first pull exit / idle run fetched", "%d / %d" % (first["rc"], idle["fetched"]),
+            "0 / 0", False)
+    n = a.messages
+    emu, ms = prepare(a, "F2", "outlook:1,messages:%d,folders:5" % (5 * n),
+                      mailboxes(0, 1), {"quota.graph_requests_per_10min": UNLIMITED})
+    try:
+        note("F: full pull of 5 folders x %d" % n)
+        off = emu.log_size()
+        cpu0 = emu.cpu()
+        full = ms.pull()
+        emu_cpu = emu.cpu() - cpu0
+        log = emu.entries(off)
+    finally:
+        emu.stop()
+    reqs = outer(log)
+    row("5 folders x %d: msg/s (%d in %.1f s, exit %d)"
+        % (n, full["fetched"], full["wall"], full["rc"]),
+        "%.0f" % (full["fetched"] / full["wall"]))
+    row("HTTP requests per message (%d / %d)" % (len(reqs), full["fetched"]),
+        "%.4f" % (len(reqs) / max(full["fetched"], 1)))
+    row("peak RSS of the pull (MB)", "%.1f" % (full["rss"] / 1024), "<= 32",
+        full["rss"] <= RSS_GOAL)
+    row("CPU s in the pull: emulator / mailsync-pull",
+        "%.2f / %.2f" % (emu_cpu, full["cpu"]), "(wall %.1f)" % full["wall"])
     return full
 
 
@@ -830,7 +885,8 @@ def main():
                     help="messages of the mailbox of B (default 200000)")
     ap.add_argument("--quick", action="store_true",
                     help="small sizes: a smoke run in under 30 s")
-    ap.add_argument("--skip", action="append", default=[], choices=["A", "B", "C", "D", "T"],
+    ap.add_argument("--skip", action="append", default=[],
+                    choices=["A", "B", "C", "D", "T", "F"],
                     help="skip a scenario (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     a = ap.parse_args()
@@ -854,7 +910,7 @@ def main():
     a.rss_a = None
     try:
         for name, fn in (("A", scenario_a), ("B", scenario_b), ("C", scenario_c),
-                         ("D", scenario_d), ("T", scenario_t)):
+                         ("D", scenario_d), ("T", scenario_t), ("F", scenario_f)):
             if name not in a.skip:
                 r = fn(a)
                 if name == "A":

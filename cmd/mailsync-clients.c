@@ -163,6 +163,7 @@ format_of(int opt)
 int
 main(int argc, char *argv[])
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"csv", no_argument, NULL, OPT_CSV},
@@ -173,6 +174,7 @@ main(int argc, char *argv[])
 	    {"limit", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_clientset set = {0};
 	struct ms_cli cli = {0};
 	enum ms_format fmt = MS_FMT_TABLE;

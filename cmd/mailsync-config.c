@@ -234,12 +234,14 @@ alias_line(const struct ms_alias *a, void *arg)
 static void
 parse_options(int argc, char *argv[], struct opts *o)
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"json", no_argument, NULL, 'j'},
 	    {"provider", required_argument, NULL, 'p'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, MS_CLI_SHORTOPTS "jp:", longopts,

@@ -125,6 +125,7 @@ disconnect(struct ms_db *db, int64_t id, int purge, int64_t *deleted)
 int
 main(int argc, char *argv[])
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"provider", required_argument, NULL, 'p'},
@@ -132,6 +133,7 @@ main(int argc, char *argv[])
 	    {"yes", no_argument, NULL, 'y'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_secret_key *key;
 	struct ms_cli cli = {0};
 	struct ms_db *db;

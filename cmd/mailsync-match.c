@@ -56,11 +56,13 @@ summary(const struct ms_match_stats *st)
 int
 main(int argc, char *argv[])
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"rematch", no_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_cli cli = {0};
 	struct ms_match_stats st;
 	struct ms_db *db;

@@ -118,6 +118,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_FULL = 256 };
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"account", required_argument, NULL, 'a'},
@@ -127,6 +128,7 @@ main(int argc, char *argv[])
 	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_pull_opts o = {0};
 	struct ms_cli cli = {0};
 	struct ms_pull *p;

@@ -63,10 +63,12 @@ email_from_msg(struct ms_email *e, struct ms_msg *m)
 int
 main(int argc, char *argv[])
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_cli cli = {0};
 	struct ms_msg m = {0};
 	struct ms_email e;

@@ -214,6 +214,7 @@ main(int argc, char *argv[])
 		OPT_ACCOUNTS,
 		OPT_CHECK
 	};
+	/* clang-format off */
 	static const struct option longopts[] = {
 	    MS_CLI_LONGOPTS,
 	    {"json", no_argument, NULL, 'j'},
@@ -229,6 +230,7 @@ main(int argc, char *argv[])
 	    {"check", no_argument, NULL, OPT_CHECK},
 	    {NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	struct ms_email_query q = {0};
 	struct ms_cli cli = {0};
 	struct ms_printer *p;

@@ -76,3 +76,14 @@ connect_browser() {
 	wait $cpid || rc=$?
 	cp "$T/connect.err" "$T/err"
 }
+
+# connect_mailbox PROVIDER ADDRESS MEMBER: connect it through the
+# loopback flow (connect_browser), or bail out: a fixture step.
+connect_mailbox() {
+	connect_browser -p "$1" --login-hint "$2" --member "$3" --timeout 30
+	if [ "$rc" -ne 0 ]; then
+		echo "Bail out! connecting $2 failed"
+		cat "$T/err"
+		exit 1
+	fi
+}

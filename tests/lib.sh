@@ -18,16 +18,35 @@ mkdir -p "$HOME"
 
 tap_n=0
 tap_failed=0
+# Every test's name once per file, so a failure names one line of it:
+# the number each name was first given.
+declare -A tap_seen=()
+
+# tap_line ok|"not ok" NAME: the TAP line; a name given before fails.
+tap_line() {
+	tap_n=$((tap_n + 1))
+	if [ -n "${tap_seen["=$2"]+set}" ]; then
+		tap_failed=$((tap_failed + 1))
+		echo "not ok $tap_n - $2"
+		echo "# this name was test ${tap_seen["=$2"]}'s: name each test of a file once"
+		return
+	fi
+	tap_seen["=$2"]=$tap_n
+	[ "$1" = ok ] || tap_failed=$((tap_failed + 1))
+	echo "$1 $tap_n - $2"
+}
 
 ok() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n - $*"
+	tap_line ok "$*"
 }
 
 not_ok() {
-	tap_n=$((tap_n + 1))
-	tap_failed=$((tap_failed + 1))
-	echo "not ok $tap_n - $*"
+	tap_line "not ok" "$*"
+}
+
+# skip_n N REASON: N tests skipped for REASON, each named apart.
+skip_n() {
+	for _i in $(seq "$1"); do ok "# SKIP $2 ($_i of $1)"; done
 }
 
 # check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
@@ -62,6 +81,16 @@ expect_out() {
 		not_ok "$1"
 		sed 's/^/# /' "$T/diff"
 	fi
+}
+
+# expect_golden DESCRIPTION FILE: compare the last run's stdout with the
+# golden file tests/data/golden/FILE. MS_BLESS=1 in the environment
+# writes it instead (then read the change with git diff before keeping it).
+expect_golden() {
+	if [ "${MS_BLESS:-}" = 1 ]; then
+		cp "$T/out" "$MS_SRC/tests/data/golden/$2"
+	fi
+	expect_out "$1" <"$MS_SRC/tests/data/golden/$2"
 }
 
 # grep_out / grep_err DESCRIPTION PATTERN: a line of stdout/stderr matches.

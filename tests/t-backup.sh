@@ -28,7 +28,8 @@ connect_browser -p gmail --login-hint $G --member g --timeout 30
 [ "$rc" -eq 0 ] || { echo "Bail out! connecting $G failed"; cat "$T/err"; exit 1; }
 connect_browser -p outlook --login-hint $O --member o --timeout 30
 [ "$rc" -eq 0 ] || { echo "Bail out! connecting $O failed"; cat "$T/err"; exit 1; }
-q "$MAILSYNC_DB" "INSERT OR REPLACE INTO settings VALUES ('quota.gmail_units_per_minute', '1000000'), ('quota.gmail_concurrency', '1')"
+mailsync-config -q set quota.gmail_units_per_minute 1000000
+mailsync-config -q set quota.gmail_concurrency 1
 emu POST /_emu/config '{"latency_ms": 150}' >/dev/null
 
 # The cron job, run as cron runs it (see t-cron.sh), in the background.

@@ -58,7 +58,7 @@ sqlite3 "$T/env.db" 'PRAGMA user_version = 999'
 run mailsync-clients --db "$T/env.db" list
 expect_rc "a database of a newer schema" 78
 grep_err "it says the schema is newer" "newer"
-one_line_err "in one line"
+one_line_err "the newer schema: in one line"
 
 # Not a database, a directory, an unwritable place.
 echo "hello, not sqlite" >"$T/junk.db"
@@ -66,13 +66,13 @@ chmod 600 "$T/junk.db"
 run mailsync-clients --db "$T/junk.db" list
 expect_rc "a file that is not a database" 65
 grep_err "the error names the file" "junk.db"
-one_line_err "in one line"
+one_line_err "not a database: in one line"
 run mailsync-clients --db "$T" import /dev/null
 expect_rc "a directory as database" 73
-one_line_err "in one line"
+one_line_err "a directory to import into: in one line"
 run mailsync-clients --db "$T" list
 expect_rc "a directory as database, read" 66
-one_line_err "in one line"
+one_line_err "a directory to list: in one line"
 
 # Concurrency: a reader never waits for a writer (WAL), and a writer
 # waits for another writer (busy timeout) instead of failing.

@@ -3,6 +3,7 @@
 # function as bash would, the zsh and fish ones parsed (and fish's asked),
 # and every long option of every --help known to them.
 . "$MS_SRC/tests/lib.sh"
+. "$MS_SRC/tests/lib-emu.sh"
 
 bins="mailsync-clients mailsync-config mailsync-connect mailsync-disconnect"
 bins="$bins mailsync-match mailsync-pull mailsync-record mailsync-show"
@@ -234,10 +235,10 @@ on"
 		not_ok "mailsync-config set KEY <TAB>: wrong values for$bad"
 	fi
 else
-	skip "mailsync-config not built: its keys not checked"
-	skip "mailsync-config not built: its keys not checked"
-	skip "mailsync-config not built: its keys not checked"
-	skip "mailsync-config not built: its keys not checked"
+	for sub in get set unset; do
+		skip "mailsync-config $sub <TAB>: mailsync-config not built"
+	done
+	skip "mailsync-config set KEY <TAB>: mailsync-config not built"
 fi
 check "no errors from the completion function" test ! -s "$T/comp.err"
 
@@ -252,9 +253,12 @@ saved_path=$PATH
 PATH="$T/shim:$PATH"
 db="$T/comp.db"
 mailsync-clients -q --db "$db" import "$MS_SRC/share/sample/clients.jsonl"
-env PATH="$saved_path" sqlite3 "$db" "INSERT INTO accounts (provider, address, member, created) VALUES
-    ('gmail', 'alice@firm.example', 'alice', unixepoch()),
-    ('outlook', 'carol@firm.example', 'carol', unixepoch())"
+emu_start
+export MAILSYNC_DB="$db"
+setup_apps
+connect_mailbox gmail alice@firm.example alice
+connect_mailbox outlook carol@firm.example carol
+unset MAILSYNC_DB
 comp mailsync-show --db "$db" c-1
 offers_only "mailsync-show CLIENT<TAB>: the ids" c-17 c-18 c-19
 comp mailsync-show --db "$db" ''
@@ -295,7 +299,8 @@ offers_only "MAILSYNC_DB names the database too" c-18 c-19
 comp mailsync-show --db "$T/none/x.db" c
 offers_only "a missing database offers nothing"
 check "and is not created" test ! -e "$T/none"
-check "no errors from the completion function" test ! -s "$T/comp.err"
+check "no errors from the completion function on the database's candidates" \
+    test ! -s "$T/comp.err"
 check "the sqlite3 CLI was never called" test ! -e "$T/sqlite3.called"
 
 # The listing mode itself, as scripts may use it.
@@ -341,7 +346,7 @@ if command -v zsh >/dev/null 2>&1; then
 	check "zsh: no errors" test ! -s "$T/comp.err"
 	check "zsh: the sqlite3 CLI was never called" test ! -e "$T/sqlite3.called"
 else
-	for _ in $(seq 7); do skip "zsh not installed"; done
+	skip_n 7 "zsh not installed"
 fi
 # zsh_list NAME: the words of the array NAME=( ... ) of _mailsync, the
 # part before ":" of each, one a line, sorted.
@@ -361,8 +366,8 @@ if [ ${#config_keys[@]} -gt 0 ]; then
 	    test "$(zsh_list bools)" = \
 	    "$(printf '%s\n' "${config_bools[@]}" | sort)"
 else
-	skip "mailsync-config not built: its keys not checked"
-	skip "mailsync-config not built: its keys not checked"
+	skip "zsh: the settings of mailsync-config: mailsync-config not built"
+	skip "zsh: its booleans: mailsync-config not built"
 fi
 
 if command -v fish >/dev/null 2>&1; then
@@ -419,11 +424,11 @@ on"
 			not_ok "fish: mailsync-config set KEY <TAB>: wrong values for$bad"
 		fi
 	else
-		skip "mailsync-config not built: its keys not checked"
-		skip "mailsync-config not built: its keys not checked"
+		skip "fish: mailsync-config get <TAB>: mailsync-config not built"
+		skip "fish: mailsync-config set KEY <TAB>: mailsync-config not built"
 	fi
 else
-	for _ in $(seq 16); do skip "fish not installed"; done
+	skip_n 16 "fish not installed"
 fi
 
 # --- every long option of --help is known -------------------------------
@@ -483,7 +488,7 @@ for b in $bins; do
 	for shell in bash zsh fish; do
 		if [ $shell != bash ] && ! command -v $shell >/dev/null 2>&1
 		then
-			skip "$shell not installed"
+			skip "$shell not installed: $b's options not checked"
 			continue
 		fi
 		known_$shell "$b" | sort -u >"$T/known"

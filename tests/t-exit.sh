@@ -3,6 +3,7 @@
 # binary, whichever path printed it (usage, --version, data), with one
 # line on stderr; never 0 with the output lost.
 . "$MS_SRC/tests/lib.sh"
+. "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/db"
 
 if ! [ -w /dev/full ]; then
@@ -24,7 +25,9 @@ done
 mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
 mailsync-record -q "$MS_SRC/share/sample/crm/01-welcome.eml" >/dev/null
 mailsync-match -q
-sqlite3 "$MAILSYNC_DB" "INSERT INTO accounts (provider, address, member, created) VALUES ('outlook', 'carol@firm.example', 'carol', unixepoch())"
+emu_start
+setup_apps
+connect_mailbox outlook carol@firm.example carol
 for c in "mailsync-show c-17" "mailsync-show --json c-17" \
     "mailsync-show --tsv c-17" "mailsync-show --view 1" \
     "mailsync-show --accounts" "mailsync-show --accounts --json" \
@@ -44,7 +47,7 @@ mailsync-match -q
 for c in "mailsync-show c-17" "mailsync-show --json c-17"; do
 	run sh -c "$c >/dev/full"
 	expect_rc "$c, a long list, to a full disk" 74
-	one_line_err "$c: one line"
+	one_line_err "$c, a long list: one line"
 done
 run sh -c "mailsync-record '$MS_SRC/share/sample/crm/02-invoice.eml' >/dev/full"
 expect_rc "mailsync-record's id to a full disk" 74

@@ -49,10 +49,10 @@ if [ -f "$MS_BUILD/share/man/mailsync.7" ]; then
 		check "man finds mailsync-pull(1) there" \
 			grep -qx "$R$mandir/man1/mailsync-pull.1" "$T/out"
 	else
-		skip "man-db not installed"
+		skip "man finds mailsync-pull(1) there: man-db not installed"
 	fi
 else
-	for _ in 1 2 3; do skip "man pages not built (scdoc)"; done
+	skip_n 3 "man pages not built (scdoc)"
 fi
 
 # Completions, each where its shell reads it. The prefix's data folder is
@@ -79,7 +79,7 @@ if has zsh; then
 	check "in a folder on Debian zsh's fpath" \
 		bash -c "zsh -fc 'print -l \$fpath' | grep -qx '$(dirname "${zfile:-/none}")'"
 else
-	skip "zsh not installed"
+	skip "in a folder on zsh's fpath: zsh not installed"
 fi
 ffile=$(cd "$R" && find . -name mailsync-show.fish | sed 's/^\.//')
 check "a fish completion for each binary (${ffile:-none})" \
@@ -88,7 +88,7 @@ if has fish; then
 	check "in a folder fish reads (\$__fish_vendor_completionsdirs)" \
 		bash -c "XDG_DATA_DIRS='$xdg' fish -c 'printf \"%s\\n\" \$__fish_vendor_completionsdirs' | grep -qx '$(dirname "${ffile:-/none}")'"
 else
-	skip "fish not installed"
+	skip "in a folder fish reads: fish not installed"
 fi
 
 # The cron.d file.
@@ -118,8 +118,8 @@ if has systemd-analyze; then
 		test "$rc" -eq 0 -a ! -s "$T/err"
 	sed 's/^/# /' "$T/err" | head -5
 else
-	skip "systemd-analyze not installed (Debian package systemd)"
-	skip "systemd-analyze not installed (Debian package systemd)"
+	skip "a folder on systemd's unit path: systemd-analyze not installed (Debian package systemd)"
+	skip "systemd-analyze verify: systemd-analyze not installed (Debian package systemd)"
 fi
 # ExecStart runs them through sh -c, where verify does not look.
 paths=$(grep -ho '/[^ ]*/mailsync-[a-z]*' "$R$udir/mailsync.service" "$R$udir/mailsync@.service" | sort -u)
@@ -142,7 +142,7 @@ if has systemd-sysusers && has systemd-tmpfiles; then
 	check "systemd-tmpfiles creates /var/lib/mailsync, 0700, owned by it" \
 		test "$(stat -c '%a %u' "$R/var/lib/mailsync" 2>/dev/null)" = "700 $uid"
 else
-	for _ in 1 2 3; do skip "systemd-sysusers/systemd-tmpfiles not installed"; done
+	skip_n 3 "systemd-sysusers/systemd-tmpfiles not installed"
 fi
 
 # The JSON format documents.
@@ -175,19 +175,19 @@ if meson setup "$T/deb" "$MS_SRC" --prefix=/usr >"$T/setup.out" 2>&1; then
 		check "prefix /usr: /usr/share/man/man7/mailsync.7" \
 			grep -qx /usr/share/man/man7/mailsync.7 "$T/plan"
 	else
-		skip "man pages not built (scdoc)"
+		skip "prefix /usr: mailsync.7: man pages not built (scdoc)"
 	fi
 	if has zsh; then
 		check "prefix /usr: zsh reads /usr/share/zsh/vendor-completions" \
 			bash -c "zsh -fc 'print -l \$fpath' | grep -qx /usr/share/zsh/vendor-completions"
 	else
-		skip "zsh not installed"
+		skip "prefix /usr: zsh's vendor-completions: zsh not installed"
 	fi
 	if has fish; then
 		check "prefix /usr: fish reads /usr/share/fish/vendor_completions.d, XDG_DATA_DIRS unset" \
 			bash -c "env -u XDG_DATA_DIRS fish -c 'printf \"%s\\n\" \$__fish_vendor_completionsdirs' | grep -qx /usr/share/fish/vendor_completions.d"
 	else
-		skip "fish not installed"
+		skip "prefix /usr: fish's vendor_completions.d: fish not installed"
 	fi
 else
 	not_ok "meson setup --prefix=/usr"

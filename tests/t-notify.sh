@@ -98,16 +98,24 @@ silent() {
 
 # --- an account that waits for re-authorization -------------------------
 
-mailsync-clients -q import /dev/null
-q "INSERT INTO accounts (provider, address, member, status, created,
-   last_error) VALUES ('gmail', 'dora@firm.example', 'dora',
-   'needs-reauth', unixepoch(), 'Gmail token endpoint: HTTP 400 invalid_grant')"
+emu_start
+trap 'kill $logger_pid $emu_pid 2>/dev/null; rm -rf "$T"' EXIT
+setup_apps
+# dora connected, then her grant was revoked at Google, and a pull that
+# a person watched (-v: no notice given) found it.
+emu POST /_emu/mailboxes '{"provider": "gmail", "address": "dora@firm.example"}' >/dev/null
+connect_mailbox gmail dora@firm.example dora
+emu POST /_emu/grants/revoke '{"mailbox": "dora@firm.example"}' >/dev/null
+emu POST /_emu/tokens/expire '{"mailbox": "dora@firm.example"}' >/dev/null
+mailsync-pull -v >/dev/null 2>&1
+check "dora waits for re-authorization" \
+	test "$(q "SELECT status FROM accounts WHERE address = 'dora@firm.example'")" = needs-reauth
 day0=$(date +%s)
 
 tick $day0
 expect_rc "a cron run with an account needing re-authorization" 77
 mailed "the first run says it on stderr (cron mails it)"
-check "in one line" test "$(wc -l <"$T/mail")" -eq 1
+check "the first run: in one line" test "$(wc -l <"$T/mail")" -eq 1
 grep -q "dora@firm.example needs re-authorization: run mailsync-connect --provider gmail --login-hint dora@firm.example" "$T/mail" &&
     ok "the line names the account and the command that mends it" ||
     not_ok "the line names the account and the command: $(cat "$T/mail")"
@@ -124,10 +132,10 @@ silent "nor a second before the day is over"
 tick $((day0 + 86400))
 expect_rc "a day on" 77
 mailed "it is said again"
-check "in one line" test "$(wc -l <"$T/mail")" -eq 1
+check "a day on: in one line" test "$(wc -l <"$T/mail")" -eq 1
 grep_mail() { grep -qE -- "$2" "$T/mail" && ok "$1" || not_ok "$1: $(cat "$T/mail")"; }
 grep_mail "saying since when" "failing since $(date -u -d @$day0 +%Y-%m-%dT)"
-logged "and logged" "dora@firm.example"
+logged "a day on: and logged" "dora@firm.example"
 
 tick $((day0 + 86400 + 900))
 silent "then quiet again for a day"
@@ -140,15 +148,12 @@ grep_err "says it on every run" "dora@firm.example needs re-authorization"
 # --check: one line for the account, each fact once.
 run mailsync-show --accounts --check
 expect_rc "--check while it waits" 1
-check "one line" test "$(wc -l <"$T/out")" -eq 1
+check "--check while it waits: one line" test "$(wc -l <"$T/out")" -eq 1
 check "each fact once" test "$(grep -o 're-authorization' "$T/out" | wc -l)" -eq 1
-q "DELETE FROM accounts"
+mailsync-disconnect -q --purge --yes dora@firm.example >/dev/null 2>&1
 
 # --- an account that fails, then recovers --------------------------------
 
-emu_start
-trap 'kill $logger_pid $emu_pid 2>/dev/null; rm -rf "$T"' EXIT
-setup_apps
 connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
 check "alice is connected" grep -q "connected gmail alice@firm.example" "$T/out"
 tick
@@ -160,7 +165,7 @@ t0=$(date +%s)
 tick $t0
 check "a failing run exits non-zero" test "$rc" -ne 0
 mailed "the first failing run is mailed"
-check "in one line" test "$(wc -l <"$T/mail")" -eq 1
+check "the first failing run: in one line" test "$(wc -l <"$T/mail")" -eq 1
 grep_mail "naming the account" "alice@firm.example \(gmail\)"
 if grep -qiE "select|insert|update accounts" "$T/mail"; then
 	not_ok "no SQL in the message"
@@ -216,13 +221,13 @@ r0=$(date +%s)
 tick $r0
 expect_rc "a revoked grant" 77
 mailed "is mailed on its first run"
-check "in one line" test "$(wc -l <"$T/mail")" -eq 1
-logged "and logged" "alice@firm.example"
+check "a revoked grant: in one line" test "$(wc -l <"$T/mail")" -eq 1
+logged "a revoked grant: and logged" "alice@firm.example"
 tick $((r0 + 900))
 silent "and not again 15 minutes on"
 run mailsync-show --accounts --check
 expect_rc "--check says it" 1
-check "one line" test "$(wc -l <"$T/out")" -eq 1
+check "--check of the revoked grant: one line" test "$(wc -l <"$T/out")" -eq 1
 check "re-authorization said once" test "$(grep -o 're-authorization' "$T/out" | wc -l)" -eq 1
 check "the address said once" test "$(grep -o 'alice@firm.example' "$T/out" | wc -l)" -eq 1
 

@@ -41,8 +41,8 @@ if [ ! -e /nonexistent ]; then
 		ok "HOME=/nonexistent: nothing created"
 	fi
 else
-	skip "/nonexistent exists on this machine"
-	skip "/nonexistent exists on this machine"
+	skip "env HOME=/nonexistent mailsync-show c-17: /nonexistent exists on this machine"
+	skip "HOME=/nonexistent: nothing created: /nonexistent exists on this machine"
 fi
 run env MAILSYNC_DB="$T/typo.db" mailsync-clients list
 expect_rc "a mistyped MAILSYNC_DB" 66
@@ -92,7 +92,7 @@ as_user() {
 	run $as env PATH="$PATH" LC_ALL=C.UTF-8 MAILSYNC_DB="$MAILSYNC_DB" HOME=/ "$@"
 }
 if [ "$(id -u)" = 0 ] && [ -z "$as" ]; then
-	for _ in $(seq 16); do skip "no setpriv or runuser: read-only checks need a user other than root"; done
+	skip_n 16 "no setpriv or runuser: read-only checks need a user other than root"
 else
 	# The database and its folder belong to the user who reads them, and
 	# neither may be written: the file 0400, the folder 0500.
@@ -115,7 +115,7 @@ else
 	check "nothing was created beside it (no -wal, no -shm)" diff -u "$T/before" "$T/after"
 	as_user mailsync-clients import "$MS_SRC/share/sample/clients.jsonl"
 	check "a write command there fails (exit $rc)" test "$rc" -ne 0
-	one_line_err "in one line"
+	one_line_err "the write command's refusal: in one line"
 	# An older schema is never upgraded through a read-only connection.
 	chmod 0700 "$T/biz"
 	chmod 0600 "$db"
@@ -127,7 +127,7 @@ else
 	as_user mailsync-show --accounts
 	expect_rc "an older schema, read-only" 78
 	grep_err "says to run a write command to upgrade it" "run a write command .* to upgrade it"
-	one_line_err "in one line"
+	one_line_err "the older schema: in one line"
 	chmod 0700 "$T/biz"
 	chmod 0600 "$db"
 	sqlite3 "$db" "PRAGMA user_version = $cur"
@@ -146,7 +146,7 @@ else
 		chmod 0600 "$db"
 		chmod 0700 "$T/biz"
 	else
-		for _ in $(seq 5); do skip "not root: another user's reads not checked"; done
+		skip_n 5 "not root: another user's reads not checked"
 	fi
 fi
 
@@ -161,7 +161,7 @@ if [ -n "$as" ]; then
 	run mailsync-show --db "$T/theirs.db" --tsv c-17
 	expect_rc "but it reads" 0
 else
-	for _ in $(seq 3); do skip "no other user to own a database"; done
+	skip_n 3 "no other user to own a database"
 fi
 
 # --- a damaged database ---------------------------------------------------
@@ -174,7 +174,7 @@ for c in "mailsync-show c-17" "mailsync-clients list" \
 	run ${c%% *} --db "$T/random.db" ${c#mailsync-* }
 	[ "$c" = mailsync-match ] && run mailsync-match --db "$T/random.db"
 	expect_rc "$c on random bytes" 65
-	one_line_err "$c: one line"
+	one_line_err "$c on random bytes: one line"
 	grep_err "$c: says so, with the hint" \
 	    "random.db: not a mailsync database, or a damaged one .*restore the backup \(README: Backups\), or try \`sqlite3 .*random.db .recover\`"
 done
@@ -187,7 +187,7 @@ size=$(stat -c %s "$T/cut.db")
 truncate -s $((size / 2)) "$T/cut.db"
 run mailsync-clients --db "$T/cut.db" list
 expect_rc "listing a truncated database" 65
-one_line_err "in one line"
+one_line_err "the truncated database: in one line"
 grep_err "says it is damaged, with the hint" "damaged one .*restore the backup"
 if grep -qiE '\b(select|insert|update|delete) ' "$T/err"; then
 	not_ok "quotes no SQL: $(cat "$T/err")"
@@ -203,7 +203,7 @@ mailsync-clients -q --db "$T/small.db" import /dev/null
 rc=0
 (trap '' XFSZ; ulimit -f 64; exec mailsync-clients -q --db "$T/small.db" import "$T/many.jsonl") >"$T/out" 2>"$T/err" || rc=$?
 expect_rc "a database write past the file size limit" 74
-one_line_err "in one line"
+one_line_err "past the file size limit: in one line"
 grep_err "says the disk failed, names the file" "small.db: "
 check "nothing imported" test "$(mailsync-clients --db "$T/small.db" list --tsv | wc -l)" -eq 0
 

@@ -154,7 +154,7 @@ is blocky "Big offer|Offer, with Jane" "unblocking restores blocky"
 is acme "$ACMEF" "and acme"
 run mailsync-config unblock jane@acme.example
 expect_rc "unblocking what is not blocked" 66
-one_line_err "says so in one line"
+one_line_err "unblocking what is not blocked: says so in one line"
 
 # 8. A manual alias: outbound, and no longer matching a client.
 check "before: alice's home address is inbound" test "$(dir home)" = in
@@ -178,8 +178,8 @@ emu DELETE /_emu/log >/dev/null
 run mailsync-pull -q
 check "a pull within the day does not read them" \
 	test "$(mailsync-config aliases | cut -f1 | paste -sd ' ')" = "sales@firm.example"
-check "and makes one request per account" \
-	test "$(emu GET /_emu/log | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e["path"].startswith(("/gmail/", "/v1.0/"))]))')" = 4
+check "and makes one request per account (Outlook's folders in one \$batch)" \
+	test "$(emu GET /_emu/log | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e["path"].startswith(("/gmail/", "/v1.0/")) and "batch" not in e]))')" = 3
 q "UPDATE accounts SET aliases_read = aliases_read - 90000"
 emu DELETE /_emu/log >/dev/null
 run mailsync-pull -q
@@ -216,7 +216,7 @@ only_bob=$(q "SELECT count(*) FROM emails e WHERE e.source <> 'crm' AND EXISTS (
 total=$(q "SELECT count(*) FROM emails")
 run mailsync-disconnect --purge $B </dev/null
 expect_rc "--purge without a terminal and without --yes" 64
-one_line_err "says so in one line"
+one_line_err "--purge without --yes: says so in one line"
 check "and changes nothing" test "$(q "SELECT count(*) FROM emails")/$(q "SELECT status FROM accounts WHERE address = '$B'")" = "$total/active"
 if command -v script >/dev/null; then
 	rc=0

@@ -2,46 +2,47 @@
 # mailsync-show: the Emails list for people and scripts, --view and
 # --accounts.
 . "$MS_SRC/tests/lib.sh"
+EMU_DATA=$MS_SRC/tests/data/show-emu.json
+. "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/db"
 crm="$MS_SRC/share/sample/crm"
 q() { sqlite3 "$MAILSYNC_DB" "$1"; }
 
+# The fixture, made by the tools: the sample clients, three CRM emails
+# recorded, and what the emulator's mailboxes (tests/data/show-emu.json)
+# hold pulled: a Gmail email that alice and bob both hold, with HTML's
+# characters in its subject and a tab and a newline in its snippet, and
+# an Outlook one of bob's. carol connects and never syncs.
 mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
 for m in "$crm"/0[124]*.eml; do mailsync-record -q "$m" >/dev/null; done
-
-# Synced emails arrive with mailsync-pull; until the provider emulator
-# drives it, these tests insert them as pull stores them.
-q "INSERT INTO accounts (id, provider, address, member, created, last_sync)
-     VALUES (1, 'gmail', 'alice@firm.example', 'alice', 0, 1794992000),
-            (2, 'outlook', 'bob@firm.example', 'bob', 0, NULL);
-   INSERT OR IGNORE INTO addresses (email) VALUES ('jane@acme.example'),
-     ('alice@firm.example'), ('bob@firm.example');
-   INSERT INTO emails (id, message_id, source, direction, date, subject,
-       snippet, has_attachments)
-     VALUES (10, '<g1@acme.example>', 'gmail', 'in', 1794803200,
-             'Renewal <b>&</b>', 'Hi Alice,	tab and
-newline', 1),
-            (11, '<o1@acme.example>', 'outlook', 'in', 1794956800,
-             'Question', 'Quick question about the contract', 0);
-   INSERT INTO email_addrs (email_id, role, pos, address_id, name)
-     SELECT 10, 0, 0, id, 'Jane Doe' FROM addresses WHERE email = 'jane@acme.example'
-     UNION ALL SELECT 10, 1, 0, id, '' FROM addresses WHERE email = 'alice@firm.example'
-     UNION ALL SELECT 11, 0, 0, id, 'Jane Doe' FROM addresses WHERE email = 'jane@acme.example'
-     UNION ALL SELECT 11, 1, 0, id, 'Bob' FROM addresses WHERE email = 'bob@firm.example';
-   INSERT INTO email_accounts VALUES (10, 1, '18c1'), (10, 2, 'AAMk1'),
-     (11, 2, 'AAMk2');"
+emu_start
+setup_apps
+connect_mailbox gmail alice@firm.example alice
+connect_mailbox outlook bob@firm.example bob
+# alice first: the email both hold is stored from her Gmail copy.
+mailsync-pull -q --account alice@firm.example &&
+	mailsync-pull -q --account bob@firm.example ||
+	{ echo "Bail out! the fixture's pull failed"; exit 1; }
+connect_mailbox outlook carol@firm.example carol
 mailsync-match -q
+g=$(q "SELECT id FROM emails WHERE message_id = '<g1@acme.example>'")
+o=$(q "SELECT id FROM emails WHERE message_id = '<o1@acme.example>'")
 
-# The table for people: newest first, arrows, badges, attachment mark.
-run mailsync-show c-17
+# The clock: health is how long ago an account synced, so rather than
+# wait, these tests move an account's times back.
+last_synced_at() { q "UPDATE accounts SET last_sync = $2 WHERE address = '$1'"; }
+connected_at() { q "UPDATE accounts SET created = $2 WHERE address = '$1'"; }
+
+# The table for people: newest first, arrows, badges, attachment mark;
+# nothing cut when stdout is not a terminal and COLUMNS is unset.
+run env -u COLUMNS mailsync-show c-17
 expect_rc "show a client" 0
-check "the list is ordered newest first" \
-	test "$(mailsync-show --tsv c-17 | cut -f2 | tr '\n' ' ')" = \
-	"2026-11-24T07:15:00Z 2026-11-17T23:06:40Z 2026-11-16T08:30:00Z 2026-11-16T04:26:40Z "
-grep_out "an inbound Gmail email: down arrow, badge, attachment mark, sender" \
-	"^↓ Gmail   2026-11-16 04:26 📎 Jane Doe +Renewal <b>&</b> — Hi Alice, tab and newline$"
-grep_out "an outbound CRM email: up arrow, badge, first recipient" \
-	"^↑ CRM     2026-11-24 07:15    Raj Patel +Re: Welcome to Firm, Acme!"
+expect_out "the table: newest first; arrow, badge, date, 📎, the sender (in) or first recipient (out), subject — snippet, white space flattened" <<'EOF'
+↑ CRM     2026-11-24 07:15    Raj Patel                Re: Welcome to Firm, Acme! — Raj, Jane -- the review moved to Wednesday 10:00. See you then.
+↓ Outlook 2026-11-17 23:06    Jane Doe                 Question — Quick question about the contract
+↑ CRM     2026-11-16 08:30    Doe, Jane                Welcome to Firm, Acme! — Hi Jane, Welcome aboard. Your client portal is ready at https://portal.firm.example and your first review is booked for next Tuesday. Best, Alice
+↓ Gmail   2026-11-16 04:26 📎 Jane Doe                 Renewal <b>&</b> — Hi Alice, tab and newline
+EOF
 check "no colour when stdout is not a terminal" \
 	bash -c "! grep -q $'\033' '$T/out'"
 
@@ -70,37 +71,15 @@ else
 	ok "# SKIP script(1) not installed"
 fi
 
-# --json: the contract's fields, types and values.
+# --json and --tsv: the contract's fields, types and values, in the
+# golden files (share/json/email.md is the JSON's reference).
 run mailsync-show --json c-17
 expect_rc "--json" 0
-check "--json: one JSON object per line, with the contract's fields" python3 - "$T/out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-want = ["id", "date", "direction", "source", "from", "to", "cc", "subject",
-        "snippet", "has_attachments", "message_id", "accounts", "viewable"]
-assert len(rows) == 4, rows
-for r in rows:
-    assert all(k in r for k in want), r
-g = next(r for r in rows if r["source"] == "gmail")
-assert g == {**g, "id": 10, "date": "2026-11-16T04:26:40Z", "direction": "in",
-             "from": {"name": "Jane Doe", "email": "jane@acme.example"},
-             "to": [{"name": "", "email": "alice@firm.example"}], "cc": [],
-             "subject": "Renewal <b>&</b>", "has_attachments": True,
-             "message_id": "<g1@acme.example>",
-             "accounts": ["alice@firm.example", "bob@firm.example"],
-             "viewable": False}, g
-c = rows[0]
-assert c["source"] == "crm" and c["direction"] == "out" and c["viewable"] is True
-assert c["accounts"] == [] and c["to"][0] == {"name": "Raj Patel", "email": "raj@acme.example"}
-assert [r["date"] for r in rows] == sorted((r["date"] for r in rows), reverse=True)
-PY
-
-# --tsv: seven fields, tabs and newlines flattened.
+expect_golden "--json: one JSON object per line, newest first, with the contract's fields" \
+	show-c17.jsonl
 run mailsync-show --tsv c-17
-check "--tsv: seven tab-separated fields per line" \
-	test "$(awk -F'\t' '{print NF}' "$T/out" | sort -u)" = 7
-grep_out "--tsv: id, date, direction, source, from, subject, attachments" \
-	$'^10\t2026-11-16T04:26:40Z\tin\tgmail\tjane@acme.example\tRenewal <b>&</b>\t1$'
+expect_golden "--tsv: id, date, direction, source, from, subject, attachments; seven fields a line" \
+	show-c17.tsv
 
 # --html: everything escaped.
 run mailsync-show --html c-17
@@ -152,17 +131,19 @@ expect_rc "mailsync-clients list --json --tsv" 64
 
 # Filters.
 check "--limit 2 keeps the newest two" \
-	test "$(mailsync-show --tsv --limit 2 c-17 | cut -f1 | tr "\n" " ")" = "3 11 "
+	test "$(mailsync-show --tsv --limit 2 c-17 | cut -f1 | tr "\n" " ")" = "3 $o "
 check "--since keeps emails from that date on" \
-	test "$(mailsync-show --tsv --since 2026-11-17 c-17 | cut -f1 | tr "\n" " ")" = "3 11 "
+	test "$(mailsync-show --tsv --since 2026-11-17 c-17 | cut -f1 | tr "\n" " ")" = "3 $o "
 check "--since takes a date-time with offset" \
 	test "$(mailsync-show --tsv --since 2026-11-17T23:00:00-01:00 c-17 | cut -f1 | tr '\n' ' ')" = "3 "
-check "--source gmail" test "$(mailsync-show --tsv --source gmail c-17 | cut -f1)" = 10
+check "--source gmail" test "$(mailsync-show --tsv --source gmail c-17 | cut -f1)" = "$g"
 check "--source crm" test "$(mailsync-show --tsv -S crm c-17 | cut -f1 | tr "\n" " ")" = "3 1 "
 run mailsync-show --since yesterday c-17
 expect_rc "a bad --since" 64
-run mailsync-show --source imap c-17
+run mailsync-show --source yahoo c-17
 expect_rc "a bad --source" 64
+run mailsync-show --source imap c-17
+expect_rc "--source imap: a source, with no email here" 0
 run mailsync-show --limit -1 c-17
 expect_rc "a bad --limit" 64
 
@@ -184,7 +165,7 @@ expect_rc "--view a CRM email" 0
 grep_out "--view prints decoded headers" "^Subject: Invoice 2026-114 – November$"
 grep_out "--view prints the sender" "^From: Firm Billing <billing@firm.example>$"
 grep_out "--view prints the body" "due within 30 days of receipt"
-run mailsync-show --view 10
+run mailsync-show --view "$g"
 expect_rc "--view a synced email" 65
 grep_err "it says only the snippet is stored" "only its snippet is stored"
 grep_out "and prints the snippet" "^Hi Alice"
@@ -193,43 +174,63 @@ expect_rc "--view an unknown email" 66
 run mailsync-show --view abc
 expect_rc "--view a bad id" 64
 
-# --accounts
+# --accounts: alice last synced on 2026-11-18, carol connected then and
+# never synced since, bob synced just now.
+last_synced_at alice@firm.example 1794992000
+connected_at carol@firm.example 1794992000
 run mailsync-show --accounts --json
 expect_rc "--accounts --json" 0
 check "--accounts --json: the contract's fields" python3 - "$T/out" <<'PY'
-import json, sys
+import json, sys, time
+from datetime import datetime
 rows = [json.loads(l) for l in open(sys.argv[1])]
+bob = rows[1]["last_sync"] or ""
+# bob's Outlook folders, as the emulator's mailbox names them.
+FOLDERS = rows[1]["folders"]
+assert "Inbox" in FOLDERS and "Sent Items" in FOLDERS, FOLDERS
+assert abs(datetime.fromisoformat(bob.replace("Z", "+00:00")).timestamp() - time.time()) < 600, bob
 assert rows == [
  {"provider": "gmail", "address": "alice@firm.example", "member": "alice",
   "status": "active", "last_sync": "2026-11-18T08:53:20Z",
-  "last_error": None, "emails": 1, "stale": True},
+  "last_error": None, "emails": 1, "stale": True, "shared": False,
+  "folders": []},
  {"provider": "outlook", "address": "bob@firm.example", "member": "bob",
-  "status": "active", "last_sync": None, "last_error": None, "emails": 2,
-  "stale": True}], rows
+  "status": "active", "last_sync": bob, "last_error": None, "emails": 2,
+  "stale": False, "shared": False, "folders": FOLDERS},
+ {"provider": "outlook", "address": "carol@firm.example", "member": "carol",
+  "status": "active", "last_sync": None, "last_error": None, "emails": 0,
+  "stale": True, "shared": False, "folders": []}], rows
 PY
 run mailsync-show --accounts
-grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +LAST ERROR"
-grep_out "and a row per account, stale when it has not synced for long" "^outlook +bob@firm.example +bob +active \(stale\) +never +2 +-$"
+grep_out "--accounts table has a header" "^PROVIDER +ADDRESS +MEMBER +STATUS +LAST SYNC +EMAILS +FOLDERS +LAST ERROR"
+grep_out "and a row per account, stale when it has not synced for long" "^outlook +carol@firm.example +carol +active \(stale\) +never +0 +- +-$"
+grep_out "a fresh account is not marked stale" "^outlook +bob@firm.example +bob +active +([a-z0-9 ]+ago|just now) +2 +[0-9]+ +-$"
 
 # --accounts --check: for monitoring.
 run mailsync-show --accounts --check
 expect_rc "--check with stale accounts" 1
 check "one line per unhealthy account" test "$(wc -l <"$T/out")" = 2
 grep_out "says how long since the last sync" "^gmail alice@firm.example: no successful sync for [0-9]+h[0-9]{2}m$"
-grep_out "and when an account never synced" "^outlook bob@firm.example: never synced since it was connected$"
-q "UPDATE accounts SET last_sync = unixepoch()"
+grep_out "and when an account never synced" "^outlook carol@firm.example: never synced since it was connected$"
+run mailsync-pull -q
+expect_rc "a pull of every account" 0
 run mailsync-show --accounts --check
 expect_rc "--check with every account healthy" 0
-check "prints nothing" test ! -s "$T/out"
-q "UPDATE accounts SET status = 'needs-reauth', last_error = 'Gmail token endpoint: HTTP 400 invalid_grant' WHERE id = 1"
+check "--check prints nothing when every account is healthy" test ! -s "$T/out"
+# alice's grant revoked at Google: the next pull finds it.
+emu POST /_emu/grants/revoke '{"mailbox": "alice@firm.example"}' >/dev/null
+emu POST /_emu/tokens/expire '{"mailbox": "alice@firm.example"}' >/dev/null
+run mailsync-pull -q
+expect_rc "a pull after alice's grant was revoked" 77
 run mailsync-show --accounts --check
 expect_rc "--check with an account that needs re-authorization" 1
-expect_out "names it and why" <<<"gmail alice@firm.example: needs re-authorization (mailsync-connect): Gmail token endpoint: HTTP 400 invalid_grant"
-q "UPDATE accounts SET status = 'disconnected' WHERE id = 1"
+expect_out "names it and why" <<<"gmail alice@firm.example: needs re-authorization (mailsync-connect): Gmail token endpoint: HTTP 400 invalid_grant: Token has been expired or revoked."
+run mailsync-disconnect alice@firm.example
+expect_rc "disconnect alice" 0
 run mailsync-show --accounts --check
 expect_rc "a disconnected account is not checked" 0
-q "UPDATE accounts SET last_sync = unixepoch() - 1800 WHERE id = 2"
-q "INSERT INTO settings VALUES ('health.stale_minutes', '20')"
+last_synced_at bob@firm.example "$(($(date +%s) - 1800))"
+mailsync-config -q set health.stale_minutes 20
 run mailsync-show --accounts --check
 expect_rc "health.stale_minutes sets the threshold" 1
 run mailsync-show --check c-17
@@ -237,6 +238,6 @@ expect_rc "--check without --accounts" 64
 mailsync-clients --db "$T/empty.db" import /dev/null
 run env MAILSYNC_DB="$T/empty.db" mailsync-show --accounts
 expect_rc "--accounts with no accounts" 0
-check "prints nothing" test ! -s "$T/out"
+check "--accounts prints nothing when there are none" test ! -s "$T/out"
 
 done_testing

@@ -185,9 +185,7 @@ if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
 		test "$(grep -c 'matched 0 emails' "$T/syslog.3" 2>/dev/null)" = 1 -a \
 		"$(grep -c '^mailsync-match: matched 0 emails' "$T/other.err")" = 1
 else
-	for _ in 1 2 3 4 5 6; do
-		skip "needs root and unshare -m for a private /dev/log"
-	done
+	skip_n 6 "needs root and unshare -m for a private /dev/log"
 fi
 
 # The units under a real systemd: the host's /usr booted in a container
@@ -196,7 +194,7 @@ fi
 # folder and the emulator shared with this test.
 nsp_checks=12
 boot_skip() {
-	for _ in $(seq $nsp_checks); do skip "$*"; done
+	skip_n $nsp_checks "$*"
 }
 if ! command -v systemd-nspawn >/dev/null 2>&1; then
 	boot_skip "systemd-nspawn not installed (Debian package systemd-container)"

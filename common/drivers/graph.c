@@ -1,42 +1,39 @@
 /*
- * graph: the Microsoft Graph driver of mailsync-pull.
+ * graph: the Microsoft Graph driver of mailsync-pull: a folder's
+ * messages, and the driver itself. Which folders are synced is
+ * graph_folders.c's; how requests travel (alone, or 20 to a $batch),
+ * graph_batch.c's.
  *
- * Per-folder delta for the inbox and sent items, with
- * Prefer: odata.maxpagesize and IdType="ImmutableId" on every call and
- * $select (never the body) on the first. Each page is stored with the
+ * Per-folder delta, with Prefer: odata.maxpagesize and
+ * IdType="ImmutableId" on every call (an id then survives a move
+ * between folders: the moved message is the same email, the same row)
+ * and $select (never the body) and $orderby=receivedDateTime desc on the
+ * first (the one order delta supports, message-delta: without it "the
+ * return order is not guaranteed", and a first sync bounded by
+ * --max-time shows the newest mail first). Each page is stored with the
  * nextLink that follows it in one transaction; the deltaLink is stored
  * when the round ends. 410 Gone, or the error codes syncStateNotFound /
  * resyncRequired, drop the folder's links and resync it; the emails
  * already stored are found by their ids, so nothing doubles. @removed
- * entries delete nothing: a profile keeps what it showed.
+ * entries delete nothing: a profile keeps what it showed. A shared
+ * mailbox is read through /users/ADDRESS with its member's token.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
+#include "account.h"
 #include "config.h"
 #include "date.h"
 #include "driver.h"
 #include "graph.h"
+#include "graph_priv.h"
 #include "json.h"
 #include "log.h"
 #include "msg.h"
 #include "sync.h"
 #include "util.h"
-
-#define PAGE_SIZE 200
-/* A page of 200 messages with their recipients and the few headers asked
- * is a few MB at most. */
-#define MAX_PAGE (16u << 20)
-#define MAX_ONE (1u << 20)
-#define SELECT                                                                 \
-	"subject,from,toRecipients,ccRecipients,receivedDateTime,"             \
-	"sentDateTime,bodyPreview,hasAttachments,internetMessageId,"           \
-	"conversationId,isDraft,parentFolderId,internetMessageHeaders"
-
-static const char *const folders[] = {"inbox", "sentitems"};
-#define NFOLDERS (sizeof(folders) / sizeof(*folders))
 
 /*
  * A folder's cursor, stored as a flat JSON object: the last complete
@@ -87,28 +84,10 @@ cursor_set(struct ms_sync *s, const char *folder, const struct cursor *c)
 	return rc;
 }
 
-struct folder {
-	struct graph *gr;
-	const char *name;
-	char *delta_link; /* as stored: kept until a new one */
-	int resynced;
-};
-
-struct graph {
-	struct ms_sync *s;
-	struct folder f[NFOLDERS];
-	int left; /* folders not finished */
-};
-
-static const char *const prefer[] = {
-    "Prefer: odata.maxpagesize=200, IdType=\"ImmutableId\"",
-    NULL,
-};
-
-static void folder_get(struct folder *, const char *url);
+static void folder_get(struct gfolder *, const char *url);
 
 static void
-fail(struct folder *f)
+fail(struct gfolder *f)
 {
 	ms_sync_fail(f->gr->s);
 }
@@ -225,7 +204,7 @@ ms_graph_message(struct json_object *o, struct ms_email *e, const char **id)
  * folder's next cursor in one transaction once every fetch is back.
  */
 struct page {
-	struct folder *f;
+	struct gfolder *f;
 	struct json_object *o; /* the page, owned */
 	struct json_object *arr; /* its value */
 	struct json_object **full; /* per item: fetched in full, owned */
@@ -241,8 +220,8 @@ struct refetch {
 
 /* 0 with e filled, 1 to skip (removed, draft, outside the window, bad). */
 static int
-to_email(struct folder *f, int first, struct json_object *o, struct ms_email *e,
-    const char **id)
+to_email(struct gfolder *f, int first, struct json_object *o,
+    struct ms_email *e, const char **id)
 {
 	struct ms_sync *s = f->gr->s;
 	int rc = ms_graph_message(o, e, id);
@@ -262,7 +241,7 @@ to_email(struct folder *f, int first, struct json_object *o, struct ms_email *e,
 static int
 store_page(struct page *pg)
 {
-	struct folder *f = pg->f;
+	struct gfolder *f = pg->f;
 	struct ms_sync *s = f->gr->s;
 	struct cursor c = {0};
 	struct json_object *item;
@@ -288,7 +267,7 @@ store_page(struct page *pg)
 	}
 	c.next_link = pg->next;
 	c.delta_link = pg->delta ? pg->delta : f->delta_link;
-	if (rc == -1 || cursor_set(s, f->name, &c) == -1) {
+	if (rc == -1 || cursor_set(s, f->key, &c) == -1) {
 		fail(f);
 		return -1;
 	}
@@ -300,7 +279,7 @@ page_free(struct page *pg)
 {
 	size_t i, n = pg->arr ? json_object_array_length(pg->arr) : 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; pg->full != NULL && i < n; i++)
 		json_object_put(pg->full[i]);
 	free(pg->full);
 	json_object_put(pg->o);
@@ -309,27 +288,72 @@ page_free(struct page *pg)
 	free(pg);
 }
 
+const char *
+graph_error_code(struct json_object *body)
+{
+	return ms_json_str(ms_json_obj(body, "error"), "code");
+}
+
 /* Whether an error reply means the delta state is gone. */
 static int
-state_lost(const struct ms_http_resp *r)
+state_lost(long status, struct json_object *body)
 {
-	if (r->status == 410)
+	const char *code = graph_error_code(body);
+
+	if (status == 410)
 		return 1;
-	return r->status >= 400 && r->len > 0 &&
-	    (strcasestr(r->body, "syncStateNotFound") != NULL ||
-		strcasestr(r->body, "resyncRequired") != NULL);
+	return status >= 400 && code != NULL &&
+	    (ms_ascii_casecmp(code, "syncStateNotFound") == 0 ||
+		ms_ascii_casecmp(code, "resyncRequired") == 0);
 }
 
 static char *
-first_url(struct folder *f)
+first_url(struct gfolder *f)
 {
-	return ms_xasprintf("%s/v1.0/me/mailFolders/%s/messages/delta"
-			    "?$select=" SELECT,
-	    f->gr->s->p->api_url, f->name);
+	return ms_xasprintf("%s/mailFolders/%s/messages/delta"
+			    "?$select=" GRAPH_SELECT
+			    "&$orderby=receivedDateTime%%20desc",
+	    f->gr->base, f->id);
 }
 
 static void
-resync(struct folder *f)
+finish_folder(struct gfolder *f)
+{
+	if (f->finished)
+		return;
+	f->finished = 1;
+	graph_finished(f->gr);
+}
+
+void
+graph_finished(struct graph *gr)
+{
+	if (--gr->left <= 0)
+		gr->s->done = 1;
+}
+
+int
+graph_folder_drop(struct gfolder *f, int txn)
+{
+	struct ms_sync *s = f->gr->s;
+
+	if (f->gone)
+		return 0;
+	f->gone = 1;
+	finish_folder(f);
+	if (!txn && ms_sync_begin(s) == -1)
+		return -1;
+	if (ms_sync_cursor_set(s, f->key, NULL) == -1 ||
+	    ms_account_folder_drop(s->db, s->account, f->key) == -1) {
+		if (!txn)
+			ms_sync_fail(s);
+		return -1;
+	}
+	return txn ? 0 : ms_sync_commit(s);
+}
+
+static void
+resync(struct gfolder *f)
 {
 	struct cursor c = {0};
 	char *url;
@@ -339,7 +363,7 @@ resync(struct folder *f)
 	f->delta_link = NULL;
 	if (ms_sync_begin(f->gr->s) == -1)
 		return;
-	if (cursor_set(f->gr->s, f->name, &c) == -1) {
+	if (cursor_set(f->gr->s, f->key, &c) == -1) {
 		fail(f);
 		return;
 	}
@@ -353,57 +377,76 @@ resync(struct folder *f)
 /*
  * Whether url, a link Graph gave (or one stored from it), leads to the
  * API the account's token is for. A link to any other origin is never
- * followed: the folder's cursor is dropped and the folder synced again
- * from its first page (nothing doubles: messages are found by id).
+ * followed: the caller drops it and starts over from the first page
+ * (nothing doubles: messages are found by id).
  */
-static int
-link_ok(struct folder *f, const char *url, const char *what)
+int
+graph_link_ok(struct graph *gr, const char *url, const char *what)
 {
-	const char *api = f->gr->s->p->api_url;
+	const char *api = gr->s->p->api_url;
 	char *bad;
 
 	if (ms_http_same_origin(url, api))
 		return 1;
 	bad = ms_http_origin(url);
-	ms_log_warn("%s: the %s %s leads to %s, not to the Graph API: "
-		    "not followed; the folder is synced again",
-	    f->gr->s->address, f->name, what, bad);
+	ms_log_warn("%s: the %s leads to %s, not to the Graph API: "
+		    "not followed; synced again from the start",
+	    gr->s->address, what, bad);
 	free(bad);
 	return 0;
 }
 
-static void
-fail_reply(struct folder *f, const char *what, const struct ms_http_resp *r)
+static int
+link_ok(struct gfolder *f, const char *url, const char *what)
 {
-	struct json_object *o = ms_json_parse(r->body, r->len, "error");
-	struct json_object *e = ms_json_obj(o, "error");
+	char *w = ms_xasprintf("%s %s", f->path, what);
+	int ok = graph_link_ok(f->gr, url, w);
+
+	free(w);
+	return ok;
+}
+
+void
+graph_fail_reply(
+    struct graph *gr, const char *what, long status, struct json_object *body)
+{
+	struct json_object *e = ms_json_obj(body, "error");
 	const char *code = ms_json_str(e, "code"),
 		   *msg = ms_json_str(e, "message");
 
-	ms_errc(EX_UNAVAILABLE, "Graph %s %s: HTTP %ld%s%s%s%s", f->name, what,
-	    r->status, code ? " " : "", code ? code : "", msg ? ": " : "",
-	    msg ? msg : "");
-	json_object_put(o);
-	fail(f);
+	ms_errc(status == 401 ? EX_NOPERM : EX_UNAVAILABLE,
+	    "Graph %s: HTTP %ld%s%s%s%s", what, status, code ? " " : "",
+	    code ? code : "", msg ? ": " : "", msg ? msg : "");
+	ms_sync_fail(gr->s);
+}
+
+static void
+fail_reply(
+    struct gfolder *f, const char *what, long status, struct json_object *body)
+{
+	char *w = ms_xasprintf("%s %s", f->path, what);
+
+	graph_fail_reply(f->gr, w, status, body);
+	free(w);
 }
 
 /* The page is complete: store it and go on with the folder. */
 static void
 page_done(struct page *pg)
 {
-	struct folder *f = pg->f;
+	struct gfolder *f = pg->f;
 	struct graph *gr = f->gr;
 	int stopping = ms_fetch_stopping(ms_fetch_acct_engine(gr->s->fa));
 
-	if (ms_fetch_acct_error(gr->s->fa) == 0 && store_page(pg) == 0) {
+	if (!f->gone && ms_fetch_acct_error(gr->s->fa) == 0 &&
+	    store_page(pg) == 0) {
 		if (pg->next != NULL && !stopping)
 			folder_get(f, pg->next);
 		else if (pg->next == NULL) {
 			free(f->delta_link);
 			f->delta_link =
 			    pg->delta ? ms_xstrdup(pg->delta) : NULL;
-			if (--gr->left == 0)
-				gr->s->done = 1;
+			finish_folder(f);
 		}
 	}
 	page_free(pg);
@@ -439,22 +482,27 @@ refetch_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	page_done(pg);
 }
 
-/* Fetch item idx of the page in full: GET /me/messages/{id}. */
+static const char *const prefer[] = {
+    "Prefer: IdType=\"ImmutableId\"",
+    NULL,
+};
+
+/* Fetch item idx of the page in full: GET .../messages/{id}. */
 static void
 refetch(struct page *pg, size_t idx, const char *id)
 {
 	struct refetch *rf = ms_xcalloc(1, sizeof(*rf));
 	struct ms_fetch_spec spec = {.headers = prefer,
 	    .units = 1,
-	    .max_body = MAX_ONE,
+	    .max_body = GRAPH_MAX_ONE,
 	    .cb = refetch_cb,
 	    .arg = rf};
 	char *url;
 
 	rf->pg = pg;
 	rf->idx = idx;
-	url = ms_xasprintf("%s/v1.0/me/messages/%s?$select=" SELECT,
-	    pg->f->gr->s->p->api_url, id);
+	url = ms_xasprintf(
+	    "%s/messages/%s?$select=" GRAPH_SELECT, pg->f->gr->base, id);
 	spec.url = url;
 	pg->pending++;
 	if (ms_fetch_add(pg->f->gr->s->fa, &spec) == -1) {
@@ -493,30 +541,45 @@ partial_items(struct page *pg)
 	return 0;
 }
 
+/* A folder's delta answer, alone or from a $batch. */
 static void
-delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
+delta_answer(
+    struct graph *gr, struct gcall *c, long status, struct json_object *o)
 {
-	struct folder *f = arg;
+	struct gfolder *f = c->arg;
 	struct page *pg;
-	struct json_object *o, *arr = NULL;
+	struct json_object *arr = NULL;
 	const char *next, *delta;
 
-	(void)fa;
-	if (r == NULL)
+	(void)gr;
+	if (status == 0 || f->gone) {
+		json_object_put(o);
 		return;
-	if (state_lost(r) && f->resynced == 0) {
+	}
+	if (state_lost(status, o) && f->resynced == 0) {
 		ms_log_info("%s: the %s delta state expired: resyncing the "
 			    "folder",
-		    f->gr->s->address, f->name);
+		    f->gr->s->address, f->path);
+		json_object_put(o);
 		resync(f);
 		return;
 	}
-	if (r->status != 200) {
-		fail_reply(f, "delta", r);
+	if (status == 404) {
+		/* The folder is gone (deleted since the folders were last
+		 * listed): what it held stays on the profiles. */
+		ms_log_info("%s: folder %s is gone; its emails stay",
+		    f->gr->s->address, f->path);
+		json_object_put(o);
+		graph_folder_drop(f, 0);
 		return;
 	}
-	if ((o = ms_http_json(r, "Graph delta")) == NULL) {
-		ms_errc(EX_TEMPFAIL, "%s: %s", f->name, ms_errstr());
+	if (status != 200) {
+		fail_reply(f, "delta", status, o);
+		json_object_put(o);
+		return;
+	}
+	if (o == NULL) {
+		ms_errc(EX_TEMPFAIL, "%s: %s", f->path, ms_errstr());
 		fail(f);
 		return;
 	}
@@ -528,7 +591,7 @@ delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		ms_errc(EX_TEMPFAIL,
 		    "Graph %s delta: a page with neither "
 		    "value nor next or delta link",
-		    f->name);
+		    f->path);
 		json_object_put(o);
 		fail(f);
 		return;
@@ -542,7 +605,7 @@ delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 			ms_errc(EX_UNAVAILABLE,
 			    "Graph %s delta: links to another origin again "
 			    "after a resync",
-			    f->name);
+			    f->path);
 			fail(f);
 		}
 		return;
@@ -562,27 +625,30 @@ delta_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 }
 
 static void
-folder_get(struct folder *f, const char *url)
+folder_get(struct gfolder *f, const char *url)
 {
-	struct ms_fetch_spec spec = {.url = url,
-	    .headers = prefer,
-	    .units = 1,
-	    .max_body = MAX_PAGE,
-	    .cb = delta_cb,
-	    .arg = f};
+	struct gcall *c = gcall_new(url, 1, delta_answer, f);
 
-	ms_fetch_add(f->gr->s->fa, &spec);
+	graph_send(f->gr, &c, 1, 0);
 }
 
-static int
-folder_start(struct folder *f)
+struct gfolder *
+graph_folder_add(
+    struct graph *gr, const char *key, const char *id, const char *path)
 {
+	struct gfolder *f = ms_xcalloc(1, sizeof(*f));
 	struct cursor c;
-	char *url = NULL;
 
-	if (cursor_get(f->gr->s, f->name, &c) == -1)
-		return -1;
-	if (f->gr->s->full)
+	f->gr = gr;
+	f->key = ms_xstrdup(key);
+	f->id = ms_xstrdup(id);
+	f->path = ms_xstrdup(path);
+	gr->f = ms_xreallocarray(gr->f, gr->nf + 1, sizeof(*gr->f));
+	gr->f[gr->nf++] = f;
+	gr->left++;
+	if (cursor_get(gr->s, key, &c) == -1)
+		return NULL;
+	if (gr->s->full)
 		cursor_finish(&c);
 	/* A stored link is a provider's text too: checked as it was. */
 	if ((c.next_link != NULL &&
@@ -590,35 +656,106 @@ folder_start(struct folder *f)
 	    (c.delta_link != NULL &&
 		!link_ok(f, c.delta_link, "stored deltaLink")))
 		cursor_finish(&c);
-	if (c.next_link != NULL) /* resume an unfinished round */
-		url = ms_xstrdup(c.next_link);
-	else if (c.delta_link != NULL)
-		url = ms_xstrdup(c.delta_link);
-	else
-		url = first_url(f);
 	f->delta_link = c.delta_link;
 	c.delta_link = NULL;
+	/* Resuming an unfinished round: its next page. */
+	f->resume = c.next_link;
+	c.next_link = NULL;
 	cursor_finish(&c);
-	folder_get(f, url);
+	return f;
+}
+
+struct gcall *
+graph_folder_call(struct gfolder *f)
+{
+	char *url;
+	struct gcall *c;
+
+	if (f->resume != NULL)
+		url = f->resume;
+	else if (f->delta_link != NULL)
+		url = ms_xstrdup(f->delta_link);
+	else
+		url = first_url(f);
+	f->resume = NULL;
+	c = gcall_new(url, 1, delta_answer, f);
 	free(url);
-	return 0;
+	return c;
+}
+
+/* An address as a path segment: anything but unreserved characters and
+ * "@" percent-encoded (an address may hold "#", "?", "/" or "%"). */
+static char *
+segment(const char *a)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct ms_buf b = {0};
+	char *out;
+
+	for (; *a != '\0'; a++) {
+		unsigned char c = (unsigned char)*a;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~@", c) != NULL)
+			ms_buf_add(&b, a, 1);
+		else
+			ms_buf_printf(&b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+	out = ms_xstrdup(b.len ? b.s : "");
+	ms_buf_finish(&b);
+	return out;
+}
+
+/* The account's own mailbox (/me), or the shared one (/users/ADDRESS). */
+static char *
+mailbox_base(struct ms_sync *s, const char *root)
+{
+	char *kind, *tenant, *base;
+	int rc;
+
+	if ((rc = ms_account_origin_get(s->db, s->account, &kind, &tenant)) ==
+	    -1)
+		return NULL;
+	if (rc == 0 && strcmp(kind, "shared") == 0) {
+		char *seg = segment(s->address);
+
+		base = ms_xasprintf("%s/users/%s", root, seg);
+		free(seg);
+	} else
+		base = ms_xasprintf("%s/me", root);
+	free(kind);
+	free(tenant);
+	return base;
 }
 
 static int
 graph_start(struct ms_sync *s)
 {
 	struct graph *gr = ms_xcalloc(1, sizeof(*gr));
-	size_t i;
+	struct gcall **calls = NULL;
+	size_t n = 0, i, k;
 
 	gr->s = s;
 	s->drv = gr;
-	gr->left = NFOLDERS;
-	for (i = 0; i < NFOLDERS; i++) {
-		gr->f[i].gr = gr;
-		gr->f[i].name = folders[i];
-		if (folder_start(&gr->f[i]) == -1)
-			return -1;
+	gr->root = ms_xasprintf("%s/v1.0", s->p->api_url);
+	if ((gr->base = mailbox_base(s, gr->root)) == NULL)
+		return -1;
+	if (graph_tree_start(gr, &calls, &n) == -1) {
+		graph_drop(gr, calls, n);
+		free(calls);
+		return -1;
 	}
+	/* The hierarchy's calls first: a folder it finds gone is then
+	 * dropped before its own answer is read. */
+	k = n;
+	calls = ms_xreallocarray(calls, n + gr->nf + 1, sizeof(*calls));
+	for (i = 0; i < gr->nf; i++)
+		if (!gr->f[i]->gone)
+			calls[k++] = graph_folder_call(gr->f[i]);
+	if (gr->left == 0)
+		s->done = 1;
+	graph_send(gr, calls, k, 0);
+	free(calls);
 	return 0;
 }
 
@@ -630,8 +767,18 @@ graph_finish(struct ms_sync *s)
 
 	if (gr == NULL)
 		return;
-	for (i = 0; i < NFOLDERS; i++)
-		free(gr->f[i].delta_link);
+	for (i = 0; i < gr->nf; i++) {
+		free(gr->f[i]->key);
+		free(gr->f[i]->id);
+		free(gr->f[i]->path);
+		free(gr->f[i]->delta_link);
+		free(gr->f[i]->resume);
+		free(gr->f[i]);
+	}
+	free(gr->f);
+	graph_tree_free(gr->tree);
+	free(gr->root);
+	free(gr->base);
 	free(gr);
 	s->drv = NULL;
 }
@@ -682,6 +829,55 @@ address(const struct ms_provider *p, const char *access)
 	return addr;
 }
 
+/*
+ * Whether the token's owner may read the shared mailbox address: its
+ * Inbox answers. A member without access gets 403 ErrorAccessDenied;
+ * an address that is no mailbox, 404 (ErrorInvalidUser, or
+ * ResourceNotFound).
+ */
+static int
+shared(const struct ms_provider *p, const char *access, const char *address)
+{
+	struct json_object *o;
+	struct ms_http_resp r;
+	char *seg = segment(address), *url;
+	const char *code, *msg;
+	int rc;
+
+	url = ms_xasprintf(
+	    "%s/v1.0/users/%s/mailFolders/inbox?$select=id", p->api_url, seg);
+	free(seg);
+	rc = ms_http_request("GET", url, access, NULL, NULL, NULL, 30, &r);
+	free(url);
+	if (rc == -1)
+		return -1;
+	if (r.status == 200) {
+		ms_http_resp_finish(&r);
+		return 0;
+	}
+	o = ms_json_parse(r.body, r.len, "Graph error");
+	code = graph_error_code(o);
+	msg = ms_json_str(ms_json_obj(o, "error"), "message");
+	if (r.status == 403 || r.status == 401)
+		rc = ms_errc(EX_NOPERM,
+		    "%s: the signed-in member may not read this shared "
+		    "mailbox (Graph HTTP %ld%s%s%s%s): an administrator "
+		    "gives them Full Access to it (Exchange admin center, "
+		    "Mailboxes, Mailbox delegation), then connect again",
+		    address, r.status, code ? " " : "", code ? code : "",
+		    msg ? ": " : "", msg ? msg : "");
+	else if (r.status == 404)
+		rc = ms_errc(EX_NOINPUT,
+		    "%s: no such mailbox (Graph HTTP 404%s%s)", address,
+		    code ? " " : "", code ? code : "");
+	else
+		rc = ms_errc(EX_UNAVAILABLE, "%s: Graph HTTP %ld%s%s", address,
+		    r.status, code ? " " : "", code ? code : "");
+	json_object_put(o);
+	ms_http_resp_finish(&r);
+	return rc;
+}
+
 /* Graph's limits per app and mailbox (learn.microsoft.com/graph/
  * throttling-limits, Outlook service): 10,000 requests in 10 minutes,
  * 4 at once; every request costs one. */
@@ -697,7 +893,7 @@ limits(struct ms_db *db, struct ms_fetch_limits *lim)
 		return -1;
 	lim->concurrency = (int)conc;
 	lim->window = 600 / scale;
-	lim->burst = 1;
+	lim->burst = MS_GRAPH_BATCH_MAX; /* a $batch: one unit a request */
 	return 0;
 }
 
@@ -705,10 +901,15 @@ const struct ms_driver ms_graph_driver = {
     .name = "outlook",
     .label = "Outlook",
     .badge = "blue",
-    .flags = MS_DRV_OAUTH | MS_DRV_DEVICE | MS_DRV_TENANT | MS_DRV_ROTATES,
+    .flags = MS_DRV_OAUTH | MS_DRV_DEVICE | MS_DRV_TENANT | MS_DRV_ROTATES |
+	MS_DRV_SHARED,
     /* Mail.Read, not Mail.ReadBasic: the latter hides bodyPreview. */
     .scope = "offline_access User.Read Mail.Read",
     .needed_scope = "Mail.Read",
+    /* A shared mailbox: the member's own grant, plus the mail of the
+     * mailboxes shared with them (permissions-reference). */
+    .shared_scope = "offline_access User.Read Mail.Read Mail.Read.Shared",
+    .shared_needed = "Mail.Read.Shared",
     .extra_auth = "response_mode=query&prompt=select_account",
     .redirect_hint =
 	"if the browser showed a Microsoft error page instead of coming "
@@ -721,6 +922,7 @@ const struct ms_driver ms_graph_driver = {
 		   "https://account.live.com/consent/Manage (personal ones)",
     .endpoints = endpoints,
     .address = address,
+    .shared = shared,
     .limits = limits,
     .start = graph_start,
     .finish = graph_finish,

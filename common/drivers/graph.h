@@ -28,4 +28,31 @@ int ms_graph_partial(struct json_object *o);
 /* Whether id looks like a Graph id (it goes into URLs as it is). */
 int ms_graph_id_ok(const char *id);
 
+#define MS_GRAPH_BATCH_MAX 20 /* Graph's limit of requests in a $batch */
+
+/*
+ * The body of a JSON $batch of n GET requests: urls relative to the
+ * version root ("/me/mailFolders/..."), request i with id "i+1" and,
+ * when prefer is not NULL and prefer[i] is not, its own Prefer header.
+ * A new string.
+ */
+char *ms_graph_batch_request(char *const *urls, char *const *prefer, size_t n);
+
+/* One request's answer, borrowing from the parsed reply. */
+struct ms_graph_answer {
+	long status;
+	long retry_after; /* seconds of its Retry-After header, -1: none */
+	struct json_object *body; /* NULL unless a JSON object */
+};
+
+/*
+ * Split a $batch reply (its JSON) into answers[0..n), answers[i]
+ * answering request i: 0, or -1 with ms_err (EX_TEMPFAIL: a reply to
+ * ask again) when it has no responses array, an answer's id names no
+ * request of the batch, two answers name the same request, one has no
+ * status, or a request is not answered.
+ */
+int ms_graph_batch_parse(
+    struct json_object *reply, size_t n, struct ms_graph_answer *answers);
+
 #endif

@@ -679,6 +679,32 @@ decode_text(struct ms_msg *m, const struct ms_hdr *h, size_t nh,
 	return text;
 }
 
+char *
+ms_msg_part_text(const char *encoding, const char *charset, int html,
+    const char *s, size_t len)
+{
+	struct ms_msg m;
+	struct ms_hdr h[2];
+	char *ct, *text, *stripped;
+
+	memset(&m, 0, sizeof(m));
+	ct = ms_xasprintf("text/%s%s%s%s", html ? "html" : "plain",
+	    charset && *charset ? "; charset=\"" : "",
+	    charset && *charset ? charset : "",
+	    charset && *charset ? "\"" : "");
+	h[0].name = "Content-Type";
+	h[0].value = ct;
+	h[1].name = "Content-Transfer-Encoding";
+	h[1].value = (char *)(encoding ? encoding : "");
+	text = decode_text(&m, h, 2, s, len);
+	free(ct);
+	if (!html)
+		return text;
+	stripped = strip_html(text);
+	free(text);
+	return stripped;
+}
+
 /*
  * MIME tree
  */

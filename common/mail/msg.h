@@ -89,6 +89,17 @@ char *ms_mime_param(const char *value, const char *name);
 char *ms_msgid_normalize(const char *s);
 
 /*
+ * The text of one body part's content s[0..len), as a message's text body
+ * is made: transfer-decoded (encoding "quoted-printable", "base64", else
+ * as is), converted to UTF-8 from charset (NULL or "": as UTF-8, else
+ * Latin-1), line ends LF, HTML tags stripped when html. For bodies read
+ * in part (IMAP's BODY[1]<0.2048>): a truncated encoding or tag is
+ * dropped, not an error. A new string.
+ */
+char *ms_msg_part_text(const char *encoding, const char *charset, int html,
+    const char *s, size_t len);
+
+/*
  * A snippet of at most max bytes (whole UTF-8 characters) of text: quoted
  * lines ("> ...") and signatures ("-- ") dropped, whitespace collapsed.
  */

@@ -1,6 +1,7 @@
 #include "fetch.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -13,7 +14,16 @@
 
 #define USER_AGENT "mailsync/" MS_VERSION
 #define IDLE_WAIT_MS 1000
+/* A connection's reads per turn of the loop, so that one busy peer does
+ * not starve the other accounts. */
+#define CONN_READ_TURN (256 * 1024)
+#define CONN_MAX 256 /* connections polled at once */
+
+/* What CURLINFO_PRIVATE points to: a request or a connection. */
+enum { KIND_REQ = 1, KIND_CONN };
+
 struct req {
+	int kind; /* KIND_REQ: first, as in struct ms_fetch_conn */
 	struct req *next;
 	struct req *fprev, *fnext; /* the engine's requests in flight */
 	struct ms_fetch_acct *acct;
@@ -23,6 +33,7 @@ struct req {
 	char *body;
 	char **headers;
 	double units;
+	int slots; /* of the account's concurrency, >= 1 */
 	double not_before;
 	double started; /* when it last went in flight */
 	int urgent;
@@ -62,9 +73,47 @@ struct ms_fetch_acct {
 	char errmsg[512];
 };
 
+enum conn_state {
+	C_QUEUED, /* waits for its time */
+	C_CONNECTING, /* libcurl sets it up */
+	C_OPEN,
+	C_ENDED, /* its owner is to be told (ops->closed or ops->open) */
+	C_FREE, /* closed: freed at the next turn */
+};
+
+struct ms_fetch_conn {
+	int kind; /* KIND_CONN */
+	struct ms_fetch_conn *next;
+	struct ms_fetch_acct *acct;
+	const struct ms_fetch_conn_ops *ops;
+	void *arg;
+	char *url;
+	char *user;
+	char *password; /* guarded memory */
+	char *bearer; /* guarded memory */
+	int starttls;
+	enum conn_state state;
+	int opened; /* it reached C_OPEN */
+	double not_before;
+	CURL *h;
+	curl_socket_t fd;
+	struct ms_buf out;
+	size_t out_off;
+	int waiting;
+	double wait_since, last_rx;
+	int more; /* a read may find more without the socket readable */
+	int err;
+	char msg[600];
+	char line[512]; /* the server's last line while setting up */
+	struct ms_buf setup; /* its lines then, the last 8 KiB or so */
+	char errbuf[CURL_ERROR_SIZE];
+	long long received;
+};
+
 struct ms_fetch {
 	CURLM *m;
 	struct ms_fetch_acct *accts;
+	struct ms_fetch_conn *conns;
 	struct req *flying; /* in flight, any account's */
 	int stopping;
 	volatile sig_atomic_t interrupt; /* set by ms_fetch_interrupt */
@@ -73,6 +122,17 @@ struct ms_fetch {
 	void *tick_arg;
 	double ticked;
 };
+
+/* The connections (below), as the loop and the accounts see them. */
+static void conn_done(struct ms_fetch_conn *, CURLcode);
+static void conn_flush(struct ms_fetch_conn *);
+static void conn_end(struct ms_fetch_conn *, int err, const char *msg);
+static void conns_turn(struct ms_fetch *, double now, double *wake);
+static void conns_poll(struct ms_fetch *, int timeout);
+static void conns_abandon_slow(
+    struct ms_fetch *, double deadline, double grace, double now, double *);
+static void conns_fail(struct ms_fetch_acct *, int code, const char *msg);
+static void conns_destroy(struct ms_fetch *);
 
 void
 ms_fetch_set_tick(struct ms_fetch *f, void (*tick)(void *), void *arg)
@@ -148,6 +208,7 @@ ms_fetch_destroy(struct ms_fetch *f)
 
 	if (f == NULL)
 		return;
+	conns_destroy(f);
 	for (a = f->accts; a != NULL; a = next) {
 		next = a->next;
 		drop_queue(a);
@@ -235,6 +296,16 @@ get_token(struct ms_fetch_acct *a)
 	return 0;
 }
 
+int
+ms_fetch_acct_secret(struct ms_fetch_acct *a, char **secret)
+{
+	*secret = NULL;
+	if (get_token(a) == -1)
+		return -1;
+	*secret = ms_secret_strdup(a->token);
+	return 0;
+}
+
 void
 ms_fetch_acct_fail(struct ms_fetch_acct *a, int code, const char *msg)
 {
@@ -243,6 +314,7 @@ ms_fetch_acct_fail(struct ms_fetch_acct *a, int code, const char *msg)
 	a->err = code;
 	snprintf(a->errmsg, sizeof(a->errmsg), "%s", msg);
 	drop_queue(a);
+	conns_fail(a, code, msg);
 }
 
 int
@@ -310,6 +382,7 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	if (a->err != 0 || a->f->interrupted)
 		return -1;
 	r = ms_xcalloc(1, sizeof(*r));
+	r->kind = KIND_REQ;
 	r->acct = a;
 	r->method = ms_xstrdup(s->method ? s->method : "GET");
 	r->url = ms_xstrdup(s->url);
@@ -317,6 +390,9 @@ ms_fetch_add(struct ms_fetch_acct *a, const struct ms_fetch_spec *s)
 	r->body = s->body ? ms_xstrdup(s->body) : NULL;
 	r->headers = copy_headers(s->headers);
 	r->units = s->units;
+	r->slots = s->slots < 1             ? 1
+	    : s->slots > a->lim.concurrency ? a->lim.concurrency
+					    : s->slots;
 	r->not_before = ms_fetch_now() + s->delay;
 	r->urgent = s->urgent;
 	r->max_body = s->max_body ? s->max_body : MS_FETCH_MAX_BODY;
@@ -362,7 +438,10 @@ start(struct ms_fetch *f, struct req *r)
 	}
 	r->gen = a->gen;
 	if (ms_http_check_url(r->url) == -1 ||
-	    (r->h = curl_easy_init()) == NULL) {
+	    (r->h = curl_easy_init()) == NULL || ms_http_tls(r->h) == -1) {
+		if (r->h != NULL)
+			curl_easy_cleanup(r->h);
+		r->h = NULL;
 		ms_fetch_acct_fail(a, ms_errcode(), ms_errstr());
 		req_drop(r);
 		return -1;
@@ -412,7 +491,7 @@ start(struct ms_fetch *f, struct req *r)
 	r->attempts++;
 	r->started = ms_fetch_now();
 	a->requests++;
-	a->inflight++;
+	a->inflight += r->slots;
 	ms_limiter_started(&a->rl, r->units);
 	r->fnext = f->flying;
 	if (f->flying != NULL)
@@ -464,6 +543,11 @@ start_ready(struct ms_fetch *f, double now, double *wake)
 				pp = &r->next;
 				continue;
 			}
+			/* A request of several slots waits for them all, and
+			 * the ones after it wait with it: keeping its place
+			 * in the queue is what lets it ever start. */
+			if (a->inflight + r->slots > a->lim.concurrency)
+				break;
 			if ((wait = ms_limiter_take(&a->rl, r->units, now)) >
 			    0) {
 				if (now + wait < *wake)
@@ -482,8 +566,16 @@ queued_or_flying(const struct ms_fetch *f)
 {
 	const struct ms_fetch_acct *a;
 
+	const struct ms_fetch_conn *c;
+
 	for (a = f->accts; a != NULL; a = a->next)
 		if (a->head != NULL || a->inflight > 0)
+			return 1;
+	for (c = f->conns; c != NULL; c = c->next)
+		if (c->state == C_QUEUED || c->state == C_CONNECTING ||
+		    c->state == C_ENDED ||
+		    (c->state == C_OPEN &&
+			(c->waiting || c->out.len > c->out_off)))
 			return 1;
 	return 0;
 }
@@ -551,7 +643,7 @@ land(struct req *r)
 	if (r->fnext != NULL)
 		r->fnext->fprev = r->fprev;
 	r->fprev = r->fnext = NULL;
-	a->inflight--;
+	a->inflight -= r->slots;
 	ms_limiter_ended(&a->rl, r->units, ms_fetch_now());
 }
 
@@ -647,7 +739,11 @@ finish_one(struct ms_fetch *f)
 			continue;
 		curl_easy_getinfo(
 		    msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		finish(r, msg->data.result);
+		if (r->kind == KIND_CONN)
+			conn_done((struct ms_fetch_conn *)(void *)r,
+			    msg->data.result);
+		else
+			finish(r, msg->data.result);
 		return 1;
 	}
 	return 0;
@@ -701,6 +797,8 @@ abandon_all(struct ms_fetch *f)
 	struct ms_fetch_acct *a;
 	struct req *r;
 
+	struct ms_fetch_conn *c;
+
 	f->interrupted = f->stopping = 1;
 	while ((r = f->flying) != NULL) {
 		land(r);
@@ -708,6 +806,8 @@ abandon_all(struct ms_fetch *f)
 	}
 	for (a = f->accts; a != NULL; a = a->next)
 		drop_queue(a);
+	for (c = f->conns; c != NULL; c = c->next)
+		conn_end(c, 0, NULL);
 }
 
 /*
@@ -737,6 +837,7 @@ abandon_slow(
 		land(r);
 		req_drop(r);
 	}
+	conns_abandon_slow(f, deadline, grace, now, wake);
 }
 
 int
@@ -758,6 +859,7 @@ ms_fetch_run(struct ms_fetch *f, double deadline, double grace)
 			f->tick(f->tick_arg);
 			f->ticked = now;
 		}
+		conns_turn(f, now, &wake);
 		start_ready(f, now, &wake);
 		if (!queued_or_flying(f))
 			break;
@@ -770,7 +872,479 @@ ms_fetch_run(struct ms_fetch *f, double deadline, double grace)
 		now = ms_fetch_now();
 		if (deadline > 0 && !f->stopping && deadline < wake)
 			wake = deadline;
-		curl_multi_poll(f->m, NULL, 0, poll_ms(wake - now), NULL);
+		conns_poll(f, poll_ms(wake - now));
 	}
 	return f->stopping;
+}
+
+/*
+ * Connections
+ */
+
+static void
+conn_trace_text(const char *what, const char *data, size_t n)
+{
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+		n--;
+	ms_log_debug("%s%.*s", what, (int)n, data);
+}
+
+/* -vv on a connection: libcurl's own notes and the server's lines while
+ * it sets the connection up, never what is sent (the login is). */
+static int
+conn_trace(CURL *h, curl_infotype type, char *data, size_t n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	if (type == CURLINFO_TEXT)
+		conn_trace_text("* ", data, n);
+	else if (type == CURLINFO_HEADER_IN)
+		conn_trace_text("S: ", data, n);
+	return 0;
+}
+
+/* The server's last line while libcurl sets the connection up: the one
+ * that says why a login was refused. */
+static size_t
+conn_line(char *data, size_t size, size_t n, void *arg)
+{
+	struct ms_fetch_conn *c = arg;
+	size_t len = size * n, k = len;
+
+	while (k > 0 && (data[k - 1] == '\n' || data[k - 1] == '\r'))
+		k--;
+	if (k >= sizeof(c->line))
+		k = sizeof(c->line) - 1;
+	memcpy(c->line, data, k);
+	c->line[k] = '\0';
+	if (c->setup.len + k + 1 > 8192)
+		c->setup.len = 0;
+	ms_buf_add(&c->setup, data, size * n < 8192 ? size * n : 0);
+	return len;
+}
+
+static size_t
+conn_nobody(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+struct ms_fetch_conn *
+ms_fetch_conn_open(struct ms_fetch_acct *a, const struct ms_fetch_conn_spec *s)
+{
+	struct ms_fetch_conn *c;
+
+	if (a->err != 0 || a->f->interrupted)
+		return NULL;
+	c = ms_xcalloc(1, sizeof(*c));
+	c->kind = KIND_CONN;
+	c->acct = a;
+	c->ops = s->ops;
+	c->arg = s->arg;
+	c->url = ms_xstrdup(s->url);
+	c->user = s->user ? ms_xstrdup(s->user) : NULL;
+	c->password = s->password ? ms_secret_strdup(s->password) : NULL;
+	c->bearer = s->bearer ? ms_secret_strdup(s->bearer) : NULL;
+	c->starttls = s->starttls;
+	c->fd = CURL_SOCKET_BAD;
+	c->not_before = ms_fetch_now() + s->delay;
+	c->state = C_QUEUED;
+	c->next = a->f->conns;
+	a->f->conns = c;
+	return c;
+}
+
+/* Whether url may go in clear text: imaps, STARTTLS, or loopback. */
+static int
+conn_url_ok(const struct ms_fetch_conn *c)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (curl_url_set(u, CURLUPART_URL, c->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		ok = strcmp(scheme, "imaps") == 0 ||
+		    (strcmp(scheme, "imap") == 0 &&
+			(c->starttls || ms_http_loopback(host)));
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static void
+conn_start(struct ms_fetch *f, struct ms_fetch_conn *c)
+{
+	if (!conn_url_ok(c)) {
+		/* connect checks first; this is the last guard. */
+		conn_end(c, EX_CONFIG,
+		    "plain IMAP is allowed to 127.0.0.1, "
+		    "::1 and localhost only");
+		return;
+	}
+	if ((c->h = curl_easy_init()) == NULL || ms_http_tls(c->h) == -1) {
+		conn_end(c, ms_errcode() ? ms_errcode() : EX_OSERR,
+		    c->h ? ms_errstr() : "cannot start libcurl");
+		return;
+	}
+	curl_easy_setopt(c->h, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
+	curl_easy_setopt(c->h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c->h, CURLOPT_USE_SSL,
+	    c->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	if (c->user != NULL)
+		curl_easy_setopt(c->h, CURLOPT_USERNAME, c->user);
+	if (c->password != NULL)
+		curl_easy_setopt(c->h, CURLOPT_PASSWORD, c->password);
+	if (c->bearer != NULL) {
+		curl_easy_setopt(c->h, CURLOPT_XOAUTH2_BEARER, c->bearer);
+		curl_easy_setopt(c->h, CURLOPT_LOGIN_OPTIONS,
+		    "AUTH=OAUTHBEARER;AUTH=XOAUTH2");
+	}
+	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, conn_line);
+	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, conn_nobody);
+	curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
+	if (ms_log_level() >= MS_LOG_DEBUG) {
+		curl_easy_setopt(c->h, CURLOPT_DEBUGFUNCTION, conn_trace);
+		curl_easy_setopt(c->h, CURLOPT_VERBOSE, 1L);
+	}
+	c->state = C_CONNECTING;
+	c->acct->requests++;
+	curl_multi_add_handle(f->m, c->h);
+}
+
+static void
+conn_release(struct ms_fetch_conn *c)
+{
+	if (c->h != NULL) {
+		curl_multi_remove_handle(c->acct->f->m, c->h);
+		curl_easy_cleanup(c->h); /* closes a connect-only one */
+		c->h = NULL;
+	}
+	c->fd = CURL_SOCKET_BAD;
+	ms_secret_free(c->password);
+	ms_secret_free(c->bearer);
+	c->password = c->bearer = NULL;
+}
+
+/* It ended: its owner is told at the next turn (unless it was closed). */
+static void
+conn_end(struct ms_fetch_conn *c, int err, const char *msg)
+{
+	if (c->state == C_ENDED || c->state == C_FREE)
+		return;
+	conn_release(c);
+	c->state = C_ENDED;
+	c->err = err;
+	snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
+}
+
+/* The code a failed set-up ends with: a refused login needs a person. */
+static int
+conn_code(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_LOGIN_DENIED: return EX_NOPERM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT: return EX_UNAVAILABLE;
+	default: return EX_TEMPFAIL;
+	}
+}
+
+static void
+conn_done(struct ms_fetch_conn *c, CURLcode cc)
+{
+	const char *text;
+	char msg[sizeof(c->msg)];
+	curl_socket_t fd = CURL_SOCKET_BAD;
+
+	if (cc == CURLE_OK &&
+	    curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+	    fd != CURL_SOCKET_BAD) {
+		/* The easy handle stays in the multi handle: libcurl finds
+		 * a connect-only connection through it (curl_easy_recv). */
+		c->fd = fd;
+		c->state = C_OPEN;
+		c->opened = 1;
+		c->last_rx = ms_fetch_now();
+		c->ops->open(c, 0, NULL, c->arg);
+		return;
+	}
+	/* The server's own words when it refused: after the tag. */
+	text = c->line;
+	if (cc == CURLE_LOGIN_DENIED && *text != '\0') {
+		text += strcspn(text, " ");
+		text += strspn(text, " ");
+		snprintf(
+		    msg, sizeof(msg), "the server refused the login: %s", text);
+	} else if (cc == CURLE_LOGIN_DENIED)
+		snprintf(msg, sizeof(msg), "the server refused the login");
+	else
+		snprintf(msg, sizeof(msg), "%s",
+		    c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+	conn_end(c, cc == CURLE_OK ? EX_TEMPFAIL : conn_code(cc), msg);
+}
+
+void
+ms_fetch_conn_send(struct ms_fetch_conn *c, const char *data, size_t n)
+{
+	if (c->state != C_OPEN)
+		return;
+	if (c->out_off == c->out.len) {
+		c->out.len = 0;
+		c->out_off = 0;
+	}
+	ms_buf_add(&c->out, data, n);
+	conn_flush(c);
+}
+
+static void
+conn_flush(struct ms_fetch_conn *c)
+{
+	size_t sent;
+	CURLcode cc;
+	char msg[300];
+
+	while (c->state == C_OPEN && c->out_off < c->out.len) {
+		cc = curl_easy_send(c->h, c->out.s + c->out_off,
+		    c->out.len - c->out_off, &sent);
+		if (cc == CURLE_AGAIN)
+			return;
+		if (cc != CURLE_OK) {
+			snprintf(msg, sizeof(msg), "sending to the server: %s",
+			    curl_easy_strerror(cc));
+			conn_end(c, EX_TEMPFAIL, msg);
+			return;
+		}
+		c->out_off += sent;
+	}
+}
+
+static void
+conn_read(struct ms_fetch_conn *c)
+{
+	char buf[65536], msg[300];
+	size_t n, total = 0;
+	CURLcode cc;
+
+	c->more = 0;
+	while (c->state == C_OPEN) {
+		if (total >= CONN_READ_TURN) {
+			c->more = 1; /* TLS may hold more than the socket */
+			return;
+		}
+		cc = curl_easy_recv(c->h, buf, sizeof(buf), &n);
+		if (cc == CURLE_AGAIN)
+			return;
+		if (cc != CURLE_OK || n == 0) {
+			if (cc != CURLE_OK)
+				snprintf(msg, sizeof(msg),
+				    "reading from the server: %s",
+				    curl_easy_strerror(cc));
+			else
+				snprintf(msg, sizeof(msg),
+				    "the server closed the connection");
+			conn_end(c, EX_TEMPFAIL, msg);
+			return;
+		}
+		total += n;
+		c->received += (long long)n;
+		c->last_rx = ms_fetch_now();
+		c->ops->data(c, buf, n, c->arg);
+	}
+}
+
+void
+ms_fetch_conn_waiting(struct ms_fetch_conn *c, int waiting)
+{
+	if (waiting && !c->waiting) {
+		c->wait_since = ms_fetch_now();
+		c->last_rx = c->wait_since;
+	}
+	c->waiting = waiting;
+}
+
+void
+ms_fetch_conn_close(struct ms_fetch_conn *c)
+{
+	if (c == NULL)
+		return;
+	conn_release(c);
+	c->state = C_FREE; /* freed at the next turn: it may be in a list
+			    * being walked */
+}
+
+const char *
+ms_fetch_conn_setup(const struct ms_fetch_conn *c, size_t *len)
+{
+	*len = c->setup.len;
+	return c->setup.s ? c->setup.s : "";
+}
+
+long long
+ms_fetch_conn_received(const struct ms_fetch_conn *c)
+{
+	return c->received;
+}
+
+static void
+conn_free(struct ms_fetch_conn *c)
+{
+	conn_release(c);
+	free(c->url);
+	free(c->user);
+	ms_buf_finish(&c->out);
+	ms_buf_finish(&c->setup);
+	free(c);
+}
+
+/* The owner of an ended connection is told, once. */
+static void
+conn_tell(struct ms_fetch_conn *c)
+{
+	c->state = C_FREE;
+	if (c->opened)
+		c->ops->closed(c, c->err, c->err ? c->msg : NULL, c->arg);
+	else
+		c->ops->open(c, c->err, c->err ? c->msg : NULL, c->arg);
+}
+
+/*
+ * One turn for the connections: tell owners of those that ended, free
+ * those closed, start those due, end those waiting too long.
+ */
+static void
+conns_turn(struct ms_fetch *f, double now, double *wake)
+{
+	struct ms_fetch_conn **pp, *c;
+	char msg[200];
+
+	for (c = f->conns; c != NULL; c = c->next)
+		if (c->state == C_ENDED)
+			conn_tell(c);
+	for (pp = &f->conns; (c = *pp) != NULL;) {
+		if (c->state == C_FREE) {
+			*pp = c->next;
+			conn_free(c);
+			continue;
+		}
+		pp = &c->next;
+	}
+	for (c = f->conns; c != NULL; c = c->next) {
+		if (c->state == C_QUEUED && c->acct->err == 0) {
+			if (c->not_before <= now)
+				conn_start(f, c);
+			else if (c->not_before < *wake)
+				*wake = c->not_before;
+		}
+		if (c->state == C_OPEN && c->waiting) {
+			if (now - c->last_rx >= MS_FETCH_CONN_IDLE) {
+				snprintf(msg, sizeof(msg),
+				    "no reply from the server in %d s",
+				    MS_FETCH_CONN_IDLE);
+				conn_end(c, EX_TEMPFAIL, msg);
+			} else if (c->last_rx + MS_FETCH_CONN_IDLE < *wake)
+				*wake = c->last_rx + MS_FETCH_CONN_IDLE;
+		}
+		if (c->state == C_OPEN && c->more)
+			*wake = now;
+	}
+}
+
+static void
+conns_abandon_slow(
+    struct ms_fetch *f, double deadline, double grace, double now, double *wake)
+{
+	struct ms_fetch_conn *c;
+	double limit;
+
+	for (c = f->conns; c != NULL; c = c->next) {
+		if (c->state != C_OPEN || !c->waiting)
+			continue;
+		limit = (c->wait_since > deadline ? c->wait_since : deadline) +
+		    grace;
+		if (now < limit) {
+			if (limit < *wake)
+				*wake = limit;
+			continue;
+		}
+		ms_log_warn("%s: no complete reply from the server within "
+			    "%.0f s past --max-time: abandoned, the next run "
+			    "resumes",
+		    c->acct->name, grace);
+		c->acct->abandoned++;
+		conn_end(c, 0, NULL);
+	}
+}
+
+/* Wait for the multi handle's transfers and the open connections. */
+static void
+conns_poll(struct ms_fetch *f, int timeout)
+{
+	struct curl_waitfd fds[CONN_MAX];
+	struct ms_fetch_conn *cs[CONN_MAX], *c;
+	unsigned n = 0, i;
+
+	for (c = f->conns; c != NULL && n < CONN_MAX; c = c->next) {
+		if (c->state != C_OPEN)
+			continue;
+		if (c->more)
+			timeout = 0;
+		fds[n].fd = c->fd;
+		fds[n].events = CURL_WAIT_POLLIN;
+		if (c->out_off < c->out.len)
+			fds[n].events |= CURL_WAIT_POLLOUT;
+		fds[n].revents = 0;
+		cs[n++] = c;
+	}
+	curl_multi_poll(f->m, n ? fds : NULL, n, timeout, NULL);
+	for (i = 0; i < n; i++) {
+		c = cs[i];
+		if (c->state == C_OPEN && (fds[i].revents & CURL_WAIT_POLLOUT))
+			conn_flush(c);
+		if (c->state == C_OPEN && (fds[i].revents != 0 || c->more))
+			conn_read(c);
+	}
+}
+
+static void
+conns_fail(struct ms_fetch_acct *a, int code, const char *msg)
+{
+	struct ms_fetch_conn *c;
+
+	for (c = a->f->conns; c != NULL; c = c->next)
+		if (c->acct == a)
+			conn_end(c, code, msg);
+}
+
+/* At the end: owners are told of what still stood (err 0: abandoned). */
+static void
+conns_destroy(struct ms_fetch *f)
+{
+	struct ms_fetch_conn *c;
+
+	for (c = f->conns; c != NULL; c = c->next)
+		if (c->state != C_FREE && c->state != C_ENDED)
+			conn_end(c, 0, NULL);
+	for (c = f->conns; c != NULL; c = c->next)
+		if (c->state == C_ENDED)
+			conn_tell(c);
+	while ((c = f->conns) != NULL) {
+		f->conns = c->next;
+		conn_free(c);
+	}
 }

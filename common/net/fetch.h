@@ -74,6 +74,10 @@ struct ms_fetch_spec {
 	const char *body; /* copied */
 	const char *const *headers; /* copied */
 	double units; /* quota cost */
+	/* Of the account's concurrency it takes while in flight, 0: 1 (a
+	 * batch whose provider runs its requests side by side takes as many
+	 * as it runs at once; at most the whole concurrency). */
+	int slots;
 	double delay; /* seconds before it may start */
 	int urgent; /* queued ahead of the account's requests not urgent */
 	size_t max_body; /* the largest reply taken, 0: MS_FETCH_MAX_BODY */
@@ -153,6 +157,14 @@ double ms_fetch_acct_refused(const struct ms_fetch_acct *);
  */
 int ms_fetch_acct_reauth(struct ms_fetch_acct *);
 
+/*
+ * The account's credential as its auth callback gives it (an access
+ * token, or an IMAP password), for drivers that send it themselves: a
+ * new string in guarded memory (ms_secret_free) in *secret. 0, or -1
+ * with ms_err (the account is not failed: the caller says how).
+ */
+int ms_fetch_acct_secret(struct ms_fetch_acct *, char **secret);
+
 /* Fail the account: its queued requests are dropped, later adds ignored. */
 void ms_fetch_acct_fail(struct ms_fetch_acct *, int code, const char *msg);
 /* 0 while the account is fine, else the sysexits code it failed with. */
@@ -161,6 +173,69 @@ const char *ms_fetch_acct_errmsg(const struct ms_fetch_acct *);
 /* Requests that started, for figures. */
 long ms_fetch_acct_requests(const struct ms_fetch_acct *);
 struct ms_fetch *ms_fetch_acct_engine(struct ms_fetch_acct *);
+
+/*
+ * Connections: a byte stream to a server that speaks something other
+ * than HTTP (IMAP), run in the same loop as the requests, so that its
+ * account goes on concurrently with every other. libcurl sets it up
+ * (CURLOPT_CONNECT_ONLY): name resolution, TCP, TLS verified as for
+ * HTTPS (ms_http_tls), and for an imap:// or imaps:// URL the greeting,
+ * STARTTLS and the login, with the SASL mechanism the server offers
+ * (XOAUTH2 or OAUTHBEARER given a bearer token) or the LOGIN command.
+ * Then its owner reads and writes it (ms_fetch_conn_send, ops->data).
+ *
+ * The engine calls back from its loop only, never from inside a call of
+ * the owner's. ops->closed comes once, when the connection ends other
+ * than by ms_fetch_conn_close: err a sysexits code and msg why, or err 0
+ * when it was abandoned (the run interrupted, or past the deadline). A
+ * connection that fails to open gets ops->open with the error instead.
+ */
+struct ms_fetch_conn;
+
+struct ms_fetch_conn_ops {
+	void (*open)(struct ms_fetch_conn *, int err, const char *msg, void *);
+	void (*data)(struct ms_fetch_conn *, const char *, size_t, void *);
+	void (*closed)(
+	    struct ms_fetch_conn *, int err, const char *msg, void *);
+};
+
+struct ms_fetch_conn_spec {
+	const char *url; /* imaps://host:port, or imap://host:port */
+	int starttls; /* imap://: STARTTLS, required */
+	const char *user;
+	const char *password; /* copied into guarded memory, or NULL */
+	const char *bearer; /* SASL XOAUTH2 / OAUTHBEARER, or NULL */
+	double delay; /* seconds before it may start */
+	const struct ms_fetch_conn_ops *ops;
+	void *arg;
+};
+
+/* Open a connection for the account; NULL once the account failed. */
+struct ms_fetch_conn *
+ms_fetch_conn_open(struct ms_fetch_acct *, const struct ms_fetch_conn_spec *);
+
+/* Queue bytes to send (copied; sent as the peer takes them). */
+void ms_fetch_conn_send(struct ms_fetch_conn *, const char *, size_t);
+
+/*
+ * Whether the owner waits for the peer (a command sent and not yet
+ * answered). The run goes on while a connection waits or connects; one
+ * that waits and receives nothing for MS_FETCH_CONN_IDLE seconds ends
+ * (EX_TEMPFAIL); past the deadline one that waits longer than grace is
+ * abandoned, as a request would be.
+ */
+void ms_fetch_conn_waiting(struct ms_fetch_conn *, int waiting);
+#define MS_FETCH_CONN_IDLE 60
+
+/* Close it at once (nothing more is called back) and free it. */
+void ms_fetch_conn_close(struct ms_fetch_conn *);
+
+/* What the server said while libcurl set the connection up (its last
+ * 8 KiB or so: for IMAP, the capabilities after the login). */
+const char *ms_fetch_conn_setup(const struct ms_fetch_conn *, size_t *len);
+
+/* Bytes received on it so far, for figures. */
+long long ms_fetch_conn_received(const struct ms_fetch_conn *);
 
 /* Now, CLOCK_MONOTONIC, in seconds. */
 double ms_fetch_now(void);

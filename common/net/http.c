@@ -2,9 +2,11 @@
 
 #include <curl/curl.h>
 #include <err.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "text.h"
@@ -12,6 +14,32 @@
 #define USER_AGENT "mailsync/" MS_VERSION
 
 static int curl_ready;
+
+int
+ms_http_loopback(const char *host)
+{
+	return ms_ascii_casecmp(host, "127.0.0.1") == 0 ||
+	    strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 ||
+	    ms_ascii_casecmp(host, "localhost") == 0;
+}
+
+int
+ms_http_tls(CURL *h)
+{
+	const char *ca = getenv("MAILSYNC_CA_FILE");
+
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca == NULL || *ca == '\0')
+		return 0;
+	if (access(ca, R_OK) == -1)
+		return ms_errc(
+		    EX_CONFIG, "MAILSYNC_CA_FILE %s: %s", ca, strerror(errno));
+	/* That bundle instead of the system's store, not beside it. */
+	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	return 0;
+}
 
 int
 ms_http_check_url(const char *url)
@@ -28,8 +56,7 @@ ms_http_check_url(const char *url)
 		rc = 0;
 	else if (strcmp(scheme, "http") != 0)
 		rc = ms_errc(EX_CONFIG, "%s: only https is allowed", url);
-	else if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "[::1]") != 0 &&
-	    strcmp(host, "localhost") != 0)
+	else if (!ms_http_loopback(host))
 		rc = ms_errc(EX_CONFIG,
 		    "%s: plain http is allowed to "
 		    "127.0.0.1, ::1 and localhost only",
@@ -184,6 +211,10 @@ ms_http_request(const char *method, const char *url, const char *bearer,
 	}
 	if ((h = curl_easy_init()) == NULL)
 		return ms_errc(EX_OSERR, "cannot start libcurl");
+	if (ms_http_tls(h) == -1) {
+		curl_easy_cleanup(h);
+		return -1;
+	}
 	hdrs = header_list(bearer,
 	    body && !content_type ? "application/x-www-form-urlencoded"
 				  : content_type,

@@ -41,6 +41,19 @@ int ms_http_same_origin(const char *a, const char *b);
 /* The origin of url for messages ("https://host:443"), a new string. */
 char *ms_http_origin(const char *url);
 
+/*
+ * The TLS rules on one handle, for every TLS peer (HTTPS, IMAP): peer
+ * and host always verified, against the system's CA store or, when
+ * MAILSYNC_CA_FILE names a PEM bundle, against that bundle only (a
+ * private server, tests). 0, or -1 (EX_CONFIG) when the variable names
+ * a file that cannot be read.
+ */
+int ms_http_tls(CURL *);
+
+/* Whether host (a name or an address, IPv6 with or without brackets)
+ * is 127.0.0.1, ::1 or localhost: where clear text may go. */
+int ms_http_loopback(const char *host);
+
 /* 0 when url is https, or http to a loopback host; else -1 (EX_CONFIG). */
 int ms_http_check_url(const char *url);
 

@@ -33,7 +33,7 @@ ms_oauth_auth_url(const struct ms_provider *p, const struct ms_app *app,
 	ms_http_form_add(&q, "client_id", app->client_id);
 	ms_http_form_add(&q, "redirect_uri", redirect);
 	ms_http_form_add(&q, "response_type", "code");
-	ms_http_form_add(&q, "scope", p->drv->scope);
+	ms_http_form_add(&q, "scope", p->scope);
 	ms_http_form_add(&q, "code_challenge", challenge);
 	ms_http_form_add(&q, "code_challenge_method", "S256");
 	ms_http_form_add(&q, "state", state);
@@ -417,7 +417,7 @@ form_client(const struct ms_provider *p, const struct ms_app *app,
 		form_add(f, "client_secret", app->secret);
 	if (p->drv->flags &
 	    MS_DRV_ROTATES) /* Microsoft wants the scope again */
-		form_add(f, "scope", p->drv->scope);
+		form_add(f, "scope", p->scope);
 }
 
 /* POST the form (then wiped) within timeout seconds. */
@@ -578,7 +578,7 @@ ms_oauth_device(const struct ms_provider *p, const struct ms_app *app,
 		    p->label);
 	deadline = start + (long long)timeout * 1000;
 	form_add(&f, "client_id", app->client_id);
-	form_add(&f, "scope", p->drv->scope);
+	form_add(&f, "scope", p->scope);
 	if (post_form(p->device_url, &f, left_s(deadline), &r) == -1)
 		return -1;
 	rc = ms_oauth_device_parse(p->label, r.status, r.body, r.len, &d);
@@ -655,10 +655,9 @@ refresh_and_save(struct ms_db *db, const struct ms_secret_key *key,
 		if (ms_account_set_status(db, account, "needs-reauth", why) ==
 		    -1)
 			return -1;
+		/* Said once: whoever reports it names the account. */
 		return ms_errc(EX_NOPERM,
-		    "%s %s needs re-authorization "
-		    "(mailsync-connect): %s",
-		    p->name, address, why);
+		    "needs re-authorization (mailsync-connect): %s", why);
 	}
 	if (n.refresh == NULL) {
 		n.refresh = t->refresh;

@@ -10,13 +10,16 @@
 #include "db.h"
 
 #define MS_CLI_SHORTOPTS "hVd:vq"
-#define MS_CLI_LONGOPTS                                                        \
-	{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, \
-	    {"db", required_argument, NULL, 'd'},                              \
-	    {"verbose", no_argument, NULL, 'v'},                               \
-	{                                                                      \
-		"quiet", no_argument, NULL, 'q'                                \
-	}
+
+/* The common options' rows of a getopt_long table, first in every one. */
+/* clang-format off */
+#define MS_CLI_LONGOPTS \
+	{"help",    no_argument,       NULL, 'h'}, \
+	{"version", no_argument,       NULL, 'V'}, \
+	{"db",      required_argument, NULL, 'd'}, \
+	{"verbose", no_argument,       NULL, 'v'}, \
+	{"quiet",   no_argument,       NULL, 'q'}
+/* clang-format on */
 
 /* The common options' lines for usage(). */
 #define MS_CLI_USAGE                                                           \

@@ -457,16 +457,22 @@ static const struct layout snippet_layout = {
     .table = snippet_table,
 };
 
-/* Accounts fit 80 columns: the address, then the member, shrink (with
- * "…") before the last error gets fewer than 10; the last sync says how
- * long ago, which is what a person checking health asks. */
+/* Accounts fit 80 columns: the address, then the member, then the
+ * folders' header shrink (with "…") before the last error gets fewer
+ * than 10; the last sync says how long ago, which is what a person
+ * checking health asks. */
 static const struct column account_table[] = {
     {.key = "provider", .head = "PROVIDER"},
-    {.key = "address", .head = "ADDRESS", .narrow = 16, .max = 40},
+    {.key = "mailbox", .head = "ADDRESS", .narrow = 15, .max = 40},
     {.key = "member", .head = "MEMBER", .narrow = 6, .max = 16},
     {.key = "state", .head = "STATUS"},
     {.key = "last_sync", .head = "LAST SYNC", .flags = C_AGO, .none = "never"},
     {.key = "emails", .head = "EMAILS", .flags = C_RIGHT},
+    {.key = "nfolders",
+	.head = "FOLDERS",
+	.narrow = 3,
+	.flags = C_RIGHT,
+	.none = "-"},
     {.key = "last_error",
 	.head = "LAST ERROR",
 	.width = FLEX,
@@ -475,7 +481,7 @@ static const struct column account_table[] = {
 	.none = "-"},
     {.key = NULL},
 };
-static const int account_steps[] = {1, 2, -1};
+static const int account_steps[] = {1, 2, 6, -1};
 
 static const struct column account_tsv[] = {
     {.key = "provider"},
@@ -2189,10 +2195,13 @@ ms_print_snippet(struct ms_printer *p, const struct ms_email *e)
 int
 ms_print_account(struct ms_printer *p, const struct ms_account *a)
 {
-	char state[64];
+	int shared = a->kind != NULL && strcmp(a->kind, "shared") == 0;
+	char state[64], *mailbox;
+	int rc;
 
 	snprintf(state, sizeof(state), "%s%s", a->status,
 	    a->stale ? " (stale)" : "");
+	mailbox = ms_xasprintf("%s%s", a->address, shared ? " (shared)" : "");
 	begin(p, &account_layout);
 	put_str(p, "provider", a->provider, 0);
 	put_str(p, "address", a->address, 0);
@@ -2205,11 +2214,21 @@ ms_print_account(struct ms_printer *p, const struct ms_account *a)
 	put_str(p, "last_error", a->last_error, 0);
 	put_int(p, "emails", a->emails);
 	put_bool(p, "stale", a->stale);
+	put_bool(p, "shared", shared);
+	put_strs(p, "folders", a->folders, a->nfolders);
 	put_str(p, "state", state, F_PEOPLE);
 	put_str(p, "health",
 	    a->stale && strcmp(a->status, "active") == 0 ? "stale" : a->status,
 	    F_PEOPLE);
-	return end(p);
+	put_str(p, "mailbox", mailbox, F_PEOPLE);
+	/* Gmail tracks the whole mailbox: no folders to count. */
+	if (a->nfolders > 0)
+		add(p, "nfolders", F_INT, F_PEOPLE)->i = (int64_t)a->nfolders;
+	else
+		add(p, "nfolders", F_NULL, F_PEOPLE);
+	rc = end(p);
+	free(mailbox);
+	return rc;
 }
 
 int

@@ -9,6 +9,42 @@
 #include "config.h"
 #include "util.h"
 
+/* The tracked folders' paths of account id, in path order: a new
+ * vector of new strings. */
+static int
+folders_of(struct ms_db *db, int64_t id, char ***v, size_t *n)
+{
+	static const char *sql = "SELECT name FROM account_folders "
+				 "WHERE account_id = ?1 ORDER BY name, folder";
+	sqlite3_stmt *st;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		*v = ms_xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = ms_xstrdup(ms_db_col_text(st, 0));
+	}
+	sqlite3_reset(st);
+	if (rc == -1) {
+		ms_strv_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+/* One account's row, read off the list's statement before the folders'
+ * query runs (a statement of the cache may be reset by another use). */
+struct row {
+	struct ms_account a;
+	char *s[5];
+	char **folders;
+};
+
 int
 ms_account_each(
     struct ms_db *db, int (*fn)(const struct ms_account *, void *), void *arg)
@@ -18,10 +54,11 @@ ms_account_each(
 	    "a.member, a.status, a.last_sync, a.last_error, "
 	    "(SELECT count(*) FROM email_accounts x WHERE x.account_id = "
 	    "a.id), "
-	    "a.status = 'active' AND coalesce(a.last_sync, a.created) < ?1 "
-	    "FROM accounts a ORDER BY a.provider, a.address";
-	struct ms_account a;
+	    "a.status = 'active' AND coalesce(a.last_sync, a.created) < ?1, "
+	    "a.kind FROM accounts a ORDER BY a.provider, a.address";
+	struct row *rows = NULL, *r;
 	sqlite3_stmt *st;
+	size_t n = 0, i, k;
 	double minutes;
 	int rc;
 
@@ -31,23 +68,46 @@ ms_account_each(
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)(time(NULL) - minutes * 60));
 	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
-		a.id = sqlite3_column_int64(st, 0);
-		a.provider = ms_db_col_text(st, 1);
-		a.address = ms_db_col_text(st, 2);
-		a.member = ms_db_col_text(st, 3);
-		a.status = ms_db_col_text(st, 4);
-		a.last_sync = (time_t)sqlite3_column_int64(st, 5);
-		a.last_error = sqlite3_column_type(st, 6) == SQLITE_NULL
+		rows = ms_xreallocarray(rows, n + 1, sizeof(*rows));
+		r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->a.id = sqlite3_column_int64(st, 0);
+		r->s[0] = ms_xstrdup(ms_db_col_text(st, 1));
+		r->s[1] = ms_xstrdup(ms_db_col_text(st, 2));
+		r->s[2] = ms_xstrdup(ms_db_col_text(st, 3));
+		r->s[3] = ms_xstrdup(ms_db_col_text(st, 4));
+		r->s[4] = ms_xstrdup(ms_db_col_text(st, 9));
+		r->a.last_sync = (time_t)sqlite3_column_int64(st, 5);
+		r->a.last_error = sqlite3_column_type(st, 6) == SQLITE_NULL
 		    ? NULL
-		    : ms_db_col_text(st, 6);
-		a.emails = sqlite3_column_int64(st, 7);
-		a.stale = sqlite3_column_int(st, 8);
-		if (fn(&a, arg) == -1) {
+		    : ms_xstrdup(ms_db_col_text(st, 6));
+		r->a.emails = sqlite3_column_int64(st, 7);
+		r->a.stale = sqlite3_column_int(st, 8);
+	}
+	sqlite3_reset(st);
+	for (i = 0; rc != -1 && i < n; i++) {
+		r = &rows[i];
+		r->a.provider = r->s[0];
+		r->a.address = r->s[1];
+		r->a.member = r->s[2];
+		r->a.status = r->s[3];
+		r->a.kind = r->s[4];
+		if (folders_of(db, r->a.id, &r->folders, &r->a.nfolders) ==
+		    -1) {
 			rc = -1;
 			break;
 		}
+		r->a.folders = r->folders;
+		if (fn(&r->a, arg) == -1)
+			rc = -1;
 	}
-	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 5; k++)
+			free(rows[i].s[k]);
+		free((char *)rows[i].a.last_error);
+		ms_strv_free(rows[i].folders, rows[i].a.nfolders);
+	}
+	free(rows);
 	return rc == -1 ? -1 : 0;
 }
 
@@ -137,6 +197,119 @@ ms_account_find(struct ms_db *db, const char *provider, const char *address,
 	if (rc == -1)
 		return -1;
 	return n == 0;
+}
+
+int
+ms_account_origin_get(struct ms_db *db, int64_t id, char **kind, char **tenant)
+{
+	static const char *sql =
+	    "SELECT kind, tenant FROM accounts WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	*kind = *tenant = NULL;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		*kind = ms_xstrdup(ms_db_col_text(st, 0));
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			*tenant = ms_xstrdup(ms_db_col_text(st, 1));
+	}
+	sqlite3_reset(st);
+	return rc == -1 ? -1 : rc != SQLITE_ROW;
+}
+
+int
+ms_account_origin_set(
+    struct ms_db *db, int64_t id, const char *kind, const char *tenant)
+{
+	static const char *sql =
+	    "UPDATE accounts SET kind = ?2, tenant = ?3 WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	ms_db_bind_text(st, 3, tenant);
+	return ms_db_run(db, st);
+}
+
+int
+ms_account_folder_put(
+    struct ms_db *db, int64_t id, const char *key, const char *name)
+{
+	static const char *sql =
+	    "INSERT INTO account_folders (account_id, folder, name) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (account_id, folder) "
+	    "DO UPDATE SET name = excluded.name WHERE name <> excluded.name";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	return ms_db_run(db, st);
+}
+
+int
+ms_account_folder_drop(struct ms_db *db, int64_t id, const char *key)
+{
+	static const char *sql = "DELETE FROM account_folders "
+				 "WHERE account_id = ?1 AND folder = ?2";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return ms_db_run(db, st);
+}
+
+int
+ms_account_folders_get(
+    struct ms_db *db, int64_t id, char ***keys, char ***names, size_t *n)
+{
+	static const char *sql = "SELECT folder, name FROM account_folders "
+				 "WHERE account_id = ?1 ORDER BY name, folder";
+	sqlite3_stmt *st;
+	int rc;
+
+	*keys = *names = NULL;
+	*n = 0;
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
+		*keys = ms_xreallocarray(*keys, *n + 1, sizeof(**keys));
+		*names = ms_xreallocarray(*names, *n + 1, sizeof(**names));
+		(*keys)[*n] = ms_xstrdup(ms_db_col_text(st, 0));
+		(*names)[(*n)++] = ms_xstrdup(ms_db_col_text(st, 1));
+	}
+	sqlite3_reset(st);
+	if (rc == -1) {
+		ms_strv_free(*keys, *n);
+		ms_strv_free(*names, *n);
+		*keys = *names = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ms_account_folder_clear(struct ms_db *db, int64_t id)
+{
+	static const char *sql =
+	    "DELETE FROM account_folders WHERE account_id = ?1";
+	sqlite3_stmt *st;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return ms_db_run(db, st);
 }
 
 int

@@ -19,6 +19,9 @@ struct ms_account {
 	const char *last_error; /* NULL: none */
 	int64_t emails; /* emails synced from it */
 	int stale; /* active, but no successful sync for too long */
+	const char *kind; /* "own", or "shared" (a shared mailbox) */
+	char *const *folders; /* the folders pull tracks, by path */
+	size_t nfolders;
 };
 
 /* Why the account is unhealthy, into buf; NULL when it is healthy (a
@@ -122,6 +125,30 @@ int ms_account_health_set(
  * number, else time(NULL). The one place that reads the variable.
  */
 time_t ms_account_now(void);
+
+/*
+ * What kind of mailbox the account is ("own", or "shared": a shared
+ * mailbox read with its member's grant) and the tenant it was
+ * authorized at (NULL: the app's). get: new strings (*tenant may be
+ * NULL); 0, 1 for no such account, -1. set: in the caller's transaction.
+ */
+int
+ms_account_origin_get(struct ms_db *, int64_t id, char **kind, char **tenant);
+int ms_account_origin_set(
+    struct ms_db *, int64_t id, const char *kind, const char *tenant);
+
+/*
+ * The folders a pull tracks for account id, by the driver's key, with
+ * the path people read: put adds or renames one, drop forgets one, clear
+ * all of them; in the caller's transaction (with the driver's cursors).
+ */
+int ms_account_folder_put(
+    struct ms_db *, int64_t id, const char *key, const char *name);
+int ms_account_folder_drop(struct ms_db *, int64_t id, const char *key);
+int ms_account_folder_clear(struct ms_db *, int64_t id);
+/* Those folders: new vectors of new strings, *n of each. */
+int ms_account_folders_get(
+    struct ms_db *, int64_t id, char ***keys, char ***names, size_t *n);
 
 /* A successful sync: active, last_sync now, no last error. */
 int ms_account_synced(struct ms_db *, int64_t id);

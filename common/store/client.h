@@ -1,5 +1,7 @@
 /*
- * client: the CRM's client records (mailsync-clients).
+ * client: the CRM's client records in the database (mailsync-clients):
+ * an import stored, lookups, listings. Reading the import files is
+ * import.h.
  */
 #ifndef MS_CLIENT_H
 #define MS_CLIENT_H
@@ -7,39 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
 #include "db.h"
-
-enum ms_client_kind {
-	MS_CLIENT_MAIN = 0,
-	MS_CLIENT_PORTAL = 1,
-	MS_CLIENT_CONTACT = 2,
-};
-
-struct ms_client {
-	char *crm_id;
-	char *name; /* "" when none */
-	char *email; /* normalised, or NULL */
-	char *portal_email; /* normalised, or NULL */
-	struct ms_addrlist contacts; /* names and normalised emails */
-	size_t line; /* where it was read */
-};
-
-struct ms_clientset {
-	struct ms_client *v;
-	size_t n;
-	size_t cap;
-	size_t errline; /* line of a parse error */
-};
-
-/*
- * Parse a whole import, JSON Lines (csv == 0) or CSV with a header row.
- * On error returns -1 with ms_err describing the problem (EX_DATAERR) and
- * set->errline the line it is on; nothing is kept in set then.
- */
-int
-ms_client_parse(const char *buf, size_t len, int csv, struct ms_clientset *set);
-void ms_clientset_finish(struct ms_clientset *);
+#include "import.h"
 
 struct ms_import_stats {
 	size_t added, updated, unchanged, removed;
@@ -91,7 +62,5 @@ int ms_client_each(
 int ms_client_complete(struct ms_db *, const char *prefix, long long limit,
     int (*fn)(const char *value, const char *kind, const char *what, void *),
     void *arg);
-
-void ms_client_finish(struct ms_client *);
 
 #endif

@@ -13,61 +13,59 @@
  * The settings. Adding one: a row here, its paragraph in
  * share/man/mailsync-config.1.scd, and the code that reads it.
  */
+/* clang-format off */
 static const struct ms_config_key keys[] = {
     {"sync.since", MS_CONFIG_DATE, "", 0, 0,
 	"first sync of a new account starts at this date (empty: all "
-	"history)"},
+	"history)",
+	NULL},
     {"retention.unmatched_days", MS_CONFIG_INT, "0", 0, 36500,
 	"delete synced emails matched to no client after this many days "
-	"(0: keep)"},
+	"(0: keep)",
+	NULL},
     {"match.plus_addressing", MS_CONFIG_BOOL, "off", 0, 0,
-	"user+tag@domain matches user@domain"},
+	"user+tag@domain matches user@domain", NULL},
     {"match.gmail_dots", MS_CONFIG_BOOL, "off", 0, 0,
-	"dots in gmail.com and googlemail.com names do not count"},
+	"dots in gmail.com and googlemail.com names do not count", NULL},
     {"exclude.internal", MS_CONFIG_BOOL, "on", 0, 0,
 	"mail among the team and the business's own domains is on no "
-	"profile"},
+	"profile",
+	NULL},
     {"exclude.bulk", MS_CONFIG_BOOL, "off", 0, 0,
-	"newsletters and automated mail are on no profile"},
+	"newsletters and automated mail are on no profile", NULL},
+    {"imap.exclude", MS_CONFIG_LIST, "", 0, 0,
+	"IMAP folders not synced (their subfolders too), by name or path, "
+	"separated by ;", NULL},
     {"health.stale_minutes", MS_CONFIG_INT, "60", 1, 525600,
-	"an active account not synced for this long is stale"},
-    /* Google's quota page: 6,000 units per minute per user per project
-     * (older pages said 15,000); pull learns a lower one from refusals. */
+	"an active account not synced for this long is stale", NULL},
     {"gmail.fetch", MS_CONFIG_CHOICE, "auto", 0, 0,
 	"how a first Gmail sync fetches: auto (by thread when that costs "
-	"less quota), messages or threads"},
+	"less quota), messages or threads", "auto|messages|threads"},
+    /* Google's quota page: 6,000 units per minute per user per project
+     * (older pages said 15,000); pull learns a lower one from refusals. */
     {"quota.gmail_units_per_minute", MS_CONFIG_NUM, "6000", 0, 1e9,
-	"Gmail quota units per mailbox per minute, at most (0: no limiter)"},
+	"Gmail quota units per mailbox per minute, at most (0: no limiter)",
+	NULL},
     {"quota.gmail_concurrency", MS_CONFIG_INT, "10", 1, 100,
-	"Gmail requests in flight per mailbox"},
+	"Gmail requests in flight per mailbox", NULL},
     {"quota.graph_requests_per_10min", MS_CONFIG_NUM, "10000", 0, 1e9,
-	"Graph requests per mailbox per 10 minutes (0: no limiter)"},
+	"Graph requests per mailbox per 10 minutes (0: no limiter)", NULL},
     {"quota.graph_concurrency", MS_CONFIG_INT, "4", 1, 100,
-	"Graph requests in flight per mailbox"},
+	"Graph requests in flight per mailbox", NULL},
     {"quota.time_scale", MS_CONFIG_NUM, "1", 0.001, 1000,
-	"quota windows divided by this (only for emulated providers)"},
+	"quota windows divided by this (only for emulated providers)", NULL},
+    {"outlook.folders", MS_CONFIG_CHOICE, "all", 0, 0,
+	"Outlook folders synced: all (but deleted, junk, drafts, outbox and "
+	"the like) or inbox-sent",
+	"all|inbox-sent"},
+    {"outlook.exclude", MS_CONFIG_LIST, "", 0, 0,
+	"Outlook folders not synced, by name or path, separated by ; "
+	"(Clients/Old;Newsletters)",
+	NULL},
 };
+/* clang-format on */
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
-
-/* The words of the MS_CONFIG_CHOICE settings, space-separated, in the
- * order ms_config_choice counts them. */
-static const struct {
-	const char *key, *words;
-} choices[] = {
-    {"gmail.fetch", "auto messages threads"},
-};
-
-static const char *
-words_of(const struct ms_config_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(choices) / sizeof(*choices); i++)
-		if (strcmp(choices[i].key, k->key) == 0)
-			return choices[i].words;
-	return "";
-}
 
 const struct ms_config_key *
 ms_config_keys(size_t *n)
@@ -127,41 +125,65 @@ check_number(const struct ms_config_key *k, const char *v)
 					: ms_xstrdup(v);
 }
 
-/* The index of word v among k's choices (any case), or -1. */
-static int
-choice_index(const struct ms_config_key *k, const char *v)
+/* One of k->choices ("a|b"), as written there. */
+static char *
+check_choice(const struct ms_config_key *k, const char *v)
 {
-	const char *w = words_of(k), *end;
-	char *word;
-	int i, same;
+	const char *c = k->choices, *end;
+	size_t n;
 
-	for (i = 0; *w != '\0'; i++) {
-		end = w + strcspn(w, " ");
-		word = ms_xstrndup(w, (size_t)(end - w));
-		same = ms_ascii_casecmp(word, v) == 0;
-		free(word);
-		if (same)
-			return i;
-		w = *end ? end + 1 : end;
+	while (c != NULL && *c != '\0') {
+		end = strchr(c, '|');
+		n = end ? (size_t)(end - c) : strlen(c);
+		if (strlen(v) == n && ms_ascii_ncasecmp(c, v, n) == 0)
+			return ms_xstrndup(c, n);
+		c = end ? end + 1 : NULL;
 	}
-	return -1;
+	ms_errc(
+	    EX_DATAERR, "%s: \"%s\" is not one of %s", k->key, v, k->choices);
+	return NULL;
 }
 
-/* "a, b or c" of k's choices, for messages (a new string). */
+/* Names separated by ";": each trimmed, none empty, no control
+ * character; stored joined by ";" again. At most 4 KB. */
 static char *
-choice_list(const struct ms_config_key *k)
+check_list(const struct ms_config_key *k, const char *v)
 {
 	struct ms_buf b = {0};
-	const char *w = words_of(k), *end;
+	const char *p = v, *end, *s, *e;
+	char *out;
 
-	while (*w != '\0') {
-		end = w + strcspn(w, " ");
-		if (b.len > 0)
-			ms_buf_adds(&b, *end ? ", " : " or ");
-		ms_buf_add(&b, w, (size_t)(end - w));
-		w = *end ? end + 1 : end;
+	if (strlen(v) > 4096) {
+		ms_errc(EX_DATAERR, "%s: longer than 4096 bytes", k->key);
+		return NULL;
 	}
-	return ms_buf_steal(&b);
+	for (s = v; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			ms_errc(EX_DATAERR, "%s: a control character", k->key);
+			return NULL;
+		}
+	while (*v != '\0' && p != NULL) {
+		end = strchr(p, ';');
+		s = p;
+		e = end ? end : p + strlen(p);
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == s) {
+			ms_buf_finish(&b);
+			ms_errc(EX_DATAERR,
+			    "%s: \"%s\" has an empty name (names are "
+			    "separated by ;)",
+			    k->key, v);
+			return NULL;
+		}
+		ms_buf_printf(&b, "%s%.*s", b.len ? ";" : "", (int)(e - s), s);
+		p = end ? end + 1 : NULL;
+	}
+	out = ms_xstrdup(b.len ? b.s : "");
+	ms_buf_finish(&b);
+	return out;
 }
 
 char *
@@ -183,21 +205,8 @@ ms_config_check(const struct ms_config_key *k, const char *v)
 		    "%s: \"%s\" is not a date (YYYY-MM-DD, or empty for none)",
 		    k->key, v);
 		return NULL;
-	case MS_CONFIG_CHOICE: {
-		const char *w = words_of(k);
-		char *list;
-		int i = choice_index(k, v), j;
-
-		if (i >= 0) { /* stored as listed (lower case) */
-			for (j = 0; j < i; j++)
-				w += strcspn(w, " ") + 1;
-			return ms_xstrndup(w, strcspn(w, " "));
-		}
-		list = choice_list(k);
-		ms_errc(EX_DATAERR, "%s: \"%s\" is not %s", k->key, v, list);
-		free(list);
-		return NULL;
-	}
+	case MS_CONFIG_CHOICE: return check_choice(k, v);
+	case MS_CONFIG_LIST: return check_list(k, v);
 	default: return check_number(k, v);
 	}
 }
@@ -271,20 +280,6 @@ ms_config_bool(struct ms_db *db, const char *key, int *on)
 }
 
 int
-ms_config_choice(struct ms_db *db, const char *key, int *index)
-{
-	const struct ms_config_key *k;
-	char *v;
-
-	if ((k = ms_config_find(key)) == NULL ||
-	    (v = get_checked(db, key)) == NULL)
-		return -1;
-	*index = choice_index(k, v);
-	free(v);
-	return 0;
-}
-
-int
 ms_config_num(struct ms_db *db, const char *key, double *d)
 {
 	char *v;
@@ -294,4 +289,33 @@ ms_config_num(struct ms_db *db, const char *key, double *d)
 	*d = strtod(v, NULL);
 	free(v);
 	return 0;
+}
+
+int
+ms_config_choice(struct ms_db *db, const char *key, int *index)
+{
+	const struct ms_config_key *k;
+	const char *c, *end;
+	size_t n;
+	char *v;
+	int i;
+
+	if ((k = ms_config_find(key)) == NULL ||
+	    (v = get_checked(db, key)) == NULL)
+		return -1;
+	for (i = 0, c = k->choices; c != NULL; i++, c = end ? end + 1 : NULL) {
+		end = strchr(c, '|');
+		n = end ? (size_t)(end - c) : strlen(c);
+		if (strlen(v) == n && strncmp(c, v, n) == 0)
+			break;
+	}
+	*index = c != NULL ? i : -1;
+	free(v);
+	return 0;
+}
+
+int
+ms_config_str(struct ms_db *db, const char *key, char **v)
+{
+	return (*v = get_checked(db, key)) == NULL ? -1 : 0;
 }

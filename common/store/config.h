@@ -18,7 +18,8 @@ enum ms_config_type {
 	MS_CONFIG_INT, /* a whole number in [min, max] */
 	MS_CONFIG_NUM, /* a number in [min, max] */
 	MS_CONFIG_DATE, /* an ISO 8601 date, or "" for none */
-	MS_CONFIG_CHOICE, /* one of a few words (config.c lists them) */
+	MS_CONFIG_CHOICE, /* one of choices */
+	MS_CONFIG_LIST, /* names separated by ";" (trimmed), or "" */
 };
 
 struct ms_config_key {
@@ -27,6 +28,7 @@ struct ms_config_key {
 	const char *def; /* the default, as stored */
 	double min, max;
 	const char *doc; /* one line */
+	const char *choices; /* MS_CONFIG_CHOICE: "a|b|c" */
 };
 
 /* Every setting, in the order list prints them. */
@@ -54,7 +56,9 @@ int ms_config_unset(struct ms_db *, const char *key);
  * (EX_CONFIG) naming the key. 0 or -1. */
 int ms_config_bool(struct ms_db *, const char *key, int *on);
 int ms_config_num(struct ms_db *, const char *key, double *v);
-/* The position of the value among the words of its key's choices. */
+/* The position of the value among the choices of its key (-1: none). */
 int ms_config_choice(struct ms_db *, const char *key, int *index);
+/* Any type, as stored: a new string in *v. */
+int ms_config_str(struct ms_db *, const char *key, char **v);
 
 #endif

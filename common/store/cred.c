@@ -209,12 +209,110 @@ int
 ms_cred_tokens_forget(struct ms_db *db, int64_t account)
 {
 	static const char *sql = "DELETE FROM tokens WHERE account_id = ?1";
+	static const char *imap = "UPDATE imap_servers SET password = NULL "
+				  "WHERE account_id = ?1";
 	sqlite3_stmt *st;
 
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, account);
+	if (ms_db_run(db, st) == -1 || (st = ms_db_stmt(db, imap)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account);
 	return ms_db_run(db, st);
+}
+
+/*
+ * IMAP servers and passwords
+ */
+
+static char *
+ctx_imap(const char *address)
+{
+	return ms_xasprintf("password of imap %s", address);
+}
+
+void
+ms_cred_imap_finish(struct ms_imap_server *srv)
+{
+	free(srv->host);
+	free(srv->tls);
+	free(srv->user);
+	ms_secret_free(srv->password);
+	memset(srv, 0, sizeof(*srv));
+}
+
+int
+ms_cred_imap_save(struct ms_db *db, const struct ms_secret_key *key,
+    int64_t account, const char *address, const struct ms_imap_server *srv)
+{
+	static const char *sql =
+	    "INSERT INTO imap_servers (account_id, host, port, tls, user, "
+	    "password, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch()) "
+	    "ON CONFLICT (account_id) DO UPDATE SET host = excluded.host, "
+	    "port = excluded.port, tls = excluded.tls, user = excluded.user, "
+	    "password = excluded.password, updated = excluded.updated";
+	unsigned char *blob = NULL;
+	sqlite3_stmt *st;
+	char *ctx;
+	int rc;
+
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	ctx = ctx_imap(address);
+	sqlite3_bind_int64(st, 1, account);
+	sqlite3_bind_text(st, 2, srv->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, srv->port);
+	sqlite3_bind_text(st, 4, srv->tls, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, srv->user, -1, SQLITE_STATIC);
+	bind_sealed(st, 6, key, ctx, srv->password, &blob);
+	rc = ms_db_run(db, st);
+	free(blob);
+	free(ctx);
+	return rc;
+}
+
+int
+ms_cred_imap_load(struct ms_db *db, const struct ms_secret_key *key,
+    int64_t account, const char *address, struct ms_imap_server *srv)
+{
+	static const char *sql = "SELECT host, port, tls, user, password "
+				 "FROM imap_servers WHERE account_id = ?1";
+	sqlite3_stmt *st;
+	char *ctx;
+	int rc;
+
+	memset(srv, 0, sizeof(*srv));
+	if ((st = ms_db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account);
+	if ((rc = ms_db_step(db, st)) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 4) == SQLITE_NULL) {
+		sqlite3_reset(st);
+		return rc == -1 ? -1
+				: ms_errc(EX_NOPERM,
+				      "imap %s has no password stored: "
+				      "connect it again",
+				      address);
+	}
+	srv->host = ms_xstrdup(ms_db_col_text(st, 0));
+	srv->port = sqlite3_column_int(st, 1);
+	srv->tls = ms_xstrdup(ms_db_col_text(st, 2));
+	srv->user = ms_xstrdup(ms_db_col_text(st, 3));
+	if (key == NULL) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	ctx = ctx_imap(address);
+	srv->password = ms_secret_open(key, ctx, sqlite3_column_blob(st, 4),
+	    (size_t)sqlite3_column_bytes(st, 4));
+	free(ctx);
+	sqlite3_reset(st);
+	if (srv->password == NULL) {
+		ms_cred_imap_finish(srv);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -226,7 +324,8 @@ ms_cred_sealed(struct ms_db *db)
 {
 	static const char *sql =
 	    "SELECT EXISTS (SELECT 1 FROM apps WHERE secret IS NOT NULL) "
-	    "OR EXISTS (SELECT 1 FROM tokens)";
+	    "OR EXISTS (SELECT 1 FROM tokens) OR EXISTS (SELECT 1 FROM "
+	    "imap_servers WHERE password IS NOT NULL)";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -270,15 +369,22 @@ ms_cred_discard_sealed(struct ms_db *db, int *apps, int *tokens)
 	static const char *reauth =
 	    "UPDATE accounts SET status = 'needs-reauth', last_error = "
 	    "'its tokens were discarded with a lost key file: connect it "
-	    "again' WHERE id IN (SELECT account_id FROM tokens) "
-	    "AND status != 'disconnected'";
+	    "again' WHERE (id IN (SELECT account_id FROM tokens) OR id IN "
+	    "(SELECT account_id FROM imap_servers WHERE password IS NOT "
+	    "NULL)) AND status != 'disconnected'";
+	int passwords = 0;
 
 	*apps = *tokens = 0;
 	if (run_count(db, reauth, NULL) == -1 ||
 	    run_count(db, "DELETE FROM tokens", tokens) == -1 ||
+	    run_count(db,
+		"UPDATE imap_servers SET password = NULL "
+		"WHERE password IS NOT NULL",
+		&passwords) == -1 ||
 	    run_count(db, "DELETE FROM apps WHERE secret IS NOT NULL", apps) ==
 		-1)
 		return -1;
+	*tokens += passwords;
 	return 0;
 }
 

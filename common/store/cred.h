@@ -47,10 +47,35 @@ int ms_cred_tokens_save(struct ms_db *, const struct ms_secret_key *,
 int ms_cred_tokens_load(struct ms_db *, const struct ms_secret_key *,
     int64_t account, const char *provider, const char *address,
     struct ms_tokens *);
+/* Forget an account's tokens, and an IMAP account's password (its server
+ * stays, for the record). */
 int ms_cred_tokens_forget(struct ms_db *, int64_t account);
 
+/*
+ * An IMAP account's server and password (schema 8). tls is "implicit"
+ * (imaps), "starttls" or "none" (loopback only, checked by connect).
+ */
+struct ms_imap_server {
+	char *host;
+	int port;
+	char *tls;
+	char *user;
+	char *password; /* guarded memory (secret.h) while loaded */
+};
+
+void ms_cred_imap_finish(struct ms_imap_server *); /* wipes the password */
+
+/* Store (replace) account's server and sealed password, inside the
+ * caller's transaction. */
+int ms_cred_imap_save(struct ms_db *, const struct ms_secret_key *,
+    int64_t account, const char *address, const struct ms_imap_server *);
+/* Load them (the password only when key is not NULL): 0, or -1
+ * (EX_NOPERM when none is stored: the account must be connected again). */
+int ms_cred_imap_load(struct ms_db *, const struct ms_secret_key *,
+    int64_t account, const char *address, struct ms_imap_server *);
+
 /* Whether the database holds sealed secrets (an app's client secret, any
- * account's tokens): 1, 0, or -1 (ms_err). */
+ * account's tokens or IMAP password): 1, 0, or -1 (ms_err). */
 int ms_cred_sealed(struct ms_db *);
 
 /*

@@ -415,6 +415,23 @@ too_new(struct ms_db *db, int v)
 	    db->path, v, ms_schema_version);
 }
 
+/* A migration left every reference whole: 0, or -1 (EX_SOFTWARE). */
+static int
+fk_check(struct ms_db *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = ms_db_stmt(db, "PRAGMA foreign_key_check")) == NULL)
+		return -1;
+	rc = ms_db_step(db, st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ms_errc(EX_SOFTWARE,
+		    "%s: a schema migration broke a reference", db->path);
+	return rc == -1 ? -1 : 0;
+}
+
 static int
 migrate(struct ms_db *db)
 {
@@ -435,8 +452,15 @@ migrate(struct ms_db *db)
 		    "(%d), and the database is read-only here: run a write "
 		    "command as its owner (mailsync-match) to upgrade it",
 		    db->path, v, ms_schema_version);
-	if (ms_db_begin(db) == -1)
+	/* Foreign keys off while migrating: a migration may rebuild a table
+	 * others reference (sqlite.org/lang_altertable.html, "Making Other
+	 * Kinds Of Table Schema Changes"); DROP TABLE would otherwise delete
+	 * their rows. Checked before the commit, on again after. The pragma
+	 * is a no-op inside a transaction, hence before BEGIN. */
+	if (ms_db_exec(db, "PRAGMA foreign_keys = OFF") == -1)
 		return -1;
+	if (ms_db_begin(db) == -1)
+		goto on;
 	/* Read again inside the write lock: another process may have won. */
 	if (user_version(db, &v) == -1)
 		goto fail;
@@ -452,9 +476,13 @@ migrate(struct ms_db *db)
 		if (ms_db_exec(db, pragma) == -1)
 			goto fail;
 	}
-	return ms_db_commit(db);
+	if (fk_check(db) == -1 || ms_db_commit(db) == -1)
+		goto fail;
+	return ms_db_exec(db, "PRAGMA foreign_keys = ON");
 fail:
 	ms_db_rollback(db);
+on:
+	ms_db_exec(db, "PRAGMA foreign_keys = ON");
 	return -1;
 }
 

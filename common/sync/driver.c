@@ -11,10 +11,11 @@
  * Every provider mailsync knows, in the order people read them: each is
  * one file of common/drivers/ and its line here.
  */
-extern const struct ms_driver ms_gmail_driver, ms_graph_driver;
+extern const struct ms_driver ms_gmail_driver, ms_graph_driver, ms_imap_driver;
 static const struct ms_driver *const drivers[] = {
     &ms_gmail_driver,
     &ms_graph_driver,
+    &ms_imap_driver,
 };
 #define NDRIVERS (sizeof(drivers) / sizeof(*drivers))
 
@@ -94,6 +95,7 @@ ms_provider_create(const char *name, const char *tenant)
 	p->drv = d;
 	p->name = d->name;
 	p->label = d->label;
+	p->scope = d->scope;
 	if (d->endpoints(p, (d->flags & MS_DRV_TENANT) ? tenant : NULL) == -1)
 		goto fail;
 	/* Refuse a clear-text endpoint before anything is sent to it. */
@@ -105,6 +107,13 @@ ms_provider_create(const char *name, const char *tenant)
 fail:
 	ms_provider_destroy(p);
 	return NULL;
+}
+
+void
+ms_provider_shared(struct ms_provider *p)
+{
+	if (p->drv->shared_scope != NULL)
+		p->scope = p->drv->shared_scope;
 }
 
 void

@@ -29,6 +29,11 @@ enum {
 	    1 << 4, /* it tells what other addresses one sends as */
 	MS_DRV_SECRET = 1 << 5, /* its apps need a client secret */
 	MS_DRV_ROTATES = 1 << 6, /* every refresh brings a new refresh token */
+	/* Its accounts log in with a password of their own (IMAP): no app,
+	 * no tokens; pull's credential is the sealed password. */
+	MS_DRV_PASSWORD = 1 << 7,
+	/* Shared mailboxes, read with a member's grant. */
+	MS_DRV_SHARED = 1 << 8,
 };
 
 struct ms_driver {
@@ -38,6 +43,10 @@ struct ms_driver {
 	unsigned flags; /* MS_DRV_* */
 	const char *scope; /* the OAuth scopes connect asks for */
 	const char *needed_scope; /* the one that must be granted */
+	/* MS_DRV_SHARED: the scopes for a shared mailbox, and the one of
+	 * them that must be granted. */
+	const char *shared_scope;
+	const char *shared_needed;
 	const char *extra_auth; /* authorization parameters only it takes */
 	/* Why a browser never came back to the loopback listener, most
 	 * likely, and the fix (connect's timeout message). */
@@ -60,6 +69,12 @@ struct ms_driver {
 	 * vector of new strings in *addrs. 0, or -1 with ms_err. */
 	int (*aliases)(const struct ms_provider *, const char *access,
 	    char ***addrs, size_t *n);
+
+	/* MS_DRV_SHARED: whether the token's owner may read the shared
+	 * mailbox address: 0, or -1 with ms_err (EX_NOPERM when refused,
+	 * EX_NOINPUT when there is no such mailbox). */
+	int (*shared)(const struct ms_provider *, const char *access,
+	    const char *address);
 
 	/* One mailbox's request limits, read from the settings. 0 or -1. */
 	int (*limits)(struct ms_db *, struct ms_fetch_limits *);
@@ -104,6 +119,9 @@ struct ms_provider {
 	char *device_url; /* NULL: no device flow */
 	char *revoke_url; /* NULL: no revocation */
 	char *api_url; /* the API's root: tokens go to its origin only */
+	/* The scopes asked for (authorization, refresh): drv->scope, or
+	 * drv->shared_scope for a shared mailbox (ms_provider_shared). */
+	const char *scope;
 	char *aliases_url; /* MS_DRV_ALIASES: for callers that fetch it */
 };
 
@@ -114,6 +132,8 @@ struct ms_provider {
  * with ms_err (EX_USAGE for an unknown name, EX_CONFIG for an endpoint).
  */
 struct ms_provider *ms_provider_create(const char *name, const char *tenant);
+/* Ask for the shared-mailbox scopes from now on (MS_DRV_SHARED). */
+void ms_provider_shared(struct ms_provider *);
 void ms_provider_destroy(struct ms_provider *);
 
 /* Whether the space-separated scope list granted holds want (as given,

@@ -155,7 +155,19 @@ static int
 auth(void *arg, int refresh, char **token, time_t *expires)
 {
 	struct acct *a = arg;
+	struct ms_imap_server srv;
 
+	if (a->drv != NULL && (a->drv->flags & MS_DRV_PASSWORD)) {
+		/* Its credential is its password, sealed as tokens are. */
+		*expires = 0;
+		if (ms_cred_imap_load(a->s.db, a->run->key, a->s.account,
+			a->address, &srv) == -1)
+			return -1;
+		*token = srv.password;
+		srv.password = NULL;
+		ms_cred_imap_finish(&srv);
+		return 0;
+	}
 	if (ms_oauth_access(a->s.db, a->run->key, a->p, &a->app, a->s.account,
 		a->address, refresh, token) == -1)
 		return -1;
@@ -206,6 +218,7 @@ static void
 prepare(struct ms_pull *p, struct acct *a)
 {
 	struct ms_fetch_limits lim = {0};
+	char *kind = NULL, *tenant = NULL;
 	int rc;
 
 	a->run = p;
@@ -223,13 +236,25 @@ prepare(struct ms_pull *p, struct acct *a)
 	a->ceiling = lim.units;
 	lim.start = learned_get(p->db, a->s.account);
 	a->s.fa = ms_fetch_acct_create(p->f, &lim, auth, a, a->address);
-	if (rc == 0 &&
+	if (rc == 0 && !(a->drv->flags & MS_DRV_OAUTH))
+		; /* no app: a password of its own (auth) */
+	else if (rc == 0 &&
 	    (rc = ms_cred_app_load(p->db, p->key, a->provider, &a->app)) == 1)
 		rc = ms_errc(
 		    EX_CONFIG, "no %s app credentials stored", a->provider);
+	/* The account's tenant (where it was authorized), else the app's;
+	 * a shared mailbox refreshes with the shared scopes. */
 	if (rc == 0 &&
-	    (a->p = ms_provider_create(a->provider, a->app.tenant)) == NULL)
+	    ms_account_origin_get(p->db, a->s.account, &kind, &tenant) == -1)
 		rc = -1;
+	if (rc == 0 &&
+	    (a->p = ms_provider_create(
+		 a->provider, tenant ? tenant : a->app.tenant)) == NULL)
+		rc = -1;
+	if (a->p != NULL && kind != NULL && strcmp(kind, "shared") == 0)
+		ms_provider_shared(a->p);
+	free(kind);
+	free(tenant);
 	a->s.p = a->p;
 	/* The token goes to the provider's API only. */
 	if (a->p != NULL)
@@ -333,6 +358,27 @@ since(const struct acct *a, char *buf, size_t len)
 	snprintf(buf, len, " (failing since %s)", date);
 }
 
+static int
+password_drv(const char *provider)
+{
+	const struct ms_driver *d = ms_driver_find(provider);
+
+	return d != NULL && (d->flags & MS_DRV_PASSWORD);
+}
+
+/* Whether the account is a shared mailbox (read with a member's grant). */
+static int
+shared(struct ms_db *db, const struct acct *a)
+{
+	char *kind = NULL, *tenant = NULL;
+	int rc = ms_account_origin_get(db, a->s.account, &kind, &tenant) == 0 &&
+	    kind != NULL && strcmp(kind, "shared") == 0;
+
+	free(kind);
+	free(tenant);
+	return rc;
+}
+
 /*
  * What people read. A failure goes to the system log every run (syslog
  * or the journal: an error, or a warning while it waits for a person),
@@ -341,7 +387,7 @@ since(const struct acct *a, char *buf, size_t len)
  * success is a notice (a terminal, or syslog).
  */
 static void
-report(const struct acct *a)
+report(struct ms_db *db, const struct acct *a)
 {
 	int where = MS_LOG_SYSTEM;
 	char when[64];
@@ -350,12 +396,21 @@ report(const struct acct *a)
 	if (a->reauth || ms_fetch_acct_error(a->s.fa) != 0) {
 		if (loud() || a->notify)
 			where |= MS_LOG_STDERR;
-		if (a->reauth)
-			/* Waits for a person: exit 77. */
+		if (a->reauth && password_drv(a->provider))
 			ms_log_to(where, LOG_WARNING,
 			    "%s needs re-authorization: run mailsync-connect "
-			    "--provider %s --login-hint %s%s",
-			    a->address, a->provider, a->address, when);
+			    "--provider %s with its --host and --user, and the "
+			    "new password%s",
+			    a->address, a->provider, when);
+		else if (a->reauth)
+			/* Waits for a person: exit 77. A shared mailbox is
+			 * connected again by its member, with --shared. */
+			ms_log_to(where, LOG_WARNING,
+			    "%s needs re-authorization: run mailsync-connect "
+			    "--provider %s %s %s%s",
+			    a->address, a->provider,
+			    shared(db, a) ? "--shared" : "--login-hint",
+			    a->address, when);
 		else
 			ms_log_to(where, LOG_ERR, "%s (%s): %s%s", a->address,
 			    a->provider, ms_fetch_acct_errmsg(a->s.fa), when);
@@ -387,7 +442,7 @@ ms_pull_run(struct ms_pull *p)
 	for (i = 0; i < p->n; i++) {
 		if (record(p->db, &p->v[i], now) == -1)
 			rc = -1;
-		report(&p->v[i]);
+		report(p->db, &p->v[i]);
 		if (!p->v[i].reauth)
 			learned_put(p->db, &p->v[i]);
 	}
@@ -424,6 +479,7 @@ ms_pull_result(const struct ms_pull *p, size_t i, struct ms_pull_result *r)
 	r->total = -1;
 	if (a->reauth) {
 		r->code = EX_NOPERM;
+		r->error = "needs re-authorization: run mailsync-connect";
 		return;
 	}
 	r->fetched = a->s.fetched;

@@ -204,6 +204,8 @@ complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a exclude.bulk -d 'Newsletters and automated mail are on no profile'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a imap.exclude -d 'IMAP folders not synced'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a health.stale_minutes -d 'An account not synced for this long is stale'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a gmail.fetch -d 'How a first Gmail sync fetches'
@@ -217,6 +219,10 @@ complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.graph_concurrency -d 'Graph requests in flight per mailbox'
 complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
     -a quota.time_scale -d 'Quota windows divided by this (emulators only)'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a outlook.folders -d 'Outlook folders synced: all or inbox-sent'
+complete -c mailsync-config -n '__mailsync_config_using get set unset -n 0' \
+    -a outlook.exclude -d 'Outlook folders not synced, by name or path'
 complete -c mailsync-config -n __mailsync_config_bool_value -a 'on off'
 complete -c mailsync-config -s j -l json \
     -n '__mailsync_config_needs_command; or __mailsync_config_using list blocklist aliases' \
@@ -287,6 +293,7 @@ complete -c mailsync-connect -l host -x -a '(__fish_print_hostnames)' \
     -d 'IMAP: the server'
 complete -c mailsync-connect -l imap-port -x -d 'IMAP: the port (default 993)'
 complete -c mailsync-connect -l starttls -d 'IMAP: STARTTLS, not implicit TLS'
+complete -c mailsync-connect -l plain -d 'IMAP: no TLS, loopback only'
 complete -c mailsync-connect -l user -x -d 'IMAP: the login name'
 complete -c mailsync-connect -l password-file -r -F \
     -d 'IMAP: read the password from FILE'

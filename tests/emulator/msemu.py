@@ -52,15 +52,24 @@ GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED",
                  502: "UNAVAILABLE", 503: "UNAVAILABLE",
                  504: "DEADLINE_EXCEEDED"}
 
-WELL_KNOWN = [  # (wellknown name, displayName, hidden)
-    ("inbox", "Inbox", False),
-    ("sentitems", "Sent Items", False),
-    ("drafts", "Drafts", False),
-    ("deleteditems", "Deleted Items", False),
-    ("junkemail", "Junk Email", False),
-    ("archive", "Archive", False),
-    ("outbox", "Outbox", False),
+WELL_KNOWN = [  # (wellknown name, displayName, hidden, parent well-known name)
+    ("inbox", "Inbox", False, None),
+    ("sentitems", "Sent Items", False, None),
+    ("drafts", "Drafts", False, None),
+    ("deleteditems", "Deleted Items", False, None),
+    ("junkemail", "Junk Email", False, None),
+    ("archive", "Archive", False, None),
+    ("outbox", "Outbox", False, None),
+    ("conversationhistory", "Conversation History", False, None),
+    ("syncissues", "Sync Issues", False, None),
+    ("conflicts", "Conflicts", False, "syncissues"),
+    ("localfailures", "Local Failures", False, "syncissues"),
+    ("serverfailures", "Server Failures", False, "syncissues"),
 ]
+# Folders a mail client does not sync as correspondence (their subtrees too).
+SKIPPED_WK = {"drafts", "deleteditems", "junkemail", "outbox",
+              "conversationhistory", "syncissues", "conflicts",
+              "localfailures", "serverfailures"}
 
 GRAPH_FIELDS = [
     "createdDateTime", "lastModifiedDateTime", "changeKey", "categories",
@@ -369,24 +378,111 @@ class Mailbox:
         self.changes = []                 # [(seq, folder_id, imm)]
         self.delta_min_seq = 0
         self.convs = {}
+        self.shared = bool(kw.get("shared"))
+        self.members = {x.lower() for x in kw.get("members") or []}
+        self.folder_seq = 0
+        self.folder_changes = []          # [(seq, folder id)]
+        self.spread_next = 0
         if provider == "outlook":
+            # msgfolderroot (the "Top of Information Store") holds the
+            # folders people see; searchfolders lives outside it
             root = self.folder_id("msgfolderroot")
-            for wk, disp, hidden in WELL_KNOWN:
+            self.root_id = root
+            self.wk["msgfolderroot"] = root
+            sroot = self.folder_id("searchfolders")
+            self.wk["searchfolders"] = sroot
+            self.search_root = sroot
+            for wk, disp, hidden, parent in WELL_KNOWN:
                 fid = self.folder_id(wk)
                 self.folders[fid] = {"id": fid, "displayName": disp,
-                                     "parentFolderId": root,
-                                     "childFolderCount": 0, "isHidden": hidden,
-                                     "wk": wk}
+                                     "parentFolderId": self.wk[parent] if parent else root,
+                                     "isHidden": hidden, "wk": wk}
                 self.wk[wk] = fid
 
     def folder_id(self, wk):
         h = hashlib.sha256((self.address + "/" + wk).encode()).digest()
         return "AQMkAD" + base64.urlsafe_b64encode(h[:27]).decode() + "AAA="
 
-    def resolve_folder(self, fid):
+    def resolve_folder(self, fid, paths=False):
+        """A folder id or well-known name (or, for the control API, a path
+        such as "Inbox/Clients") -> its id, or None."""
         if fid in self.folders:
             return fid
-        return self.wk.get(fid.lower())
+        w = self.wk.get(fid.lower())
+        if w in self.folders:
+            return w
+        return self.folder_by_path(fid) if paths else None
+
+    def folder_by_path(self, path):
+        parent = self.root_id
+        fid = None
+        for name in path.strip("/").split("/"):
+            fid = next((i for i, f in self.folders.items()
+                        if f["parentFolderId"] == parent and f["displayName"] == name), None)
+            if fid is None:
+                return None
+            parent = fid
+        return fid
+
+    def children(self, fid):
+        return [i for i, f in self.folders.items() if f["parentFolderId"] == fid]
+
+    def chain(self, fid):
+        """fid and its ancestors up to (not including) the root."""
+        out = []
+        while fid in self.folders and len(out) < 100:
+            out.append(fid)
+            fid = self.folders[fid]["parentFolderId"]
+        return out
+
+    def folder_path(self, fid):
+        return "/".join(self.folders[i]["displayName"] for i in reversed(self.chain(fid)))
+
+    def folder_under(self, fid):
+        """The well-known names of fid and its ancestors."""
+        return [self.folders[i]["wk"] for i in self.chain(fid) if self.folders[i].get("wk")]
+
+    def in_ipm(self, fid):
+        c = self.chain(fid)
+        return bool(c) and self.folders[c[-1]]["parentFolderId"] == self.root_id
+
+    def folder_changed(self, fid):
+        self.folder_seq += 1
+        self.folder_changes.append((self.folder_seq, fid))
+
+    def folder_add(self, name, parent=None, search=False):
+        pid = self.resolve_folder(parent, paths=True) if parent else self.root_id
+        if pid is None:
+            raise ValueError("no folder %s" % parent)
+        h = hashlib.sha256(("%s/%s/%d/%s" % (self.address, pid, self.folder_seq,
+                                             name)).encode()).digest()
+        fid = "AAMkAD" + base64.urlsafe_b64encode(h[:30]).decode() + "AAA="
+        self.folders[fid] = {"id": fid, "displayName": name, "parentFolderId": pid,
+                             "isHidden": False, "wk": None, "search": search}
+        self.folder_changed(fid)
+        return fid
+
+    def folder_ensure(self, path):
+        """The folder at path, made (with its parents) when missing."""
+        parent = None
+        fid = None
+        for name in path.strip("/").split("/"):
+            here = parent or self.root_id
+            fid = next((i for i, f in self.folders.items()
+                        if f["parentFolderId"] == here and f["displayName"] == name), None)
+            if fid is None:
+                fid = self.folder_add(name, parent)
+            parent = fid
+        return fid
+
+    def folder_remove(self, fid):
+        """Delete fid, its subfolders and their messages for good."""
+        for c in self.children(fid):
+            self.folder_remove(c)
+        for imm in [i for i, m in self.omsgs.items() if m.folder == fid]:
+            self.outlook_delete(imm)
+        del self.folders[fid]
+        self.folder_changed(fid)
 
     # gmail helpers
     def next_hid(self):
@@ -477,7 +573,7 @@ class Mailbox:
         self.changes.append((self.change_seq, folder, imm))
 
     def outlook_add(self, spec, folder_wk, is_read=True, imm=None):
-        fid = self.resolve_folder(folder_wk) or self.wk["inbox"]
+        fid = self.resolve_folder(folder_wk, paths=True) or self.wk["inbox"]
         imm = imm or self.new_imm()
         ck = spec.thread or spec.message_id or imm
         conv = self.convs.get(ck)
@@ -521,7 +617,7 @@ class Mailbox:
 
     def outlook_move(self, mid, folder_wk):
         m = self.outlook_find(mid)
-        fid = self.resolve_folder(folder_wk)
+        fid = self.resolve_folder(folder_wk, paths=True)
         if not m or not fid:
             return None
         old = m.folder
@@ -559,7 +655,9 @@ class Mailbox:
             d.update(messages=len(self.omsgs), upn=self.upn, mail=self.mail,
                      personal=self.personal, id=self.user_id,
                      changeSeq=self.change_seq,
-                     folders={f["wk"]: fid for fid, f in self.folders.items()})
+                     shared=self.shared,
+                     folders={(f["wk"] or self.folder_path(fid)): fid
+                              for fid, f in self.folders.items()})
         return d
 
 
@@ -757,8 +855,9 @@ class Generator:
                      "reply_to": [], "subject": dec_subj}
         return sp
 
-    def build(self, emu, gmail_n, outlook_n, k):
+    def build(self, emu, gmail_n, outlook_n, k, folders=0):
         boxes = []
+        self.spread = {}
         for j in range(gmail_n):
             boxes.append(emu.add_mailbox({"provider": "gmail",
                                           "address": "gmail%d@firm.example" % (j + 1),
@@ -767,6 +866,19 @@ class Generator:
             boxes.append(emu.add_mailbox({"provider": "outlook",
                                           "address": "outlook%d@firm.example" % (j + 1),
                                           "name": "Outlook User %d" % (j + 1)}))
+        for box in boxes:
+            if box.provider == "outlook" and folders > 0:
+                # folders tracked in all: Inbox, Sent Items, Archive and
+                # custom ones, every other one nested below the one before
+                tracked = [box.wk["inbox"], box.wk["sentitems"], box.wk["archive"]][:folders]
+                parent = None
+                for i in range(folders - len(tracked)):
+                    fid = box.folder_add("Clients %02d" % (i + 1) if i % 2 == 0 else "Project %02d" % (i + 1),
+                                         parent if i % 2 == 1 else None)
+                    parent = fid
+                    tracked.append(fid)
+                box.folder_changes = []
+                self.spread[box.address] = tracked
         r = random.Random(self.seed)
         for bi, box in enumerate(boxes):
             nxt = boxes[(bi + 1) % len(boxes)] if len(boxes) > 1 else None
@@ -829,6 +941,11 @@ class Generator:
                     folder = "junkemail"
                 elif q < 0.04:
                     folder = "deleteditems"
+                elif box.address in self.spread:
+                    # spread over the folders a client tracks, evenly
+                    spread = self.spread[box.address]
+                    folder = spread[box.spread_next % len(spread)]
+                    box.spread_next += 1
                 elif q < 0.10:
                     folder = "archive"
                 box.outlook_add(spec, folder, is_read=r.random() > 0.3)
@@ -1212,6 +1329,11 @@ GMAIL_COST = {"getProfile": 1, "messages.list": 5, "messages.get": 5,
               "threads.get": 10, "threads.list": 10}
 
 
+def folder_id_parent(box, root):
+    """msgfolderroot's and searchfolders' parent: the mailbox's root."""
+    return box.folder_id("root")
+
+
 class Emu:
     # serialised messages kept in memory at most (about; see cache_put)
     CACHE_BYTES = int(os.environ.get("MSEMU_CACHE_MB", "256")) << 20
@@ -1307,7 +1429,7 @@ class Emu:
         if addr.lower() in self.by_addr:
             return self.by_addr[addr.lower()]
         kw = {k: d[k] for k in ("personal", "upn", "mail", "tenant", "untick",
-                                "send_as") if k in d}
+                                "send_as", "shared", "members") if k in d}
         if d.get("personal") and "mail" not in d:
             kw["mail"] = None
         box = Mailbox(prov, addr, d.get("name") or addr.split("@")[0],
@@ -1316,6 +1438,10 @@ class Emu:
         self.by_addr[addr.lower()] = box
         if box.upn:
             self.by_addr.setdefault(box.upn.lower(), box)
+        if prov == "outlook":
+            for path in d.get("folders") or []:
+                box.folder_ensure(path)
+            box.folder_changes = []
         return box
 
     def find_box(self, addr):
@@ -1381,7 +1507,7 @@ class Emu:
         end = parse_iso(self.args.gen_end) if self.args.gen_end != "now" \
             else int(now() * 1000)
         gen = Generator(self.args.seed, end, threads=threads, singles=singles)
-        gen.build(self, g, o, k)
+        gen.build(self, g, o, k, folders=int(parts.get("folders", 0)))
         for box in self.mailboxes:
             box.min_history = box.history_id
 
@@ -1908,7 +2034,7 @@ class Emu:
         return False
 
     def pick_mailbox(self, provider, hint, tenant=None):
-        boxes = [b for b in self.mailboxes if b.provider == provider]
+        boxes = [b for b in self.mailboxes if b.provider == provider and not b.shared]
         if tenant == "consumers":
             boxes = [b for b in boxes if b.personal] or boxes
         elif tenant == "organizations":
@@ -2110,6 +2236,7 @@ class Emu:
         return out
 
     MS_CANON = {"mail.read": "Mail.Read", "mail.readbasic": "Mail.ReadBasic",
+                "mail.read.shared": "Mail.Read.Shared",
                 "mail.readwrite": "Mail.ReadWrite", "user.read": "User.Read",
                 "openid": "openid", "profile": "profile", "email": "email",
                 "offline_access": "offline_access", ".default": "Mail.Read User.Read"}
@@ -3159,11 +3286,42 @@ class Emu:
                 out[k.strip().lower()] = v.strip().strip('"')
         return out
 
+    def graph_target(self, req, g):
+        """The mailbox a Graph request is for: (box, None) or (None, error).
+        /me is the signed-in user's; /users/{id|upn} another's only with
+        Mail.Read.Shared and the owner's permission (a shared mailbox's
+        members): else 403 ErrorAccessDenied, as Graph answers."""
+        own = self.find_box(g["mailbox"])
+        mo = RE_GRAPH_USER.match(req.path)
+        req.ctx["_upath"] = "/v1.0/me"
+        if not mo or not mo.group(2):
+            return own, None
+        who = urllib.parse.unquote(mo.group(2)).strip("'()").lower()
+        req.ctx["_upath"] = "/v1.0/users/" + mo.group(2)
+        if who in (own.user_id.lower(), own.upn.lower(), (own.mail or "").lower(),
+                   own.address.lower()):
+            return own, None
+        box = self.find_box(who) or next((b for b in self.mailboxes
+                                          if b.user_id.lower() == who), None)
+        if box is None or box.provider != "outlook":
+            return None, graph_error(404, "ErrorInvalidUser",
+                                     "The requested user '%s' is invalid." % who)
+        scopes = set(g["scopes"])
+        if not scopes & {"mail.read.shared", "mail.readwrite.shared", ".default"} or \
+                own.address.lower() not in box.members:
+            req.ctx["shared"] = "denied"
+            return None, graph_error(403, "ErrorAccessDenied",
+                                     "Access is denied. Check credentials and try again.")
+        req.ctx["shared"] = box.address
+        return box, None
+
     def graph(self, req):
         g, err = self.bearer(req, "microsoft")
         if err:
             return err
-        box = self.find_box(g["mailbox"])
+        box, err = self.graph_target(req, g)
+        if err:
+            return err
         conc = self.config["graph_concurrency"] if self.config["quotas"] else 0
         key = "m:" + box.address
         if conc and not req.inner:
@@ -3191,11 +3349,6 @@ class Emu:
         if not mo:
             return graph_error(400, "BadRequest", "Resource not found for the segment '%s'."
                                % path.split("/")[-1])
-        if mo.group(2):
-            who = urllib.parse.unquote(mo.group(2)).strip("'")
-            if who.lower() not in (box.user_id.lower(), box.upn.lower(),
-                                   (box.mail or "").lower(), box.address.lower()):
-                return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         rest = mo.group(3) or ""
         segs = []
         for s in rest.split("/")[1:]:
@@ -3232,14 +3385,23 @@ class Emu:
             return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         if low[0] == "mailfolders":
             if len(segs) == 1:
-                return self.graph_folders(req, box)
+                return self.graph_folders(req, box, box.root_id)
+            if len(segs) == 2 and low[1] == "delta":
+                return self.graph_folder_delta(req, box)
+            if low[1] in ("msgfolderroot", "searchfolders") or segs[1] in (box.root_id, box.search_root):
+                root = box.root_id if low[1] == "msgfolderroot" or segs[1] == box.root_id else box.search_root
+                if len(segs) == 2:
+                    return json_resp(200, self.root_json(req, box, root))
+                if len(segs) == 3 and low[2] == "childfolders":
+                    return self.graph_folders(req, box, root)
+                return graph_error(400, "ErrorInvalidRequest", "The OData request is not supported.")
             fid = box.resolve_folder(segs[1])
             if fid is None:
                 return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             if len(segs) == 2:
                 return self.graph_folder(req, box, fid)
             if low[2] == "childfolders" and len(segs) == 3:
-                return json_resp(200, {"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders('%s')/childFolders" % (box.user_id, fid), "value": []})
+                return self.graph_folders(req, box, fid)
             if low[2] == "messages" and len(segs) == 3:
                 return self.graph_list(req, box, fid, basic)
             if low[2] == "messages" and len(segs) == 4 and low[3] == "delta":
@@ -3260,13 +3422,34 @@ class Emu:
         f = box.folders[fid]
         total = sum(1 for m in box.omsgs.values() if m.folder == fid)
         unread = sum(1 for m in box.omsgs.values() if m.folder == fid and not m.is_read)
-        return {"id": fid, "displayName": f["displayName"], "parentFolderId": f["parentFolderId"],
-                "childFolderCount": f["childFolderCount"], "unreadItemCount": unread,
-                "totalItemCount": total, "sizeInBytes": total * 4096, "isHidden": f["isHidden"]}
+        d = {"id": fid, "displayName": f["displayName"], "parentFolderId": f["parentFolderId"],
+             "childFolderCount": len(box.children(fid)), "unreadItemCount": unread,
+             "totalItemCount": total, "sizeInBytes": total * 4096, "isHidden": f["isHidden"]}
+        if f.get("search"):
+            # mailSearchFolder derives from mailFolder [Graph-folder]
+            d = dict({"@odata.type": "#microsoft.graph.mailSearchFolder"}, **d,
+                     isSupported=True, includeNestedFolders=True, filterQuery="")
+        return d
 
-    def graph_folders(self, req, box):
+    def root_json(self, req, box, root):
+        d = {"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders/$entity" % box.user_id,
+             "id": root, "displayName": "Top of Information Store" if root == box.root_id else "Finder",
+             "parentFolderId": folder_id_parent(box, root),
+             "childFolderCount": len(box.children(root)), "unreadItemCount": 0,
+             "totalItemCount": 0, "sizeInBytes": 0, "isHidden": False}
+        sel = self.gq(req, "select")
+        if sel:
+            keep = {x.strip().lower() for x in sel.split(",")} | {"id"}
+            d = {k: v for k, v in d.items() if k.startswith("@") or k.lower() in keep}
+        return d
+
+    def graph_folders(self, req, box, parent):
+        """A folder's children (the mailbox's top folders for /mailFolders),
+        never grandchildren [Graph-folders-list, Graph-childfolders]."""
         with box.lock:
-            vals = [self.folder_json(box, fid) for fid in box.folders]
+            vals = [self.folder_json(box, fid) for fid in box.children(parent)
+                    if not box.folders[fid]["isHidden"] or
+                    (self.gq(req, "includeHiddenFolders") or "").lower() == "true"]
         top = self.gq(req, "top")
         n = int(top) if top and top.isdigit() else 10
         skip = int(self.gq(req, "skip") or 0)
@@ -3274,14 +3457,83 @@ class Emu:
         d = {"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders" % box.user_id,
              "value": page}
         if skip + n < len(vals):
-            d["@odata.nextLink"] = req.base + "/v1.0/me/mailFolders?%24top=" + str(n) + "&%24skip=" + str(skip + n)
+            d["@odata.nextLink"] = req.base + req.path + "?%24top=" + str(n) + "&%24skip=" + str(skip + n)
         return json_resp(200, d)
 
     def graph_folder(self, req, box, fid):
         with box.lock:
             d = self.folder_json(box, fid)
+        sel = self.gq(req, "select")
+        if sel:
+            keep = {x.strip().lower() for x in sel.split(",")} | {"id"}
+            d = {k: v for k, v in d.items() if k.startswith("@") or k.lower() in keep}
         d = dict({"@odata.context": req.base + "/v1.0/$metadata#users('%s')/mailFolders/$entity" % box.user_id}, **d)
         return json_resp(200, d)
+
+    def graph_folder_delta(self, req, box):
+        """mailFolders/delta [Graph-folder-delta]: a first round lists every
+        folder of the mailbox's folder tree (msgfolderroot's descendants,
+        nested ones included, flat, each with its parentFolderId; search
+        folders live outside it), later rounds the folders added, changed
+        (renamed, moved) since, and removed ones as @removed."""
+        pref = self.prefer(req)
+        try:
+            n = int(pref.get("odata.maxpagesize") or 10)
+        except ValueError:
+            n = 10
+        n = min(max(n, 1), 1000)
+        skiptok = self.gq(req, "skiptoken")
+        deltatok = self.gq(req, "deltatoken")
+        with box.lock:
+            if skiptok or deltatok:
+                st = self.delta_tokens.get(skiptok or deltatok)
+                if st is None or st.get("expired") or st["mailbox"] != box.address or \
+                        st.get("kind") != "folders":
+                    req.ctx["delta"] = "expired"
+                    return graph_error(410, self.config["delta_410_code"],
+                                       "The sync state generation is not found.")
+                if deltatok:
+                    seen = []
+                    for seq, fid in box.folder_changes:
+                        if seq > st["seq"] and fid not in seen:
+                            seen.append(fid)
+                    state = {"kind": "folders", "mailbox": box.address, "snap": seen,
+                             "pos": 0, "seq": box.folder_seq, "sel": st["sel"],
+                             "round": "incremental"}
+                else:
+                    state = st
+            else:
+                sel = self.gq(req, "select")
+                sel = [x.strip() for x in sel.split(",")] if sel else None
+                snap = [fid for fid in box.folders if box.in_ipm(fid)]
+                state = {"kind": "folders", "mailbox": box.address, "snap": snap,
+                         "pos": 0, "seq": box.folder_seq, "sel": sel, "round": "initial"}
+            req.ctx["round"] = state["round"]
+            pos = state["pos"]
+            items = []
+            for fid in state["snap"][pos:pos + n]:
+                if fid not in box.folders or not box.in_ipm(fid):
+                    items.append({"id": fid, "@removed": {"reason": "deleted"}})
+                    continue
+                d = self.folder_json(box, fid)
+                if state["sel"]:
+                    keep = {x.lower() for x in state["sel"]} | {"id"}
+                    d = {k: v for k, v in d.items() if k.startswith("@") or k.lower() in keep}
+                items.append(d)
+            url = req.base + req.ctx.get("_upath", "/v1.0/me") + "/mailFolders/delta"
+            out = {"@odata.context": req.base + "/v1.0/$metadata#Collection(mailFolder)",
+                   "value": items}
+            if pos + n < len(state["snap"]):
+                nt = "s" + rand_token(24)
+                self.delta_tokens[nt] = dict(state, pos=pos + n)
+                out["@odata.nextLink"] = url + "?$skiptoken=" + nt
+            else:
+                dt = "d" + rand_token(24)
+                self.delta_tokens[dt] = {"kind": "folders", "mailbox": box.address,
+                                         "seq": state["seq"], "sel": state["sel"]}
+                out["@odata.deltaLink"] = url + "?$deltatoken=" + dt
+        req.ctx["count"] = len(items)
+        return json_resp(200, out)
 
     @staticmethod
     def parse_select(sel):
@@ -3479,7 +3731,7 @@ class Emu:
                 st = self.delta_tokens.get(tok)
                 f = self.take_fault(req, kinds=("delta410",))
                 expired = st is None or st.get("expired") or st["mailbox"] != box.address or \
-                    st["folder"] != fid or (deltatok and st["seq"] < box.delta_min_seq)
+                    st.get("folder") != fid or (deltatok and st["seq"] < box.delta_min_seq)
                 if f is not None or expired:
                     req.ctx["delta"] = "expired"
                     if f is not None:
@@ -3519,8 +3771,20 @@ class Emu:
                         conds = self.parse_filter(flt, delta=True)
                     except ValueError as e:
                         return graph_error(400, "ErrorInvalidUrlQueryFilter", "Invalid filter clause: %s" % e)
+                order = re.sub(r"\s+", " ", (self.gq(req, "orderby") or "").strip()).lower()
+                if order not in ("", "receiveddatetime desc"):
+                    # message-delta: "The only supported $orderby
+                    # expression is $orderby=receivedDateTime+desc"
+                    return graph_error(400, "ErrorInvalidUrlQuery",
+                                       "The only supported $orderby expression is receivedDateTime desc.")
                 snap = [imm for _, imm in box.oorder if box.omsgs[imm].folder == fid and
                         (not conds or self.match_filter(box, box.omsgs[imm], conds))]
+                req.ctx["orderby"] = order or None
+                if not order:
+                    # "If you do not include an $orderby expression, the
+                    # return order is not guaranteed" [Graph-delta]: any
+                    # order, here a shuffle (deterministic per folder)
+                    random.Random("%s/%s/%d" % (self.args.seed, fid, box.change_seq)).shuffle(snap)
                 state = {"mailbox": box.address, "folder": fid, "fields": fields, "conds": conds,
                          "snap": snap, "pos": 0, "seq": box.change_seq, "round": "initial"}
                 req.ctx["round"] = "initial"
@@ -3555,7 +3819,8 @@ class Emu:
                 b, hb = self.graph_msg(box, m, state["fields"], immutable, basic, True)
                 body_ret = body_ret or hb
                 items.append(b)
-            folder_url = req.base + "/v1.0/me/mailFolders('%s')/messages/delta" % fid
+            folder_url = req.base + req.ctx.get("_upath", "/v1.0/me") + \
+                "/mailFolders('%s')/messages/delta" % fid
             if pos + n < len(state["snap"]):
                 nt = "s" + rand_token(24)
                 self.delta_tokens[nt] = dict(state, pos=pos + n)
@@ -3607,19 +3872,31 @@ class Emu:
         box = self.find_box(g["mailbox"])
         conc = self.config["graph_concurrency"] if self.config["quotas"] else 0
         key = "m:" + box.address
+        # Graph "dispatches up to four individual requests from a batch to
+        # the Outlook service simultaneously" (Microsoft Q&A 1660054): a
+        # batch holds min(n, 4) of the mailbox's concurrency while it runs,
+        # and of each wave of four, those past what other requests in
+        # flight leave get the mailbox's concurrency 429 [Graph-throttle].
+        wave = min(len(reqs), 4)
+        room = wave
         if conc:
             with self.lock:
-                if self.inflight[key] >= conc:
-                    req.ctx["quota"] = "concurrency"
-                    return graph_error(429, "ApplicationThrottled",
-                                       "Application is over its MailboxConcurrency limit.",
-                                       headers=[("Retry-After", str(self.config["graph_retry_after"]))])
-                self.inflight[key] += 1
+                room = max(0, min(wave, conc - self.inflight[key]))
+                self.inflight[key] += room
         responses = []
         escalate = None
         try:
             self.delay(req)
-            for r in reqs:
+            for k, r in enumerate(reqs):
+                if conc and k % 4 >= room:
+                    req.ctx["quota"] = "concurrency"
+                    item = {"id": str(r.get("id")), "status": 429,
+                            "headers": {"Retry-After": str(self.config["graph_retry_after"]),
+                                        "Content-Type": "application/json"},
+                            "body": {"error": {"code": "ApplicationThrottled",
+                                               "message": "Application is over its MailboxConcurrency limit."}}}
+                    responses.append((item["id"], json.dumps(item, separators=(",", ":")).encode()))
+                    continue
                 url = r.get("url", "")
                 if url.startswith("http"):
                     url = "/" + url.split("/", 3)[3]
@@ -3629,8 +3906,10 @@ class Emu:
                 path, _, rawq = url.partition("?")
                 h = {k.lower(): v for k, v in (r.get("headers") or {}).items()}
                 h.setdefault("authorization", req.headers.get("authorization", ""))
-                if "prefer" not in h and req.headers.get("prefer"):
-                    h["prefer"] = req.headers["prefer"]
+                # Prefer applies to the request it comes with only
+                # [Graph-immutable: "This header only applies to the
+                # request it is included with"]: an outer one reaches no
+                # inner request.
                 body = json.dumps(r["body"]).encode() if "body" in r else b""
                 ireq = Req((r.get("method") or "GET").upper(), "/v1.0" + urllib.parse.unquote(path),
                            rawq, h, body, req.base, inner=True, parent=bid)
@@ -3657,7 +3936,7 @@ class Emu:
         finally:
             if conc:
                 with self.lock:
-                    self.inflight[key] -= 1
+                    self.inflight[key] -= room
         # "Responses to the batched requests might appear in a different
         # order" (json-batching): not in request order unless configured so
         if self.config["graph_batch_order"] != "request":
@@ -3859,7 +4138,9 @@ class Emu:
                            for x in [box.msgs[i]]]
             else:
                 with box.lock:
-                    lst = [{"id": x.imm, "restId": x.rest, "folder": box.folders[x.folder]["wk"],
+                    lst = [{"id": x.imm, "restId": x.rest,
+                            "folder": box.folders[x.folder]["wk"] or box.folder_path(x.folder),
+                            "path": box.folder_path(x.folder), "under": box.folder_under(x.folder),
                             "messageId": x.spec.message_id, "received": iso_ms(x.received)}
                            for _, i in box.oorder[:int(qs_first(req.query, "limit", "1000"))]
                            for x in [box.omsgs[i]]]
@@ -3932,6 +4213,8 @@ class Emu:
         if sub == "/consent" and m == "POST":
             box.untick = set(body.get("untick", []))
             return json_resp(200, {"untick": sorted(box.untick)})
+        if sub.startswith("/folders") and box.provider == "outlook":
+            return self.control_folders(box, sub, m, body)
         if sub == "/sendas" and m == "POST" and box.provider == "gmail":
             sa = body.get("send_as")
             if not isinstance(sa, list):
@@ -3939,6 +4222,53 @@ class Emu:
             box.send_as = sa
             return json_resp(200, {"sendAs": sa})
         return json_resp(404, {"error": "unknown mailbox endpoint"})
+
+
+    @staticmethod
+    def control_folders(box, sub, m, body):
+        """Outlook folders: list, add, rename, move, delete (to Deleted
+        Items, as Outlook does, or for good with "permanent")."""
+        def find():
+            fid = box.resolve_folder(body.get("id") or body.get("path") or "", paths=True)
+            if fid is None:
+                raise ValueError("no folder %s" % (body.get("id") or body.get("path")))
+            return fid
+        with box.lock:
+            if sub == "/folders" and m == "GET":
+                return json_resp(200, {"folders": [
+                    {"id": fid, "path": box.folder_path(fid), "wk": f["wk"],
+                     "under": box.folder_under(fid), "ipm": box.in_ipm(fid)}
+                    for fid, f in box.folders.items()], "seq": box.folder_seq})
+            if sub == "/folders" and m == "POST":
+                if "count" in body:
+                    ids = [box.folder_add("%s %02d" % (body.get("prefix", "Folder"), i + 1),
+                                          body.get("parent"))
+                           for i in range(int(body["count"]))]
+                    return json_resp(200, {"ids": ids})
+                if "path" in body:
+                    fid = box.folder_ensure(body["path"])
+                else:
+                    fid = box.folder_add(body["name"], body.get("parent"),
+                                         search=bool(body.get("search")))
+                return json_resp(200, {"id": fid, "path": box.folder_path(fid)})
+            if sub == "/folders/rename" and m == "POST":
+                fid = find()
+                box.folders[fid]["displayName"] = body["name"]
+                box.folder_changed(fid)
+                return json_resp(200, {"id": fid, "path": box.folder_path(fid)})
+            if sub in ("/folders/move", "/folders/delete") and m == "POST":
+                fid = find()
+                if sub == "/folders/delete" and body.get("permanent"):
+                    box.folder_remove(fid)
+                    return json_resp(200, {"id": fid, "deleted": True})
+                to = box.wk["deleteditems"] if sub == "/folders/delete" else \
+                    box.resolve_folder(body["to"], paths=True)
+                if to is None or to in box.chain(fid) or fid in box.chain(to):
+                    raise ValueError("cannot move there")
+                box.folders[fid]["parentFolderId"] = to
+                box.folder_changed(fid)
+                return json_resp(200, {"id": fid, "path": box.folder_path(fid)})
+        return json_resp(404, {"error": "unknown folders endpoint"})
 
 
 # ---------------------------------------------------------------- server
@@ -4131,7 +4461,8 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free)")
     ap.add_argument("--port-file", help="write the port here once listening")
     ap.add_argument("--generate",
-                    help="gmail:N,outlook:M[,messages:K][,threads:MEAN[,singles:F]]")
+                    help="gmail:N,outlook:M[,messages:K][,threads:MEAN[,singles:F]]"
+                         "[,folders:F]")
     ap.add_argument("--gen-end", default="2026-11-20T00:00:00Z",
                     help="date of the newest generated message (ISO, or 'now')")
     ap.add_argument("--seed", type=int, default=42)

@@ -449,6 +449,41 @@ t "\$batch: responses with id, status, headers, body" 'c == 200 and {x["id"]: x[
 python3 -c 'import json;print(json.dumps({"requests":[{"id":str(i),"method":"GET","url":"/me"} for i in range(21)]}))' >"$W/b21"
 r -H "$MH" -H 'Content-Type: application/json' --data-binary @"$W/b21" "$GR/\$batch"
 t "\$batch of 21: 400" 'c == 400'
+# nested folders, the folder delta, $orderby on delta, /users access,
+# a $batch's inner Prefer
+ctl POST /_emu/mailboxes/carol@firm.example/folders '{"path":"Inbox/Clients/Acme"}'
+get ACME 'd["id"]'
+r -H "$MH" "$GR/me/mailFolders"
+t "mailFolders lists the top folders only" 'c == 200 and not {"Clients","Acme","Conflicts"} & {f["displayName"] for f in d["value"]} and "Sync Issues" in {f["displayName"] for f in d["value"]}'
+r -H "$MH" "$GR/me/mailFolders/inbox/childFolders"
+t "childFolders: one level below" 'c == 200 and [f["displayName"] for f in d["value"]] == ["Clients"] and d["value"][0]["childFolderCount"] == 1'
+r -H "$MH" "$GR/me/mailFolders/msgfolderroot?\$select=id"
+t "mailFolders/msgfolderroot: the top of the tree" 'c == 200 and d["id"] and set(d) <= {"@odata.context", "id"}'
+r -H "$MH" -H 'Prefer: odata.maxpagesize=100' "$GR/me/mailFolders/delta?\$select=displayName,parentFolderId"
+t "mailFolders/delta: every folder, nested ones too, flat, with parents" 'c == 200 and {"Acme","Clients","Conflicts","Inbox"} <= {f["displayName"] for f in d["value"]} and all(set(f) == {"id","displayName","parentFolderId"} for f in d["value"]) and "@odata.deltaLink" in d'
+get FDL 'd["@odata.deltaLink"]'
+ctl POST /_emu/mailboxes/carol@firm.example/folders/rename "{\"id\":\"$ACME\",\"name\":\"Acme Ltd\"}"
+r -H "$MH" "$FDL"
+t "mailFolders/delta later: the folder renamed, alone" 'c == 200 and [f["displayName"] for f in d["value"]] == ["Acme Ltd"]'
+get FDL 'd["@odata.deltaLink"]'
+ctl POST /_emu/mailboxes/carol@firm.example/folders/delete "{\"id\":\"$ACME\",\"permanent\":true}"
+r -H "$MH" "$FDL"
+t "mailFolders/delta: a folder deleted comes as @removed" 'c == 200 and d["value"] == [{"id": "'"$ACME"'", "@removed": {"reason": "deleted"}}]'
+r -H "$MH" "$GR/me/mailFolders/$ACME/messages/delta"
+t "the deleted folder's delta: 404 ErrorItemNotFound" 'c == 404 and d["error"]["code"] == "ErrorItemNotFound"'
+r -H "$MH" -H 'Prefer: odata.maxpagesize=100' "$GR/me/mailFolders/inbox/messages/delta?\$select=receivedDateTime&\$orderby=receivedDateTime%20desc"
+t "delta with \$orderby=receivedDateTime desc: newest first" 'c == 200 and len(d["value"]) > 2 and [v["receivedDateTime"] for v in d["value"]] == sorted((v["receivedDateTime"] for v in d["value"]), reverse=True)'
+r -H "$MH" -H 'Prefer: odata.maxpagesize=100' "$GR/me/mailFolders/inbox/messages/delta?\$select=receivedDateTime"
+t "delta without \$orderby: in no guaranteed order" 'c == 200 and [v["receivedDateTime"] for v in d["value"]] != sorted((v["receivedDateTime"] for v in d["value"]), reverse=True)'
+r -H "$MH" "$GR/me/mailFolders/inbox/messages/delta?\$orderby=subject"
+t "delta with another \$orderby: 400" 'c == 400'
+ctl POST /_emu/mailboxes '{"provider":"outlook","address":"desk@firm.example","shared":true,"members":["carol@firm.example"]}'
+r -H "$MH" "$GR/users/desk@firm.example/mailFolders/inbox"
+t "another mailbox without Mail.Read.Shared: 403 ErrorAccessDenied" 'c == 403 and d["error"]["code"] == "ErrorAccessDenied"'
+r -H "$MH" "$GR/users/nobody@firm.example/mailFolders/inbox"
+t "no such user: 404" 'c == 404'
+r -H "$MH" -H 'Prefer: IdType="ImmutableId"' -H 'Content-Type: application/json' --data-binary '{"requests":[{"id":"1","method":"GET","url":"/me/mailFolders/inbox/messages/delta?$select=subject"},{"id":"2","method":"GET","url":"/me/mailFolders/inbox/messages/delta?$select=subject","headers":{"Prefer":"IdType=\"ImmutableId\""}}]}' "$GR/\$batch"
+t "\$batch: the outer Prefer reaches no request, an inner one its own" 'c == 200 and (lambda a: a["1"]["body"]["value"][0]["id"].startswith("AAMkAD") and a["2"]["body"]["value"][0]["id"].startswith("AAkALg"))({x["id"]: x for x in d["responses"]})'
 ctl POST /_emu/tokens/expire '{"mailbox":"carol@firm.example"}'
 r -H "$MH" "$GR/me"
 t "expired Graph token: 401 InvalidAuthenticationToken" 'c == 401 and d["error"]["code"] == "InvalidAuthenticationToken" and "innerError" in d["error"]'

@@ -75,15 +75,15 @@ fixtures(void)
 	e[2].naccounts = 1;
 
 	accts[0] = (struct ms_account){1, "gmail", "alice@firm.example",
-	    "alice", "active", 1794924180, NULL, 120, 0};
+	    "alice", "active", 1794924180, NULL, 120, 0, "own", NULL, 0};
 	accts[1] = (struct ms_account){2, "gmail",
 	    "a.very.long.mailbox.address@subsidiary.firm.example", "bob",
 	    "needs-reauth", 1794751200,
 	    "Gmail token endpoint: HTTP 400 invalid_grant: Token has been "
 	    "expired or revoked.",
-	    3, 0};
+	    3, 0, "own", NULL, 0};
 	accts[2] = (struct ms_account){3, "outlook", "carol@firm.example",
-	    "carol", "active", 0, NULL, 0, 1};
+	    "carol", "active", 0, NULL, 0, 1, "own", NULL, 0};
 
 	clients[0].crm_id = "c-17";
 	clients[0].name = "Acme Ltd";
