@@ -11,19 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "account.h"
-#include "addr.h"
 #include "cli.h"
+#include "connect.h"
 #include "http.h"
-#include "imap.h"
-#include "listen.h"
 #include "log.h"
-#include "oauth.h"
 #include "util.h"
 
 #define SECRET_MAX 4096
@@ -31,12 +25,8 @@
 
 extern char **environ;
 
-/* The provider of this run: a file-scope pointer, so that it stays
- * reachable when errx ends the run from a helper (LeakSanitizer sees no
- * leak in what the exit leaves behind). */
-static struct ms_provider *volatile provider;
-
-enum mode { MODE_LOOPBACK, MODE_PASTE, MODE_DEVICE };
+/* --no-browser: show_url opens none. */
+static int open_browsers;
 
 /* The options of a mailbox with a password of its own (IMAP): values
  * of their own, clear of parse_args' enum. */
@@ -76,7 +66,7 @@ struct opts {
 	const char *member;
 	const char *login_hint;
 	int no_browser;
-	enum mode mode;
+	enum ms_connect_mode mode;
 	int port;
 	int timeout;
 	struct imap_opts imap; /* --provider imap */
@@ -257,88 +247,6 @@ read_paste(void)
 	return line;
 }
 
-/* Authorization code with PKCE: over the loopback listener or pasted. */
-static int
-code_flow(const struct opts *o, const struct ms_provider *p,
-    const struct ms_app *app, struct ms_tokens *t)
-{
-	char *verifier = ms_secret_random_b64url(48);
-	char *challenge = ms_secret_s256(verifier);
-	char *state = ms_secret_random_b64url(24);
-	char *redirect, *url, *code = NULL, *line;
-	int fd = -1, port = o->port, rc;
-
-	if (o->mode == MODE_LOOPBACK &&
-	    (fd = ms_listen_open(port, &port)) == -1)
-		die();
-	redirect = port ? ms_xasprintf("http://127.0.0.1:%d/", port)
-			: ms_xstrdup("http://127.0.0.1/");
-	url = ms_oauth_auth_url(
-	    p, app, redirect, challenge, state, o->login_hint);
-	fprintf(stderr,
-	    "Open this address in a browser to authorize the "
-	    "%s mailbox%s:\n%s\n",
-	    p->label,
-	    o->mode == MODE_PASTE
-		? ", then paste the address it lands on (or its code) here"
-		: "",
-	    url);
-	fflush(stderr);
-	if (o->mode == MODE_LOOPBACK) {
-		if (!o->no_browser && isatty(STDIN_FILENO) &&
-		    isatty(STDERR_FILENO))
-			open_browser(url);
-		rc = ms_listen_wait(fd, state, o->timeout, &code);
-		close(fd);
-		if (rc == -1 && ms_errcode() == EX_TEMPFAIL)
-			errx(EX_TEMPFAIL, "%s; %s", ms_errstr(),
-			    p->drv->redirect_hint);
-	} else if ((line = read_paste()) == NULL)
-		rc = ms_errc(EX_DATAERR, "nothing pasted on stdin");
-	else {
-		rc = ms_oauth_parse_paste(line, state, &code);
-		ms_secret_free(line);
-	}
-	if (rc == 0)
-		rc = ms_oauth_exchange(p, app, code, verifier, redirect, t);
-	ms_secret_free(code);
-	ms_secret_free(verifier);
-	ms_secret_free(state);
-	free(challenge);
-	free(redirect);
-	free(url);
-	return rc;
-}
-
-/* Store what the authorization gave, all or nothing. */
-static int
-store(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
-    const struct ms_app *app, const char *address, const struct ms_tokens *t,
-    char **member)
-{
-	int64_t id;
-	int existed;
-
-	if (ms_db_begin(db) == -1)
-		return -1;
-	if ((o->client_id != NULL &&
-		ms_cred_app_store(db, key, o->provider, app) == -1) ||
-	    ms_account_upsert(db, o->provider, address, o->member,
-		default_member(), &id, &existed, member) == -1 ||
-	    ms_account_origin_set(db, id, o->shared ? "shared" : "own",
-		(o->drv->flags & MS_DRV_TENANT) ? app->tenant : NULL) == -1 ||
-	    ms_cred_tokens_save(db, key, id, o->provider, address, t) == -1 ||
-	    ms_db_commit(db) == -1) {
-		ms_db_rollback(db);
-		return -1;
-	}
-	if (existed)
-		ms_log_info("%s was connected already: re-authorized, its "
-			    "sync state kept",
-		    address);
-	return 0;
-}
-
 /*
  * --provider imap: a mailbox with a password of its own
  */
@@ -380,7 +288,7 @@ imap_check(const struct opts *o)
 
 	if (o->client_id || o->secret_file || o->secret_stdin || o->tenant ||
 	    o->setup || o->new_key || o->login_hint || o->no_browser ||
-	    o->mode != MODE_LOOPBACK || o->port || o->shared)
+	    o->mode != MS_CONNECT_LOOPBACK || o->port || o->shared)
 		errx(EX_USAGE,
 		    "an IMAP mailbox has no OAuth app: give --host, --user "
 		    "and the password (mailsync-connect --help)");
@@ -437,89 +345,44 @@ imap_password(const struct imap_opts *io)
 	return s;
 }
 
-/* USER when it is an address, else USER@HOST: normalised. */
-static char *
-imap_address(const struct imap_opts *io)
-{
-	char *raw, *a;
-
-	raw = strchr(io->user, '@') != NULL
-	    ? ms_xstrdup(io->user)
-	    : ms_xasprintf("%s@%s", io->user, io->host);
-	if ((a = ms_addr_normalize(raw)) == NULL)
-		errx(EX_USAGE, "%s is no email address: give --user as one",
-		    raw);
-	free(raw);
-	return a;
-}
-
 /*
  * Log in once, before the database is even opened (nothing stored when
  * the login fails), then store the account, its server and its sealed
  * password at once. The exit status.
  */
 static int
-imap_main(const struct opts *o, struct ms_cli *cli)
+password_main(
+    const struct opts *o, const struct ms_connect *c, struct ms_cli *cli)
 {
 	const struct imap_opts *io = &o->imap;
-	struct ms_imap_server srv = {0};
-	struct ms_fetch_conn_spec cs = {0};
-	struct ms_secret_key *key = NULL;
-	char *address, *member = NULL, *url;
-	int v6 = strchr(io->host, ':') != NULL, existed, code = 0;
+	struct ms_imap_server srv = {
+	    .host = (char *)io->host,
+	    .user = (char *)io->user,
+	    .tls = io->plain   ? "none"
+		: io->starttls ? "starttls"
+			       : "implicit",
+	    .port = io->port,
+	};
+	struct ms_secret_key *key;
+	char *address, *member;
 	struct ms_db *db;
-	int64_t id;
 
-	srv.host = (char *)io->host;
-	srv.user = (char *)io->user;
-	srv.tls = io->plain ? "none" : io->starttls ? "starttls" : "implicit";
-	srv.port = io->port ? io->port : io->plain || io->starttls ? 143 : 993;
-	address = imap_address(io);
 	srv.password = imap_password(io);
-	url = ms_xasprintf("%s://%s%s%s:%d",
-	    strcmp(srv.tls, "implicit") == 0 ? "imaps" : "imap", v6 ? "[" : "",
-	    io->host, v6 ? "]" : "", srv.port);
-	cs.url = url;
-	cs.starttls = io->starttls;
-	cs.user = io->user;
-	cs.password = srv.password;
-	if (ms_imap_login(&cs, o->timeout) == -1) {
-		warnx("%s:%d: %s%s", io->host, srv.port, ms_errstr(),
-		    ms_errcode() == EX_NOPERM ? ": nothing stored" : "");
-		code = ms_errcode();
-		goto out;
-	}
-	if ((db = ms_cli_open(cli)) == NULL) {
-		warnx("%s", ms_errstr());
-		code = ms_errcode();
-		goto out;
-	}
-	if ((key = ms_cred_key_load(db, 1)) == NULL || ms_db_begin(db) == -1 ||
-	    ms_account_upsert(db, o->provider, address, o->member,
-		default_member(), &id, &existed, &member) == -1 ||
-	    ms_cred_imap_save(db, key, id, address, &srv) == -1 ||
-	    ms_db_commit(db) == -1) {
-		warnx("%s", ms_errstr());
-		code = ms_errcode();
-		ms_db_rollback(db);
-	} else {
-		if (existed)
-			ms_log_info("%s was connected already: its password "
-				    "and server replaced, its sync state kept",
-			    address);
-		printf("connected %s %s member=%s\n", o->provider, address,
-		    member);
-	}
+	if (ms_connect_login(c, &srv, &address) == -1)
+		die();
+	if ((db = ms_cli_open(cli)) == NULL ||
+	    (key = ms_cred_key_load(db, 1)) == NULL ||
+	    ms_connect_password(db, key, c, &srv, address, &member) == -1)
+		die();
+	printf("connected %s %s member=%s\n", o->provider, address, member);
+	ms_secret_free(srv.password);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
-out:
-	ms_secret_free(srv.password);
 	free(address);
 	free(member);
-	free(url);
-	if (code == 0 && (fflush(stdout) == EOF || ferror(stdout)))
+	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EX_IOERR, "stdout");
-	return code;
+	return 0;
 }
 
 /* --shared: a mailbox of the provider's kind, never with --setup. */
@@ -609,8 +472,8 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		case 'm': o->member = optarg; break;
 		case OPT_HINT: o->login_hint = optarg; break;
 		case OPT_NO_BROWSER: o->no_browser = 1; break;
-		case OPT_PASTE: o->mode = MODE_PASTE; break;
-		case OPT_DEVICE: o->mode = MODE_DEVICE; break;
+		case OPT_PASTE: o->mode = MS_CONNECT_PASTE; break;
+		case OPT_DEVICE: o->mode = MS_CONNECT_DEVICE; break;
 		case OPT_PORT:
 			o->port = (int)strtonum(optarg, 1, 65535, &errstr);
 			if (errstr != NULL)
@@ -653,79 +516,17 @@ parse_args(int argc, char *argv[], struct opts *o, struct ms_cli *cli)
 		errx(EX_USAGE, "--setup stores credentials: give --client-id");
 	if (o->new_key && !o->setup)
 		errx(EX_USAGE, "--new-key goes with --setup");
-	if (o->secret_stdin && o->mode == MODE_PASTE)
+	if (o->secret_stdin && o->mode == MS_CONNECT_PASTE)
 		errx(EX_USAGE,
 		    "--client-secret-stdin and --paste both read "
 		    "stdin: store the credentials first with --setup");
 	if (o->tenant != NULL && !(o->drv->flags & MS_DRV_TENANT))
 		errx(EX_USAGE, "--tenant: %s has no tenants", o->drv->label);
-	if (o->mode == MODE_DEVICE && !(o->drv->flags & MS_DRV_DEVICE))
+	if (o->mode == MS_CONNECT_DEVICE && !(o->drv->flags & MS_DRV_DEVICE))
 		errx(EX_USAGE,
 		    "%s does not allow its mail scopes with the "
 		    "device flow: use the browser or --paste",
 		    o->drv->label);
-}
-
-/*
- * The address of the account to store: the signed-in mailbox's, or with
- * --shared the shared mailbox's, once the member's token is found to
- * read it (Graph answers 403 ErrorAccessDenied otherwise: nothing is
- * stored). A new string; exits on failure.
- */
-static char *
-account_address(const struct opts *o, const struct ms_provider *p,
-    const struct ms_tokens *t, const char *own)
-{
-	char *address;
-
-	if (o->shared == NULL)
-		return ms_xstrdup(own);
-	if ((address = ms_addr_normalize(o->shared)) == NULL)
-		errx(EX_USAGE, "--shared \"%s\": not an address: %s", o->shared,
-		    ms_errstr());
-	if (t->scope != NULL &&
-	    !ms_provider_scope_has(t->scope, p->drv->shared_needed))
-		errx(EX_NOPERM,
-		    "the grant lacks %s (was its box unticked?): nothing "
-		    "stored; connect again and allow reading shared mail",
-		    p->drv->shared_needed);
-	if (p->drv->shared(p, t->access, address) == -1)
-		errx(ms_errcode(), "%s; nothing stored", ms_errstr());
-	ms_log_info("%s signed in; %s is shared with them", own, address);
-	return address;
-}
-
-/*
- * --new-key: the key file is lost, and with it every sealed secret.
- * Discard them (every account needs connecting again, every app's client
- * secret storing again), so that a new key can be made. Never over a key
- * file that is there: that one may still open them.
- */
-static void
-new_key(struct ms_db *db)
-{
-	char *path = ms_secret_key_path(ms_db_path(db));
-	struct stat sb;
-	int apps, tokens;
-
-	if (lstat(path, &sb) == 0)
-		errx(EX_USAGE,
-		    "--new-key replaces a lost key file, and %s is there: "
-		    "if it is the wrong one, move it away first",
-		    path);
-	if (ms_db_begin(db) == -1 ||
-	    ms_cred_discard_sealed(db, &apps, &tokens) == -1 ||
-	    ms_db_commit(db) == -1) {
-		ms_db_rollback(db);
-		die();
-	}
-	if (apps > 0 || tokens > 0)
-		ms_log_warn("discarded the secrets sealed with the lost key: "
-			    "%d app secret%s and the tokens of %d account%s "
-			    "(connect %s again)",
-		    apps, apps == 1 ? "" : "s", tokens, tokens == 1 ? "" : "s",
-		    tokens == 1 ? "it" : "each");
-	free(path);
 }
 
 /* The app: given on the command line, else the stored one. */
@@ -755,38 +556,23 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 	}
 }
 
-/*
- * Read the addresses the mailbox sends as: the business's own too. A
- * failure is a warning: pull reads them again within a day.
- */
+/* The authorization URL, alone on its own line (scripts read it), and
+ * a browser when a person is there to use it. */
 static void
-read_aliases(struct ms_db *db, const struct ms_provider *p, const char *access,
-    const char *address)
+show_url(const struct ms_connect *c, const char *url)
 {
-	char **addrs = NULL;
-	size_t n = 0;
-	int64_t id;
-
-	if (!(p->drv->flags & MS_DRV_ALIASES))
-		return;
-	if (p->drv->aliases(p, access, &addrs, &n) == -1 ||
-	    ms_account_find(db, p->name, address, &id, NULL) != 0 ||
-	    ms_db_begin(db) == -1) {
-		ms_log_warn("warning: %s: send-as addresses not read (%s); "
-			    "the next pull tries again",
-		    address, ms_errstr());
-		ms_strv_free(addrs, n);
-		return;
-	}
-	if (ms_account_aliases_set(db, id, addrs, n, time(NULL)) == -1 ||
-	    ms_db_commit(db) == -1) {
-		ms_db_rollback(db);
-		ms_log_warn("warning: %s: send-as addresses not stored (%s)",
-		    address, ms_errstr());
-	} else if (n > 0)
-		ms_log_info("%s also sends as %zu other address%s", address, n,
-		    n == 1 ? "" : "es");
-	ms_strv_free(addrs, n);
+	fprintf(stderr,
+	    "Open this address in a browser to authorize the %s mailbox%s:\n"
+	    "%s\n",
+	    c->drv->label,
+	    c->mode == MS_CONNECT_PASTE
+		? ", then paste the address it lands on (or its code) here"
+		: "",
+	    url);
+	fflush(stderr);
+	if (c->mode == MS_CONNECT_LOOPBACK && open_browsers &&
+	    isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
+		open_browser(url);
 }
 
 int
@@ -794,23 +580,32 @@ main(int argc, char *argv[])
 {
 	struct opts o = {.timeout = DEFAULT_TIMEOUT};
 	struct ms_cli cli = {0};
+	struct ms_connect c;
 	struct ms_secret_key *key;
-	struct ms_provider *p;
-	struct ms_tokens t = {0};
 	struct ms_app app;
 	struct ms_db *db;
-	char *raw, *own, *address, *member;
-	int rc;
+	char *address, *member;
 
 	ms_secret_protect(); /* before any secret is in memory */
 	parse_args(argc, argv, &o, &cli);
+	c = (struct ms_connect){
+	    .drv = o.drv,
+	    .member = o.member,
+	    .runner = o.member || o.setup ? o.member : default_member(),
+	    .login_hint = o.login_hint,
+	    .shared = o.shared,
+	    .mode = o.mode,
+	    .port = o.port,
+	    .timeout = o.timeout,
+	    .show = show_url,
+	    .paste = read_paste,
+	};
+	open_browsers = !o.no_browser;
 	if (o.drv->flags & MS_DRV_PASSWORD)
-		return imap_main(&o, &cli);
-	if ((db = ms_cli_open(&cli)) == NULL)
-		die();
-	if (o.new_key)
-		new_key(db);
-	if ((key = ms_cred_key_load(db, 1)) == NULL)
+		return password_main(&o, &c, &cli);
+	if ((db = ms_cli_open(&cli)) == NULL ||
+	    (o.new_key && ms_connect_new_key(db) == -1) ||
+	    (key = ms_cred_key_load(db, 1)) == NULL)
 		die();
 	get_app(db, key, &o, &app);
 	if (o.setup) {
@@ -819,42 +614,16 @@ main(int argc, char *argv[])
 		    ms_db_commit(db) == -1)
 			die();
 		ms_log_info("stored the %s app credentials", o.provider);
-		ms_cred_app_finish(&app);
-		ms_secret_key_destroy(key);
-		ms_db_close(db);
-		return 0;
+	} else {
+		if (ms_connect_oauth(db, key, &c, &app, o.client_id != NULL,
+			&address, &member) == -1)
+			die();
+		printf(
+		    "connected %s %s member=%s\n", o.provider, address, member);
+		free(address);
+		free(member);
 	}
-	if ((p = provider = ms_provider_create(o.provider, app.tenant)) == NULL)
-		die();
-	if (o.shared != NULL)
-		ms_provider_shared(p);
-	rc = o.mode == MODE_DEVICE ? ms_oauth_device(p, &app, o.timeout, &t)
-				   : code_flow(&o, p, &app, &t);
-	if (rc == -1)
-		die();
-	if (t.scope != NULL &&
-	    !ms_provider_scope_has(t.scope, p->drv->needed_scope))
-		errx(EX_NOPERM,
-		    "the grant lacks %s (was its box unticked?): "
-		    "nothing stored; connect again and allow reading mail",
-		    p->drv->needed_scope);
-	if ((raw = p->drv->address(p, t.access)) == NULL)
-		die();
-	if ((own = ms_addr_normalize(raw)) == NULL)
-		errx(EX_DATAERR, "%s gave an unusable address: %s", p->label,
-		    ms_errstr());
-	address = account_address(&o, p, &t, own);
-	free(own);
-	if (store(db, key, &o, &app, address, &t, &member) == -1)
-		die();
-	read_aliases(db, p, t.access, address);
-	printf("connected %s %s member=%s\n", o.provider, address, member);
-	free(member);
-	free(raw);
-	free(address);
-	ms_cred_tokens_finish(&t);
 	ms_cred_app_finish(&app);
-	ms_provider_destroy(p);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
 	if (fflush(stdout) == EOF || ferror(stdout))

@@ -1024,24 +1024,35 @@ on_untagged(struct ms_imap *sess, const struct ms_imap_resp *r, void *arg)
 static const struct ms_imap_ops session_ops = {
     on_ready, on_closed, on_untagged};
 
+/* How to reach srv, logging in with password; spec->url is the string
+ * returned, the caller's (imaps:// for TLS from the start, else imap://). */
+static char *
+server_spec(const struct ms_imap_server *srv, const char *password,
+    struct ms_fetch_conn_spec *spec)
+{
+	int v6 = strchr(srv->host, ':') != NULL;
+	char *url = ms_xasprintf("%s://%s%s%s:%d",
+	    strcmp(srv->tls, "implicit") == 0 ? "imaps" : "imap", v6 ? "[" : "",
+	    srv->host, v6 ? "]" : "", srv->port);
+
+	spec->url = url;
+	spec->starttls = strcmp(srv->tls, "starttls") == 0;
+	spec->user = srv->user;
+	spec->password = password;
+	return url;
+}
+
 static void
 session_open(struct imap *g, double delay)
 {
 	struct ms_imap_spec spec = {0};
 	char *secret = NULL, *url;
-	int implicit = strcmp(g->srv.tls, "implicit") == 0;
-	int v6 = strchr(g->srv.host, ':') != NULL;
 
 	if (ms_fetch_acct_secret(g->s->fa, &secret) == -1) {
 		ms_sync_fail(g->s);
 		return;
 	}
-	url = ms_xasprintf("%s://%s%s%s:%d", implicit ? "imaps" : "imap",
-	    v6 ? "[" : "", g->srv.host, v6 ? "]" : "", g->srv.port);
-	spec.conn.url = url;
-	spec.conn.starttls = strcmp(g->srv.tls, "starttls") == 0;
-	spec.conn.user = g->srv.user;
-	spec.conn.password = secret;
+	url = server_spec(&g->srv, secret, &spec.conn);
 	spec.conn.delay = delay;
 	spec.max_literal = MAX_HEADERS;
 	spec.max_partial = SNIPPET_BYTES;
@@ -1050,6 +1061,22 @@ session_open(struct imap *g, double delay)
 	g->sess = ms_imap_open(g->s->fa, &spec);
 	ms_secret_free(secret);
 	free(url);
+}
+
+/* Implicit TLS on 993 (RFC 8314's advice), else 143. */
+static int
+login(struct ms_imap_server *srv, int timeout)
+{
+	struct ms_fetch_conn_spec cs = {0};
+	char *url;
+	int rc;
+
+	if (srv->port == 0)
+		srv->port = strcmp(srv->tls, "implicit") == 0 ? 993 : 143;
+	url = server_spec(srv, srv->password, &cs);
+	rc = ms_imap_login(&cs, timeout);
+	free(url);
+	return rc;
 }
 
 static int
@@ -1111,6 +1138,7 @@ const struct ms_driver ms_imap_driver = {
     .badge = "grey",
     .flags = MS_DRV_PASSWORD,
     .endpoints = endpoints,
+    .login = login,
     .limits = limits,
     .start = imap_start,
     .finish = imap_finish,

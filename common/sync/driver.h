@@ -16,6 +16,7 @@
 #include "db.h"
 #include "fetch.h"
 
+struct ms_imap_server;
 struct ms_sync;
 struct ms_provider;
 
@@ -75,6 +76,12 @@ struct ms_driver {
 	 * EX_NOINPUT when there is no such mailbox). */
 	int (*shared)(const struct ms_provider *, const char *access,
 	    const char *address);
+
+	/* MS_DRV_PASSWORD: log in to srv once and out again, to check the
+	 * server and the password before anything is stored (srv->port 0:
+	 * set to the default for srv->tls). 0, or -1 with ms_err
+	 * (EX_NOPERM for a refused login). */
+	int (*login)(struct ms_imap_server *srv, int timeout);
 
 	/* One mailbox's request limits, read from the settings. 0 or -1. */
 	int (*limits)(struct ms_db *, struct ms_fetch_limits *);
