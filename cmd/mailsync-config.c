@@ -39,8 +39,8 @@ usage(FILE *out, int code)
 	    "with \"-\" goes after \"--\": set -- KEY -1.\n"
 	    "\n"
 	    "  -j, --json        JSON Lines\n"
-	    "  -p, --provider P  gmail or outlook, for an ACCOUNT that is "
-	    "both\n"
+	    "  -p, --provider P  gmail, outlook or imap, for an ACCOUNT\n"
+	    "                    connected with several\n"
 	    "\n" MS_CLI_USAGE,
 	    getprogname(), getprogname(), getprogname(), getprogname(),
 	    getprogname(), getprogname(), getprogname(), getprogname(),

@@ -19,14 +19,15 @@ static MS_DEAD void
 usage(FILE *out, int code)
 {
 	fprintf(out,
-	    "usage: %s [-p gmail|outlook] [--purge [-y]] ADDRESS\n"
+	    "usage: %s [-p gmail|outlook|imap] [--purge [-y]] ADDRESS\n"
 	    "\n"
 	    "Disconnect a mailbox: revoke the grant where the provider allows\n"
 	    "it (Google), delete the stored tokens and mark the account\n"
 	    "disconnected. Its emails stay on the client profiles, unless\n"
 	    "--purge erases them.\n"
 	    "\n"
-	    "  -p, --provider P  gmail or outlook, when the address is both\n"
+	    "  -p, --provider P  gmail, outlook or imap, when the address is\n"
+	    "                    connected with several\n"
 	    "      --purge       also delete the account and the synced "
 	    "emails\n"
 	    "                    no other account shares (CRM emails stay);\n"

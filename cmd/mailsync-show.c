@@ -25,7 +25,7 @@ usage(FILE *out, int code)
 	fprintf(out,
 	    "usage: %s [--json | --tsv | --html [--fragment]] [--color WHEN]\n"
 	    "           [-n N] [--since DATE] [--source SOURCE] CLIENT\n"
-	    "       %s --view EMAIL_ID [--html]\n"
+	    "       %s --view EMAIL_ID [--html [--fragment]]\n"
 	    "       %s --accounts [--json | --tsv | --html | --check]\n"
 	    "\n"
 	    "Print a client's Emails list, newest first. CLIENT is the\n"
@@ -43,7 +43,7 @@ usage(FILE *out, int code)
 	    "  -n, --limit N       the newest N emails only (0: all)\n"
 	    "  -s, --since DATE    emails from DATE on (YYYY-MM-DD or ISO "
 	    "8601)\n"
-	    "  -S, --source SRC    crm, gmail or outlook only\n"
+	    "  -S, --source SRC    crm, gmail, outlook or imap only\n"
 	    "      --view ID       print CRM email ID in full\n"
 	    "      --accounts      list the connected accounts\n"
 	    "      --check         with --accounts: print nothing and exit 0\n"
@@ -269,10 +269,8 @@ main(int argc, char *argv[])
 		case 'S':
 			filters = 1;
 			if ((q.source = ms_driver_source(optarg)) == NULL)
-				errx(EX_USAGE,
-				    "--source \"%s\": want crm, "
-				    "gmail or outlook",
-				    shown(optarg));
+				errx(EX_USAGE, "--source \"%s\": want crm, %s",
+				    shown(optarg), ms_driver_names());
 			break;
 		case OPT_VIEW: view = optarg; break;
 		case OPT_ACCOUNTS: accounts = 1; break;

@@ -131,6 +131,17 @@ run mailsync-connect -p imap --host imap.example.com --plain --user x \
 	--password-stdin </dev/null
 expect_rc "plain IMAP to a host off loopback is refused" 64
 grep_err "it says why" 'clear text is allowed to 127.0.0.1'
+# A server that greets and never answers the login: --timeout holds.
+python3 "$MS_SRC/tests/data/silent-imap.py" 20 >"$T/silent.port" &
+silent=$!
+for _ in $(seq 50); do [ -s "$T/silent.port" ] && break; sleep 0.1; done
+t0=$(date +%s)
+run mailsync-connect -p imap --host 127.0.0.1 --imap-port "$(cat "$T/silent.port")" \
+	--plain --user $A --password-stdin --timeout 2 <<<'secret1'
+expect_rc "a server that never answers the login: temporary" 75
+check "--timeout 2 ends it within 6 s" test $(($(date +%s) - t0)) -le 6
+check "and nothing is stored" test ! -e "$MAILSYNC_DB"
+kill $silent 2>/dev/null; wait $silent 2>/dev/null || :
 run mailsync-connect -p imap --host 127.0.0.1 \
 	--imap-port $IMAPS --user $A --password-stdin --member alice <<<'secret1'
 expect_rc "connect over implicit TLS" 0

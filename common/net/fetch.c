@@ -92,6 +92,7 @@ struct ms_fetch_conn {
 	char *password; /* guarded memory */
 	char *bearer; /* guarded memory */
 	int starttls;
+	long timeout; /* of the connection and the login, seconds */
 	enum conn_state state;
 	int opened; /* it reached C_OPEN */
 	double not_before;
@@ -948,6 +949,7 @@ ms_fetch_conn_open(struct ms_fetch_acct *a, const struct ms_fetch_conn_spec *s)
 	c->password = s->password ? ms_secret_strdup(s->password) : NULL;
 	c->bearer = s->bearer ? ms_secret_strdup(s->bearer) : NULL;
 	c->starttls = s->starttls;
+	c->timeout = s->timeout > 0 ? s->timeout : 30;
 	c->fd = CURL_SOCKET_BAD;
 	c->not_before = ms_fetch_now() + s->delay;
 	c->state = C_QUEUED;
@@ -995,8 +997,8 @@ conn_start(struct ms_fetch *f, struct ms_fetch_conn *c)
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
 	curl_easy_setopt(c->h, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, c->timeout);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout + 30);
 	curl_easy_setopt(c->h, CURLOPT_USE_SSL,
 	    c->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
 	if (c->user != NULL)

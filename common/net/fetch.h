@@ -206,6 +206,9 @@ struct ms_fetch_conn_spec {
 	const char *password; /* copied into guarded memory, or NULL */
 	const char *bearer; /* SASL XOAUTH2 / OAUTHBEARER, or NULL */
 	double delay; /* seconds before it may start */
+	/* Seconds the connection and the login may take (0: 30), so that
+	 * connect's --timeout holds for a server that never answers. */
+	long timeout;
 	const struct ms_fetch_conn_ops *ops;
 	void *arg;
 };

@@ -1131,6 +1131,7 @@ ms_imap_login(const struct ms_fetch_conn_spec *conn, double timeout)
 		return -1;
 	a = ms_fetch_acct_create(f, &lim, login_auth, NULL, conn->url);
 	spec.conn = *conn;
+	spec.conn.timeout = (long)(timeout + 0.999);
 	spec.ops = &ops;
 	spec.arg = &l;
 	ms_imap_open(a, &spec);
