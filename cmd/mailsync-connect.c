@@ -28,6 +28,26 @@ extern char **environ;
 /* --no-browser: show_url opens none. */
 static int open_browsers;
 
+/* What a run holds open, at file scope so that every way out (an errx
+ * from any helper too) closes it: release runs at exit, before
+ * LeakSanitizer's check (atexit handlers run last registered first). */
+static struct {
+	struct ms_db *db;
+	struct ms_secret_key *key;
+	struct ms_app app;
+	char *password; /* an IMAP account's, guarded memory */
+} run;
+
+static void
+release(void)
+{
+	ms_cred_app_finish(&run.app);
+	ms_secret_free(run.password);
+	ms_secret_key_destroy(run.key);
+	ms_db_close(run.db);
+	memset(&run, 0, sizeof(run));
+}
+
 /* The options of a mailbox with a password of its own (IMAP): values
  * of their own, clear of parse_args' enum. */
 enum {
@@ -365,21 +385,18 @@ password_main(
 			       : "implicit",
 	    .port = io->port,
 	};
-	struct ms_secret_key *key;
 	char *address, *member;
-	struct ms_db *db;
 
-	srv.password = imap_password(io);
+	srv.password = run.password = imap_password(io);
 	if (ms_connect_login(c, &srv, &address) == -1)
 		die();
-	if ((db = ms_cli_open(cli)) == NULL ||
-	    (key = ms_cred_key_load(db, 1)) == NULL ||
-	    ms_connect_password(db, key, c, &srv, address, &member) == -1)
+	if ((run.db = ms_cli_open(cli)) == NULL ||
+	    (run.key = ms_cred_key_load(run.db, 1)) == NULL ||
+	    ms_connect_password(run.db, run.key, c, &srv, address, &member) ==
+		-1)
 		die();
 	printf("connected %s %s member=%s\n", o->provider, address, member);
-	ms_secret_free(srv.password);
-	ms_secret_key_destroy(key);
-	ms_db_close(db);
+	release();
 	free(address);
 	free(member);
 	if (fflush(stdout) == EOF || ferror(stdout))
@@ -583,12 +600,10 @@ main(int argc, char *argv[])
 	struct opts o = {.timeout = DEFAULT_TIMEOUT};
 	struct ms_cli cli = {0};
 	struct ms_connect c;
-	struct ms_secret_key *key;
-	struct ms_app app;
-	struct ms_db *db;
 	char *address, *member;
 
 	ms_secret_protect(); /* before any secret is in memory */
+	atexit(release);
 	parse_args(argc, argv, &o, &cli);
 	c = (struct ms_connect){
 	    .drv = o.drv,
@@ -605,29 +620,28 @@ main(int argc, char *argv[])
 	open_browsers = !o.no_browser;
 	if (o.drv->flags & MS_DRV_PASSWORD)
 		return password_main(&o, &c, &cli);
-	if ((db = ms_cli_open(&cli)) == NULL ||
-	    (o.new_key && ms_connect_new_key(db) == -1) ||
-	    (key = ms_cred_key_load(db, 1)) == NULL)
+	if ((run.db = ms_cli_open(&cli)) == NULL ||
+	    (o.new_key && ms_connect_new_key(run.db) == -1) ||
+	    (run.key = ms_cred_key_load(run.db, 1)) == NULL)
 		die();
-	get_app(db, key, &o, &app);
+	get_app(run.db, run.key, &o, &run.app);
 	if (o.setup) {
-		if (ms_db_begin(db) == -1 ||
-		    ms_cred_app_store(db, key, o.provider, &app) == -1 ||
-		    ms_db_commit(db) == -1)
+		if (ms_db_begin(run.db) == -1 ||
+		    ms_cred_app_store(run.db, run.key, o.provider, &run.app) ==
+			-1 ||
+		    ms_db_commit(run.db) == -1)
 			die();
 		ms_log_info("stored the %s app credentials", o.provider);
 	} else {
-		if (ms_connect_oauth(db, key, &c, &app, o.client_id != NULL,
-			&address, &member) == -1)
+		if (ms_connect_oauth(run.db, run.key, &c, &run.app,
+			o.client_id != NULL, &address, &member) == -1)
 			die();
 		printf(
 		    "connected %s %s member=%s\n", o.provider, address, member);
 		free(address);
 		free(member);
 	}
-	ms_cred_app_finish(&app);
-	ms_secret_key_destroy(key);
-	ms_db_close(db);
+	release();
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EX_IOERR, "stdout");
 	return 0;
