@@ -27,13 +27,11 @@
 #include "account.h"
 #include "batch.h"
 #include "config.h"
-#include "date.h"
 #include "driver.h"
 #include "gmail.h"
 #include "json.h"
 #include "log.h"
 #include "msg.h"
-#include "rfc2047.h"
 #include "sync.h"
 #include "util.h"
 
@@ -526,28 +524,6 @@ static const char *const skipped_labels[] = {
     NULL,
 };
 
-static void
-apply_header(struct ms_email *e, const char *name, const char *value)
-{
-	size_t len = strlen(value);
-
-	if (ms_ascii_casecmp(name, "From") == 0 && e->from.n == 0)
-		ms_addr_parse_list(value, len, &e->from);
-	else if (ms_ascii_casecmp(name, "To") == 0)
-		ms_addr_parse_list(value, len, &e->to);
-	else if (ms_ascii_casecmp(name, "Cc") == 0)
-		ms_addr_parse_list(value, len, &e->cc);
-	else if (ms_ascii_casecmp(name, "Subject") == 0 && e->subject == NULL)
-		e->subject = ms_rfc2047_decode(value, len, NULL);
-	else if (ms_ascii_casecmp(name, "Message-ID") == 0 &&
-	    e->message_id == NULL)
-		e->message_id = ms_msgid_normalize(value);
-	else if (ms_ascii_casecmp(name, "Date") == 0 && e->date == 0)
-		ms_date_parse_rfc5322(value, &e->date);
-	else if (ms_email_bulk_header(name, value))
-		e->bulk = 1;
-}
-
 int
 ms_gmail_id_ok(const char *id)
 {
@@ -583,7 +559,7 @@ ms_gmail_message(struct json_object *msg, struct ms_email *e)
 		/* A header without a string name and value is no header. */
 		if ((name = ms_json_str(h, "name")) != NULL &&
 		    (value = ms_json_str(h, "value")) != NULL)
-			apply_header(e, name, value);
+			ms_email_apply_header(e, name, value);
 	}
 	if (ms_json_int(msg, "internalDate", &ms) == 0 && ms > 0)
 		e->date = (time_t)(ms / 1000);
