@@ -211,7 +211,6 @@ static char *
 tree_pack(const struct gtree *t)
 {
 	struct json_object *o = json_object_new_object(), *wk, *fo, *a;
-	char *s;
 	size_t i;
 
 	if (t->delta_link != NULL)
@@ -241,10 +240,7 @@ tree_pack(const struct gtree *t)
 		json_object_object_add(fo, t->v[i].id, a);
 	}
 	json_object_object_add(o, "folders", fo);
-	s = ms_xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return ms_json_dump(o);
 }
 
 /* Inside the caller's transaction. */
