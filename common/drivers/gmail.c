@@ -428,13 +428,18 @@ fail_reply(struct gmail *g, const char *what, const struct ms_http_resp *r)
 	ms_sync_fail(g->s);
 }
 
-/* The reply as JSON; fails the account when it is not. */
+/* A 200 reply as JSON; fails the account when it is another status or
+ * not JSON. */
 static struct json_object *
 reply_json(struct gmail *g, const char *what, const struct ms_http_resp *r)
 {
 	struct json_object *o;
 	char label[64];
 
+	if (r->status != 200) {
+		fail_reply(g, what, r);
+		return NULL;
+	}
 	snprintf(label, sizeof(label), "Gmail %s", what);
 	if ((o = ms_http_json(r, label)) == NULL) {
 		ms_errc(EX_TEMPFAIL, "%s", ms_errstr());
@@ -829,6 +834,7 @@ att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
+	/* Its refusal names the query, which reply_json's would not. */
 	if (r->status != 200) {
 		fail_reply(g, "messages.list (has:attachment)", r);
 		return;
@@ -1243,10 +1249,6 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
-	if (r->status != 200) {
-		fail_reply(g, what, r);
-		return;
-	}
 	if ((o = reply_json(g, what, r)) == NULL)
 		return;
 	if (list_ids(o, g->threads ? "threads" : "messages", &ids, &next) ==
@@ -1362,10 +1364,6 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
-	if (r->status != 200) {
-		fail_reply(g, "profile", r);
-		return;
-	}
 	if ((o = reply_json(g, "profile", r)) == NULL)
 		return;
 	if (!history_ok(h = ms_json_str(o, "historyId"))) {
@@ -1515,10 +1513,6 @@ history_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		return;
 	if (r->status == 404) {
 		restart_full(g);
-		return;
-	}
-	if (r->status != 200) {
-		fail_reply(g, "history.list", r);
 		return;
 	}
 	if ((o = reply_json(g, "history.list", r)) == NULL)
