@@ -17,3 +17,10 @@ ms_cmd_die_printing(void)
 		errx(EX_IOERR, "stdout: %s", ms_errstr());
 	ms_cmd_die();
 }
+
+void
+ms_cmd_flush(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+}

@@ -1,5 +1,6 @@
 /*
- * cmd: what every command does the same way when it gives up. Only the
+ * cmd: how every command ends, the same way in each: giving up with the
+ * error common/ recorded, or flushing stdout after success. Only the
  * command layer exits (common/ returns -1 with ms_err), so this lives
  * here, linked into each binary.
  */
@@ -15,5 +16,9 @@ MS_DEAD void ms_cmd_die(void);
  * failed, the printer failed mid-list there, and the exit is 74 naming
  * stdout. */
 MS_DEAD void ms_cmd_die_printing(void);
+
+/* Before exiting 0: flush stdout, and exit 74 naming stdout when what
+ * was printed did not all get out (a full disk, a closed pipe). */
+void ms_cmd_flush(void);
 
 #endif

@@ -139,8 +139,7 @@ do_ids(struct ms_db *db, const char *prefix, long long limit)
 	if (ms_client_complete(
 		db, prefix ? prefix : "", limit, print_completion, NULL) == -1)
 		ms_cmd_die_printing();
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }
 

@@ -305,8 +305,8 @@ main(int argc, char *argv[])
 	if (run(db, &o, cmd, argc - 1, argv + 1) == -1)
 		ms_cmd_die_printing();
 	ms_db_close(db);
-	if (ms_printer_destroy(o.p) == -1 || fflush(stdout) == EOF ||
-	    ferror(stdout))
+	if (ms_printer_destroy(o.p) == -1)
 		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }

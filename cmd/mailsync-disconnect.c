@@ -192,7 +192,6 @@ main(int argc, char *argv[])
 	free(prov);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }

@@ -113,7 +113,6 @@ main(int argc, char *argv[])
 	printf("%lld\n", (long long)e.id);
 	ms_email_finish(&e);
 	ms_db_close(db);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }
