@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "client.h"
 #include "log.h"
 #include "print.h"
@@ -54,15 +55,6 @@ usage(FILE *out, int code)
 	exit(code);
 }
 
-static MS_DEAD void
-die(void)
-{
-	/* A printer that failed mid-list failed on stdout: exit 74. */
-	if (ferror(stdout))
-		errx(EX_IOERR, "stdout: %s", ms_errstr());
-	errx(ms_errcode(), "%s", ms_errstr());
-}
-
 static int
 warn_team(const char *crm_id, const char *address, void *arg)
 {
@@ -97,7 +89,7 @@ do_import(struct ms_db *db, struct ms_clientset *set, int replace)
 
 	if (ms_client_import(db, set, replace, &st) == -1 ||
 	    ms_client_each_team_address(db, warn_team, NULL) == -1)
-		die();
+		ms_cmd_die_printing();
 	ms_log_info("imported %zu clients (%zu added, %zu updated, "
 		    "%zu removed)",
 	    set->n, st.added, st.updated, st.removed);
@@ -120,7 +112,7 @@ do_list(struct ms_db *db, enum ms_format fmt)
 
 	if (ms_client_each(db, print_client, p) == -1) {
 		ms_printer_destroy(p);
-		die();
+		ms_cmd_die_printing();
 	}
 	if (ms_printer_destroy(p) == -1)
 		err(EX_IOERR, "stdout");
@@ -146,9 +138,8 @@ do_ids(struct ms_db *db, const char *prefix, long long limit)
 {
 	if (ms_client_complete(
 		db, prefix ? prefix : "", limit, print_completion, NULL) == -1)
-		die();
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+		ms_cmd_die_printing();
+	ms_cmd_flush();
 	return 0;
 }
 
@@ -247,7 +238,7 @@ main(int argc, char *argv[])
 		 strcmp(verb, "import") == 0     ? MS_DB_CREATE
 		     : strcmp(verb, "list") == 0 ? MS_DB_READ
 						 : MS_DB_WRITE)) == NULL)
-		die();
+		ms_cmd_die_printing();
 	if (strcmp(verb, "import") == 0)
 		rc = do_import(db, &set, replace);
 	else if (strcmp(verb, "list") == 0 && ids)
@@ -255,7 +246,7 @@ main(int argc, char *argv[])
 	else if (strcmp(verb, "list") == 0)
 		rc = do_list(db, fmt);
 	else if ((rc = ms_client_remove(db, argv[1])) == -1)
-		die();
+		ms_cmd_die_printing();
 	else if (rc == 1)
 		errx(EX_NOINPUT, "no client with id \"%s\"", argv[1]);
 	else

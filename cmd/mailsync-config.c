@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "cmd.h"
 #include "config.h"
 #include "driver.h"
 #include "log.h"
@@ -46,15 +47,6 @@ usage(FILE *out, int code)
 	    getprogname(), getprogname(), getprogname(), getprogname(),
 	    getprogname(), getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	/* A printer that failed mid-list failed on stdout: exit 74. */
-	if (ferror(stdout))
-		errx(EX_IOERR, "stdout: %s", ms_errstr());
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 struct opts {
@@ -149,7 +141,7 @@ static void
 begin(struct ms_db *db)
 {
 	if (ms_db_begin(db) == -1)
-		die();
+		ms_cmd_die_printing();
 }
 
 static void
@@ -157,7 +149,7 @@ commit(struct ms_db *db, int rc)
 {
 	if (rc == -1 || ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
-		die();
+		ms_cmd_die_printing();
 	}
 }
 
@@ -307,14 +299,14 @@ main(int argc, char *argv[])
 	cmd = c->name;
 	ms_cli_utf8();
 	if ((db = ms_cli_open_mode(&o.cli, c->mode)) == NULL)
-		die();
+		ms_cmd_die_printing();
 	o.p = ms_printer_create(
 	    stdout, o.json ? MS_FMT_JSON : MS_FMT_TABLE, 0, 0);
 	if (run(db, &o, cmd, argc - 1, argv + 1) == -1)
-		die();
+		ms_cmd_die_printing();
 	ms_db_close(db);
-	if (ms_printer_destroy(o.p) == -1 || fflush(stdout) == EOF ||
-	    ferror(stdout))
+	if (ms_printer_destroy(o.p) == -1)
 		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }

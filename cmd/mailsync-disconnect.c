@@ -10,6 +10,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "cmd.h"
 #include "driver.h"
 #include "log.h"
 #include "oauth.h"
@@ -37,12 +38,6 @@ usage(FILE *out, int code)
 	    "\n" MS_CLI_USAGE,
 	    getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 /*
@@ -113,13 +108,13 @@ static void
 disconnect(struct ms_db *db, int64_t id, int purge, int64_t *deleted)
 {
 	if (ms_db_begin(db) == -1)
-		die();
+		ms_cmd_die();
 	if (ms_cred_tokens_forget(db, id) == -1 ||
 	    ms_account_set_status(db, id, "disconnected", NULL) == -1 ||
 	    (purge && ms_account_purge(db, id, deleted) == -1) ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
-		die();
+		ms_cmd_die();
 	}
 }
 
@@ -172,16 +167,16 @@ main(int argc, char *argv[])
 		    argc ? "one address at a time" : "missing ADDRESS");
 
 	if ((db = ms_cli_open_mode(&cli, MS_DB_WRITE)) == NULL)
-		die();
+		ms_cmd_die();
 	if ((rc = ms_account_find(db, provider, argv[0], &id, &prov)) == -1)
-		die();
+		ms_cmd_die();
 	if (rc == 1) {
 		ms_db_close(db);
 		errx(EX_NOINPUT, "no %s%saccount %s", provider ? provider : "",
 		    provider ? " " : "", argv[0]);
 	}
 	if (purge && ms_account_purge_count(db, id, &n) == -1)
-		die();
+		ms_cmd_die();
 	if (purge && !confirmed(argv[0], n, yes)) {
 		ms_db_close(db);
 		errx(1, "not confirmed: nothing changed");
@@ -198,7 +193,6 @@ main(int argc, char *argv[])
 	free(prov);
 	ms_secret_key_destroy(key);
 	ms_db_close(db);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "log.h"
 #include "match.h"
 #include "util.h"
@@ -85,7 +86,7 @@ main(int argc, char *argv[])
 
 	if ((db = ms_cli_open(&cli)) == NULL ||
 	    ms_match_run(db, rematch, &st) == -1)
-		errx(ms_errcode(), "%s", ms_errstr());
+		ms_cmd_die();
 	summary(&st);
 	ms_db_close(db);
 	return 0;

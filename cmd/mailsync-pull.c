@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "fetch.h"
 #include "lock.h"
 #include "log.h"
@@ -47,12 +48,6 @@ usage(FILE *out, int code)
 	    "\n" MS_CLI_USAGE,
 	    getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 /* Ctrl-C: stop at once, keeping what was committed; a second Ctrl-C
@@ -179,11 +174,11 @@ main(int argc, char *argv[])
 
 	if ((path = ms_path_db(cli.db)) == NULL ||
 	    ms_lock_take(path, maxtime) == -1)
-		die();
+		ms_cmd_die();
 	free(path);
 	if ((db = ms_cli_open(&cli)) == NULL ||
 	    (p = ms_pull_create(db, &o)) == NULL)
-		die();
+		ms_cmd_die();
 	tick = isatty(STDERR_FILENO) && cli.verbosity >= MS_LOG_NORMAL;
 	if (tick) {
 		ms_cli_utf8();
@@ -195,7 +190,7 @@ main(int argc, char *argv[])
 	if (tick)
 		ms_progress_end();
 	if (rc == -1)
-		die();
+		ms_cmd_die();
 	print_results(p, json);
 	rc = ms_pull_status(p);
 	if (ms_pull_interrupted(p)) {

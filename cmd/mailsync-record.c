@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "email.h"
 #include "log.h"
 #include "msg.h"
@@ -28,12 +29,6 @@ usage(FILE *out, int code)
 	    "\n" MS_CLI_USAGE,
 	    getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 /* Move what the email keeps out of the parsed message. */
@@ -107,18 +102,17 @@ main(int argc, char *argv[])
 	ms_msg_finish(&m);
 
 	if ((db = ms_cli_open(&cli)) == NULL)
-		die();
+		ms_cmd_die();
 	if (ms_db_begin(db) == -1 || ms_email_store(db, &e, &created) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
-		die();
+		ms_cmd_die();
 	}
 	if (!created)
 		ms_log_info("%s: %s is recorded already", name, e.message_id);
 	printf("%lld\n", (long long)e.id);
 	ms_email_finish(&e);
 	ms_db_close(db);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }

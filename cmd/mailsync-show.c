@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "client.h"
 #include "date.h"
 #include "driver.h"
@@ -53,15 +54,6 @@ usage(FILE *out, int code)
 	    "\n" MS_CLI_USAGE,
 	    getprogname(), getprogname(), getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	/* A printer that failed mid-list failed on stdout: exit 74. */
-	if (ferror(stdout))
-		errx(EX_IOERR, "stdout: %s", ms_errstr());
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 /* An argument quoted in an error, safe for the terminal (term.h): a
@@ -120,7 +112,7 @@ check_accounts(struct ms_db *db, struct ms_printer *p)
 	struct check c = {p, time(NULL), 0};
 
 	if (ms_account_each(db, check_one, &c) == -1)
-		die();
+		ms_cmd_die_printing();
 	finish(p);
 	return c.bad;
 }
@@ -133,7 +125,7 @@ find_client(struct ms_db *db, const char *key)
 	int rc;
 
 	if ((rc = ms_client_lookup(db, key, &id)) == -1)
-		die();
+		ms_cmd_die_printing();
 	if (rc == 1)
 		errx(EX_NOINPUT, "no client \"%s\" (by id or address)",
 		    shown(key));
@@ -150,13 +142,13 @@ show_client(
 	/* A page is headed by the client's name and addresses. */
 	if (html) {
 		if ((rc = ms_client_get(db, q->client_id, &c)) == -1)
-			die();
+			ms_cmd_die_printing();
 		if (rc == 0)
 			ms_printer_client(p, &c);
 		ms_client_finish(&c);
 	}
 	if (ms_email_list(db, q, print_email, p) == -1)
-		die();
+		ms_cmd_die_printing();
 	finish(p);
 	return 0;
 }
@@ -174,7 +166,7 @@ show_view(struct ms_db *db, const char *idstr, struct ms_printer *p)
 		errx(EX_USAGE, "--view: email id \"%s\" is %s", shown(idstr),
 		    errstr);
 	if ((rc = ms_email_get(db, id, &e)) == -1)
-		die();
+		ms_cmd_die_printing();
 	if (rc == 1)
 		errx(EX_NOINPUT, "no email with id %lld", id);
 	rc = 0;
@@ -186,7 +178,7 @@ show_view(struct ms_db *db, const char *idstr, struct ms_printer *p)
 	}
 	if ((e.body == NULL ? ms_print_snippet(p, &e)
 			    : ms_print_email_full(p, &e)) == -1)
-		die();
+		ms_cmd_die_printing();
 	ms_email_finish(&e);
 	finish(p);
 	return rc;
@@ -312,7 +304,7 @@ main(int argc, char *argv[])
 
 	ms_cli_utf8();
 	if ((db = ms_cli_open_mode(&cli, MS_DB_READ)) == NULL)
-		die();
+		ms_cmd_die_printing();
 	if (view == NULL && !accounts)
 		q.client_id = find_client(db, argv[0]);
 	p = ms_printer_create(
@@ -324,7 +316,7 @@ main(int argc, char *argv[])
 		rc = check_accounts(db, p);
 	else if (accounts) {
 		if (ms_account_each(db, print_account, p) == -1)
-			die();
+			ms_cmd_die_printing();
 		finish(p);
 		rc = 0;
 	} else

@@ -163,20 +163,26 @@ ms_json_arr_obj(struct json_object *a, size_t i)
 }
 
 char *
+ms_json_dump(struct json_object *o)
+{
+	char *text = ms_xstrdup(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(o);
+	return text;
+}
+
+char *
 ms_json_pack(const char *const *keys, char *const *vals, size_t n)
 {
 	struct json_object *o = json_object_new_object();
-	char *text;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (vals[i] != NULL)
 			json_object_object_add(
 			    o, keys[i], json_object_new_string(vals[i]));
-	text = ms_xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return text;
+	return ms_json_dump(o);
 }
 
 int

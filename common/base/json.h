@@ -45,6 +45,10 @@ int ms_json_true(struct json_object *o, const char *key);
 /* Element i of array a when it is an object (else NULL). */
 struct json_object *ms_json_arr_obj(struct json_object *a, size_t i);
 
+/* o as compact JSON text (slashes unescaped), a new string; takes o
+ * (puts it). */
+char *ms_json_dump(struct json_object *o);
+
 /*
  * A flat JSON object of n string members, for a driver's own small
  * records (its sync cursor): pack makes it from keys and vals (a NULL

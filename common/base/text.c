@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 int
 ms_text_hexval(char c)
 {
@@ -28,6 +30,35 @@ ms_text_b64val(char c)
 	if (c == '/')
 		return 63;
 	return -1;
+}
+
+void
+ms_text_b64_add(struct ms_text_b64 *d, int v, struct ms_buf *out)
+{
+	d->acc = d->acc << 6 | (unsigned int)v;
+	if (++d->k == 4) {
+		ms_buf_addc(out, (char)(d->acc >> 16));
+		ms_buf_addc(out, (char)(d->acc >> 8));
+		ms_buf_addc(out, (char)d->acc);
+		d->acc = 0;
+		d->k = 0;
+	}
+}
+
+int
+ms_text_b64_end(struct ms_text_b64 *d, struct ms_buf *out)
+{
+	int lone = d->k == 1;
+
+	if (d->k == 2)
+		ms_buf_addc(out, (char)(d->acc >> 4));
+	else if (d->k == 3) {
+		ms_buf_addc(out, (char)(d->acc >> 10));
+		ms_buf_addc(out, (char)(d->acc >> 2));
+	}
+	d->acc = 0;
+	d->k = 0;
+	return lone;
 }
 
 const char *

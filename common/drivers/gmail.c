@@ -27,13 +27,11 @@
 #include "account.h"
 #include "batch.h"
 #include "config.h"
-#include "date.h"
 #include "driver.h"
 #include "gmail.h"
 #include "json.h"
 #include "log.h"
 #include "msg.h"
-#include "rfc2047.h"
 #include "sync.h"
 #include "util.h"
 
@@ -430,13 +428,18 @@ fail_reply(struct gmail *g, const char *what, const struct ms_http_resp *r)
 	ms_sync_fail(g->s);
 }
 
-/* The reply as JSON; fails the account when it is not. */
+/* A 200 reply as JSON; fails the account when it is another status or
+ * not JSON. */
 static struct json_object *
 reply_json(struct gmail *g, const char *what, const struct ms_http_resp *r)
 {
 	struct json_object *o;
 	char label[64];
 
+	if (r->status != 200) {
+		fail_reply(g, what, r);
+		return NULL;
+	}
 	snprintf(label, sizeof(label), "Gmail %s", what);
 	if ((o = ms_http_json(r, label)) == NULL) {
 		ms_errc(EX_TEMPFAIL, "%s", ms_errstr());
@@ -526,28 +529,6 @@ static const char *const skipped_labels[] = {
     NULL,
 };
 
-static void
-apply_header(struct ms_email *e, const char *name, const char *value)
-{
-	size_t len = strlen(value);
-
-	if (ms_ascii_casecmp(name, "From") == 0 && e->from.n == 0)
-		ms_addr_parse_list(value, len, &e->from);
-	else if (ms_ascii_casecmp(name, "To") == 0)
-		ms_addr_parse_list(value, len, &e->to);
-	else if (ms_ascii_casecmp(name, "Cc") == 0)
-		ms_addr_parse_list(value, len, &e->cc);
-	else if (ms_ascii_casecmp(name, "Subject") == 0 && e->subject == NULL)
-		e->subject = ms_rfc2047_decode(value, len, NULL);
-	else if (ms_ascii_casecmp(name, "Message-ID") == 0 &&
-	    e->message_id == NULL)
-		e->message_id = ms_msgid_normalize(value);
-	else if (ms_ascii_casecmp(name, "Date") == 0 && e->date == 0)
-		ms_date_parse_rfc5322(value, &e->date);
-	else if (ms_email_bulk_header(name, value))
-		e->bulk = 1;
-}
-
 int
 ms_gmail_id_ok(const char *id)
 {
@@ -583,7 +564,7 @@ ms_gmail_message(struct json_object *msg, struct ms_email *e)
 		/* A header without a string name and value is no header. */
 		if ((name = ms_json_str(h, "name")) != NULL &&
 		    (value = ms_json_str(h, "value")) != NULL)
-			apply_header(e, name, value);
+			ms_email_apply_header(e, name, value);
 	}
 	if (ms_json_int(msg, "internalDate", &ms) == 0 && ms > 0)
 		e->date = (time_t)(ms / 1000);
@@ -853,6 +834,7 @@ att_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
+	/* Its refusal names the query, which reply_json's would not. */
 	if (r->status != 200) {
 		fail_reply(g, "messages.list (has:attachment)", r);
 		return;
@@ -1267,10 +1249,6 @@ list_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
-	if (r->status != 200) {
-		fail_reply(g, what, r);
-		return;
-	}
 	if ((o = reply_json(g, what, r)) == NULL)
 		return;
 	if (list_ids(o, g->threads ? "threads" : "messages", &ids, &next) ==
@@ -1386,10 +1364,6 @@ profile_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 	(void)fa;
 	if (r == NULL)
 		return;
-	if (r->status != 200) {
-		fail_reply(g, "profile", r);
-		return;
-	}
 	if ((o = reply_json(g, "profile", r)) == NULL)
 		return;
 	if (!history_ok(h = ms_json_str(o, "historyId"))) {
@@ -1539,10 +1513,6 @@ history_cb(struct ms_fetch_acct *fa, const struct ms_http_resp *r, void *arg)
 		return;
 	if (r->status == 404) {
 		restart_full(g);
-		return;
-	}
-	if (r->status != 200) {
-		fail_reply(g, "history.list", r);
 		return;
 	}
 	if ((o = reply_json(g, "history.list", r)) == NULL)

@@ -294,9 +294,8 @@ graph_error_code(struct json_object *body)
 	return ms_json_str(ms_json_obj(body, "error"), "code");
 }
 
-/* Whether an error reply means the delta state is gone. */
-static int
-state_lost(long status, struct json_object *body)
+int
+graph_state_lost(long status, struct json_object *body)
 {
 	const char *code = graph_error_code(body);
 
@@ -305,6 +304,20 @@ state_lost(long status, struct json_object *body)
 	return status >= 400 && code != NULL &&
 	    (ms_ascii_casecmp(code, "syncStateNotFound") == 0 ||
 		ms_ascii_casecmp(code, "resyncRequired") == 0);
+}
+
+int
+graph_delta_page(struct json_object *o, struct json_object **arr,
+    const char **next, const char **delta)
+{
+	*arr = NULL;
+	json_object_object_get_ex(o, "value", arr);
+	*next = ms_json_str(o, "@odata.nextLink");
+	*delta = ms_json_str(o, "@odata.deltaLink");
+	if ((*arr != NULL && !json_object_is_type(*arr, json_type_array)) ||
+	    (*next == NULL && *delta == NULL))
+		return -1;
+	return 0;
 }
 
 static char *
@@ -556,7 +569,7 @@ delta_answer(
 		json_object_put(o);
 		return;
 	}
-	if (state_lost(status, o) && f->resynced == 0) {
+	if (graph_state_lost(status, o) && f->resynced == 0) {
 		ms_log_info("%s: the %s delta state expired: resyncing the "
 			    "folder",
 		    f->gr->s->address, f->path);
@@ -583,11 +596,7 @@ delta_answer(
 		fail(f);
 		return;
 	}
-	json_object_object_get_ex(o, "value", &arr);
-	next = ms_json_str(o, "@odata.nextLink");
-	delta = ms_json_str(o, "@odata.deltaLink");
-	if ((arr != NULL && !json_object_is_type(arr, json_type_array)) ||
-	    (next == NULL && delta == NULL)) {
+	if (graph_delta_page(o, &arr, &next, &delta) == -1) {
 		ms_errc(EX_TEMPFAIL,
 		    "Graph %s delta: a page with neither "
 		    "value nor next or delta link",

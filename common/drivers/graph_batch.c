@@ -89,7 +89,7 @@ ms_graph_batch_request(char *const *urls, char *const *prefer, size_t n)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *reqs = json_object_new_array(), *r, *h;
-	char id[24], *s;
+	char id[24];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -109,10 +109,7 @@ ms_graph_batch_request(char *const *urls, char *const *prefer, size_t n)
 		json_object_array_add(reqs, r);
 	}
 	json_object_object_add(o, "requests", reqs);
-	s = ms_xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return ms_json_dump(o);
 }
 
 /* The request an answer's id names: 1 to n as written here ("7", no

@@ -211,7 +211,6 @@ static char *
 tree_pack(const struct gtree *t)
 {
 	struct json_object *o = json_object_new_object(), *wk, *fo, *a;
-	char *s;
 	size_t i;
 
 	if (t->delta_link != NULL)
@@ -241,10 +240,7 @@ tree_pack(const struct gtree *t)
 		json_object_object_add(fo, t->v[i].id, a);
 	}
 	json_object_object_add(o, "folders", fo);
-	s = ms_xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return ms_json_dump(o);
 }
 
 /* Inside the caller's transaction. */
@@ -698,18 +694,14 @@ tree_answer(
 {
 	struct gtree *t = gr->tree;
 	struct json_object *arr = NULL;
-	const char *next, *delta, *code = graph_error_code(o);
+	const char *next, *delta;
 
 	(void)c;
 	if (status == 0) {
 		json_object_put(o);
 		return;
 	}
-	if ((status == 410 ||
-		(code != NULL &&
-		    (ms_ascii_casecmp(code, "syncStateNotFound") == 0 ||
-			ms_ascii_casecmp(code, "resyncRequired") == 0))) &&
-	    t->resynced == 0) {
+	if (graph_state_lost(status, o) && t->resynced == 0) {
 		ms_log_info("%s: the folder list's delta state expired: "
 			    "listing the folders again",
 		    gr->s->address);
@@ -727,11 +719,7 @@ tree_answer(
 		ms_sync_fail(gr->s);
 		return;
 	}
-	json_object_object_get_ex(o, "value", &arr);
-	next = ms_json_str(o, "@odata.nextLink");
-	delta = ms_json_str(o, "@odata.deltaLink");
-	if ((arr != NULL && !json_object_is_type(arr, json_type_array)) ||
-	    (next == NULL && delta == NULL)) {
+	if (graph_delta_page(o, &arr, &next, &delta) == -1) {
 		ms_errc(EX_TEMPFAIL,
 		    "Graph folder list: a page with neither "
 		    "value nor next or delta link");

@@ -109,6 +109,14 @@ void graph_fail_reply(
     struct graph *, const char *what, long status, struct json_object *body);
 /* The error code of an error reply's body, or NULL. */
 const char *graph_error_code(struct json_object *body);
+/* Whether an error reply means the delta state is gone (HTTP 410, or
+ * syncStateNotFound, resyncRequired): the round starts again. */
+int graph_state_lost(long status, struct json_object *body);
+/* A delta page's value array (NULL when it has none) and its next and
+ * delta links, borrowed from o; -1 when o is not a page: a value that
+ * is not an array, or neither link. */
+int graph_delta_page(struct json_object *o, struct json_object **arr,
+    const char **next, const char **delta);
 
 /* graph_folders.c */
 /*

@@ -41,7 +41,6 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
-#include "rfc2047.h"
 #include "sync.h"
 #include "util.h"
 
@@ -439,28 +438,6 @@ list(struct imap *g)
  * Messages
  */
 
-static void
-apply_header(struct ms_email *e, const char *name, const char *value)
-{
-	size_t len = strlen(value);
-
-	if (ms_ascii_casecmp(name, "From") == 0 && e->from.n == 0)
-		ms_addr_parse_list(value, len, &e->from);
-	else if (ms_ascii_casecmp(name, "To") == 0)
-		ms_addr_parse_list(value, len, &e->to);
-	else if (ms_ascii_casecmp(name, "Cc") == 0)
-		ms_addr_parse_list(value, len, &e->cc);
-	else if (ms_ascii_casecmp(name, "Subject") == 0 && e->subject == NULL)
-		e->subject = ms_rfc2047_decode(value, len, NULL);
-	else if (ms_ascii_casecmp(name, "Message-ID") == 0 &&
-	    e->message_id == NULL)
-		e->message_id = ms_msgid_normalize(value);
-	else if (ms_ascii_casecmp(name, "Date") == 0 && e->date == 0)
-		ms_date_parse_rfc5322(value, &e->date);
-	else if (ms_email_bulk_header(name, value))
-		e->bulk = 1;
-}
-
 /* "17-Jul-1996 02:44:25 -0700" */
 static void
 internal_date(const struct ms_imap_val *v, time_t *t)
@@ -522,7 +499,7 @@ read_msg(struct chunk *c, const struct ms_imap_resp *r)
 	}
 	memset(&m->e, 0, sizeof(m->e));
 	for (i = 0; i < mm.nhdrs; i++)
-		apply_header(&m->e, mm.hdrs[i].name, mm.hdrs[i].value);
+		ms_email_apply_header(&m->e, mm.hdrs[i].name, mm.hdrs[i].value);
 	ms_msg_finish(&mm);
 	if (m->e.date == 0)
 		internal_date(

@@ -412,22 +412,14 @@ decode_qp(const char *s, size_t n, struct ms_buf *out)
 static size_t
 decode_b64(const char *s, size_t n, struct ms_buf *out)
 {
-	unsigned int acc = 0;
-	size_t i, k = 0, bad = 0;
+	struct ms_text_b64 d = {0};
+	size_t i, bad = 0;
 	int v;
 
 	for (i = 0; i <= n; i++) {
 		if (i == n || s[i] == '=') {
 			/* End of a run: keep the whole bytes collected. */
-			if (k == 2)
-				ms_buf_addc(out, (char)(acc >> 4));
-			else if (k == 3) {
-				ms_buf_addc(out, (char)(acc >> 10));
-				ms_buf_addc(out, (char)(acc >> 2));
-			} else if (k == 1)
-				bad++;
-			acc = 0;
-			k = 0;
+			bad += ms_text_b64_end(&d, out);
 			continue;
 		}
 		if ((v = ms_text_b64val(s[i])) < 0) {
@@ -435,14 +427,7 @@ decode_b64(const char *s, size_t n, struct ms_buf *out)
 				bad++;
 			continue;
 		}
-		acc = acc << 6 | (unsigned int)v;
-		if (++k == 4) {
-			ms_buf_addc(out, (char)(acc >> 16));
-			ms_buf_addc(out, (char)(acc >> 8));
-			ms_buf_addc(out, (char)acc);
-			acc = 0;
-			k = 0;
-		}
+		ms_text_b64_add(&d, v, out);
 	}
 	return bad;
 }

@@ -335,8 +335,8 @@ decode_q(const char *s, size_t n, struct ms_buf *out)
 static int
 decode_b(const char *s, size_t n, struct ms_buf *out)
 {
-	unsigned int acc = 0;
-	size_t i, k = 0;
+	struct ms_text_b64 d = {0};
+	size_t i;
 	int v, pad = 0;
 
 	for (i = 0; i < n; i++) {
@@ -346,23 +346,11 @@ decode_b(const char *s, size_t n, struct ms_buf *out)
 		}
 		if (pad || (v = ms_text_b64val(s[i])) < 0)
 			return -1;
-		acc = acc << 6 | (unsigned int)v;
-		if (++k == 4) {
-			ms_buf_addc(out, (char)(acc >> 16));
-			ms_buf_addc(out, (char)(acc >> 8));
-			ms_buf_addc(out, (char)acc);
-			acc = 0;
-			k = 0;
-		}
+		ms_text_b64_add(&d, v, out);
 	}
-	if (k == 1 || pad > 2)
+	if (d.k == 1 || pad > 2)
 		return -1;
-	if (k == 2)
-		ms_buf_addc(out, (char)(acc >> 4));
-	else if (k == 3) {
-		ms_buf_addc(out, (char)(acc >> 10));
-		ms_buf_addc(out, (char)(acc >> 2));
-	}
+	ms_text_b64_end(&d, out);
 	return 0;
 }
 

@@ -14,27 +14,34 @@
 static int
 folders_of(struct ms_db *db, int64_t id, char ***v, size_t *n)
 {
-	static const char *sql = "SELECT name FROM account_folders "
-				 "WHERE account_id = ?1 ORDER BY name, folder";
-	sqlite3_stmt *st;
-	int rc;
+	char **keys;
 
-	*v = NULL;
-	*n = 0;
+	if (ms_account_folders_get(db, id, &keys, v, n) == -1)
+		return -1;
+	ms_strv_free(keys, *n);
+	return 0;
+}
+
+/*
+ * Run sql, a write on account id (?1) that takes up to two texts, with a
+ * as ?2 and b as ?3 as far as it has them (either may be NULL): 0 or -1.
+ */
+static int
+run_on(
+    struct ms_db *db, const char *sql, int64_t id, const char *a, const char *b)
+{
+	sqlite3_stmt *st;
+	int n;
+
 	if ((st = ms_db_stmt(db, sql)) == NULL)
 		return -1;
+	n = sqlite3_bind_parameter_count(st);
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = ms_db_step(db, st)) == SQLITE_ROW) {
-		*v = ms_xreallocarray(*v, *n + 1, sizeof(**v));
-		(*v)[(*n)++] = ms_xstrdup(ms_db_col_text(st, 0));
-	}
-	sqlite3_reset(st);
-	if (rc == -1) {
-		ms_strv_free(*v, *n);
-		*v = NULL;
-		*n = 0;
-	}
-	return rc == -1 ? -1 : 0;
+	if (n >= 2)
+		ms_db_bind_text(st, 2, a);
+	if (n >= 3)
+		ms_db_bind_text(st, 3, b);
+	return ms_db_run(db, st);
 }
 
 /* One account's row, read off the list's statement before the folders'
@@ -226,14 +233,8 @@ ms_account_origin_set(
 {
 	static const char *sql =
 	    "UPDATE accounts SET kind = ?2, tenant = ?3 WHERE id = ?1";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	ms_db_bind_text(st, 3, tenant);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, kind, tenant);
 }
 
 int
@@ -244,14 +245,8 @@ ms_account_folder_put(
 	    "INSERT INTO account_folders (account_id, folder, name) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT (account_id, folder) "
 	    "DO UPDATE SET name = excluded.name WHERE name <> excluded.name";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, key, name);
 }
 
 int
@@ -259,13 +254,8 @@ ms_account_folder_drop(struct ms_db *db, int64_t id, const char *key)
 {
 	static const char *sql = "DELETE FROM account_folders "
 				 "WHERE account_id = ?1 AND folder = ?2";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, key, NULL);
 }
 
 int
@@ -304,12 +294,8 @@ ms_account_folder_clear(struct ms_db *db, int64_t id)
 {
 	static const char *sql =
 	    "DELETE FROM account_folders WHERE account_id = ?1";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, NULL, NULL);
 }
 
 int
@@ -318,14 +304,8 @@ ms_account_set_status(
 {
 	static const char *sql = "UPDATE accounts SET status = ?2, "
 				 "last_error = ?3 WHERE id = ?1";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-	ms_db_bind_text(st, 3, last_error);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, status, last_error);
 }
 
 int
@@ -334,12 +314,8 @@ ms_account_synced(struct ms_db *db, int64_t id)
 	static const char *sql =
 	    "UPDATE accounts SET status = 'active', "
 	    "last_sync = unixepoch(), last_error = NULL WHERE id = ?1";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return ms_db_run(db, st);
+	return run_on(db, sql, id, NULL, NULL);
 }
 
 int
@@ -495,10 +471,7 @@ ms_account_aliases_set(
 	sqlite3_stmt *st;
 	size_t i;
 
-	if ((st = ms_db_stmt(db, del)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (ms_db_run(db, st) == -1)
+	if (run_on(db, del, id, NULL, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (provider_alias(db, id, addrs[i]) == -1)
@@ -602,16 +575,9 @@ ms_account_purge(struct ms_db *db, int64_t id, int64_t *deleted)
 {
 	static const char *emails = "DELETE " ONLY_THIS_ACCOUNT;
 	static const char *account = "DELETE FROM accounts WHERE id = ?1";
-	sqlite3_stmt *st;
 
-	if ((st = ms_db_stmt(db, emails)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (ms_db_run(db, st) == -1)
+	if (run_on(db, emails, id, NULL, NULL) == -1)
 		return -1;
 	*deleted = sqlite3_changes64(ms_db_handle(db));
-	if ((st = ms_db_stmt(db, account)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return ms_db_run(db, st);
+	return run_on(db, account, id, NULL, NULL);
 }

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "date.h"
+#include "msg.h"
+#include "rfc2047.h"
 #include "util.h"
 
 void
@@ -146,6 +149,28 @@ ms_email_bulk_header(const char *name, const char *value)
 		return value[strspn(value, " \t")] != '\0' &&
 		    !word_is(value, "no");
 	return 0;
+}
+
+void
+ms_email_apply_header(struct ms_email *e, const char *name, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (ms_ascii_casecmp(name, "From") == 0 && e->from.n == 0)
+		ms_addr_parse_list(value, len, &e->from);
+	else if (ms_ascii_casecmp(name, "To") == 0)
+		ms_addr_parse_list(value, len, &e->to);
+	else if (ms_ascii_casecmp(name, "Cc") == 0)
+		ms_addr_parse_list(value, len, &e->cc);
+	else if (ms_ascii_casecmp(name, "Subject") == 0 && e->subject == NULL)
+		e->subject = ms_rfc2047_decode(value, len, NULL);
+	else if (ms_ascii_casecmp(name, "Message-ID") == 0 &&
+	    e->message_id == NULL)
+		e->message_id = ms_msgid_normalize(value);
+	else if (ms_ascii_casecmp(name, "Date") == 0 && e->date == 0)
+		ms_date_parse_rfc5322(value, &e->date);
+	else if (ms_email_bulk_header(name, value))
+		e->bulk = 1;
 }
 
 /*

@@ -44,6 +44,14 @@ const char *ms_email_direction(const char *);
 int ms_email_bulk_header(const char *name, const char *value);
 
 /*
+ * Fill e from one message header as the providers hand it over (name
+ * and unfolded value): From, Subject, Message-ID and Date keep their
+ * first value, To and Cc add to the lists, a bulk header sets e->bulk.
+ */
+void
+ms_email_apply_header(struct ms_email *e, const char *name, const char *value);
+
+/*
  * A synthetic Message-ID for an email that has none, stable for the same
  * date, sender, recipients and subject.
  */
