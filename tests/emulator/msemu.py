@@ -2654,36 +2654,14 @@ class Emu:
         err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
         if err:
             return err
-        tok = qs_first(req.query, "pageToken")
-        start = 0
-        snap = None
-        if tok:
-            try:
-                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
-                start = int(off)
-            except Exception:
-                return google_error(400, "Invalid pageToken", "invalid")
-            snap = self.list_snaps.get(sid)
-            if snap is None:
-                return google_error(400, "Invalid pageToken", "invalid")
+        err, start, sid, snap = self.gmail_page_snapshot(req, self.list_snaps)
+        if err:
+            return err
         with box.lock:
             if snap is None:
-                ids = []
-                for negt, mid in box.order:
-                    m = box.msgs[mid]
-                    ls = m.labels
-                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
-                            not ("SPAM" in labels or "TRASH" in labels):
-                        continue
-                    if labels and not all(l in ls for l in labels):
-                        continue
-                    if pred and not pred(m):
-                        continue
-                    ids.append((mid, m.thread))
-                sid = rand_token(9)
-                snap = self.list_snaps[sid] = ids
-                while len(self.list_snaps) > 64:
-                    self.list_snaps.pop(next(iter(self.list_snaps)))
+                snap = [(mid, m.thread) for mid, m in
+                        self.gmail_matching(box, inc, labels, pred)]
+                sid = self.gmail_keep_snapshot(self.list_snaps, snap)
             # messages deleted since the first page are skipped
             out = [x for x in snap[start:start + mx] if x[0] in box.msgs]
         total = len(snap)
@@ -2712,6 +2690,51 @@ class Emu:
             body["nextPageToken"] = nxt
         body["resultSizeEstimate"] = total
         return json_resp(200, body, pretty=True)
+
+    @staticmethod
+    def gmail_page_snapshot(req, snaps):
+        """The pageToken of a messages.list or threads.list ("sid:offset"
+        of a snapshot in snaps): (error, start, sid, snapshot); without a
+        token (None, 0, None, None)."""
+        tok = qs_first(req.query, "pageToken")
+        if not tok:
+            return None, 0, None, None
+        try:
+            sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
+            start = int(off)
+        except Exception:
+            return google_error(400, "Invalid pageToken", "invalid"), 0, None, None
+        snap = snaps.get(sid)
+        if snap is None:
+            return google_error(400, "Invalid pageToken", "invalid"), 0, None, None
+        return None, start, sid, snap
+
+    @staticmethod
+    def gmail_keep_snapshot(snaps, snap):
+        """Keep a list's snapshot for its next pages (the 64 newest
+        kept): its sid."""
+        sid = rand_token(9)
+        snaps[sid] = snap
+        while len(snaps) > 64:
+            snaps.pop(next(iter(snaps)))
+        return sid
+
+    @staticmethod
+    def gmail_matching(box, inc, labels, pred):
+        """(id, message) of box, newest first, that a list with these
+        arguments returns: SPAM and TRASH hidden unless inc or asked for
+        by labels. Call with box.lock held."""
+        hide = not inc and not ("SPAM" in labels or "TRASH" in labels)
+        for _, mid in box.order:
+            m = box.msgs[mid]
+            ls = m.labels
+            if hide and ("SPAM" in ls or "TRASH" in ls):
+                continue
+            if labels and not all(l in ls for l in labels):
+                continue
+            if pred and not pred(m):
+                continue
+            yield mid, m
 
     def gmail_list_args(self, req, meta):
         """maxResults, q, labelIds and includeSpamTrash of messages.list
@@ -2745,40 +2768,15 @@ class Emu:
         err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
         if err:
             return err
-        tok = qs_first(req.query, "pageToken")
-        start = 0
-        snap = None
-        if tok:
-            try:
-                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
-                start = int(off)
-            except Exception:
-                return google_error(400, "Invalid pageToken", "invalid")
-            snap = self.thread_snaps.get(sid)
-            if snap is None:
-                return google_error(400, "Invalid pageToken", "invalid")
+        err, start, sid, snap = self.gmail_page_snapshot(req, self.thread_snaps)
+        if err:
+            return err
         with box.lock:
             if snap is None:
-                seen = set()
-                tids = []
-                for negt, mid in box.order:
-                    m = box.msgs[mid]
-                    if m.thread in seen:
-                        continue
-                    ls = m.labels
-                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
-                            not ("SPAM" in labels or "TRASH" in labels):
-                        continue
-                    if labels and not all(l in ls for l in labels):
-                        continue
-                    if pred and not pred(m):
-                        continue
-                    seen.add(m.thread)
-                    tids.append(m.thread)
-                sid = rand_token(9)
-                snap = self.thread_snaps[sid] = tids
-                while len(self.thread_snaps) > 64:
-                    self.thread_snaps.pop(next(iter(self.thread_snaps)))
+                # each thread once, where its newest matching message stands
+                snap = list(dict.fromkeys(
+                    m.thread for _, m in self.gmail_matching(box, inc, labels, pred)))
+                sid = self.gmail_keep_snapshot(self.thread_snaps, snap)
             idx = box.thread_index()
             out = []
             # threads deleted since the first page are skipped
