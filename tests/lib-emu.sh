@@ -118,6 +118,14 @@ connect_mailboxes() {
 	done
 }
 
+# setup_sample PROVIDER:NAME...: a business as the sample has it: its
+# CRM's clients (share/sample/clients.jsonl), the apps, those mailboxes.
+setup_sample() {
+	mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
+	setup_apps
+	connect_mailboxes "$@"
+}
+
 # cron_command JOB DIR: the command of a cron.d job line, with DIR for
 # /var/lib/mailsync.
 cron_command() {

@@ -27,9 +27,7 @@ cmd=$(cron_command "$job" "$var")
 
 # A business with clients and two mailboxes.
 emu_start
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_mailboxes gmail:alice outlook:carol
+setup_sample gmail:alice outlook:carol
 
 # tick: run the job as cron would: sh -c, a bare environment, no tty
 # ($TICK_PATH goes first on PATH).

@@ -24,9 +24,7 @@ timed() {
 	/usr/bin/time -v -o "$T/time" "$@" >"$T/out" 2>"$T/err" || rc=$?
 }
 
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_mailboxes gmail:alice gmail:bob outlook:carol
+setup_sample gmail:alice gmail:bob outlook:carol
 run mailsync-pull -q
 expect_rc "a first pull of the sample mailboxes" 0
 

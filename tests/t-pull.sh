@@ -35,9 +35,7 @@ idle() {
 }
 
 # Setup: the CRM's clients, the apps, three accounts.
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_mailboxes gmail:alice gmail:bob outlook:carol
+setup_sample gmail:alice gmail:bob outlook:carol
 
 run mailsync-pull --bogus
 expect_rc "an unknown option" 64

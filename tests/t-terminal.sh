@@ -256,9 +256,7 @@ check "--accounts: the last sync as how long ago" \
 
 export MAILSYNC_DB="$T/pull/mailsync.db"
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_mailboxes gmail:alice gmail:bob outlook:carol
+setup_sample gmail:alice gmail:bob outlook:carol
 # A hostile message, as a provider delivers it: Gmail's snippet carries
 # the body's ESC (decoded from "&#27;" where Gmail encodes it).
 python3 "$MS_SRC/tests/data/pull-check.py" add alice@firm.example "$(python3 -c '
