@@ -7,6 +7,9 @@ GMAIL_SECRET=GOCSPX-emulated-desktop-secret
 MS_PUBLIC_ID=4f6c3c1e-0b5e-4d59-9a43-6c1f3e2a7b10
 MS_CONF_ID=8a2d9e44-7c1b-4f0e-b6d3-2e5f9a1c0d77
 MS_CONF_SECRET='emu~confidential~secret.8Q'
+# The sample's mailboxes (sample.json, rules.json): alice and bob on
+# Gmail, carol on Outlook.
+A=alice@firm.example B=bob@firm.example C=carol@firm.example
 
 emu_start() {
 	python3 "$MS_SRC/tests/emulator/msemu.py" --data "$EMU_DATA" \

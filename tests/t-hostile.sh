@@ -11,7 +11,6 @@
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
 sound() {
 	check "$1: PRAGMA integrity_check" test "$(q "PRAGMA integrity_check")" = ok
 	check "$1: no page left half done" \

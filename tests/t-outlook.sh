@@ -8,7 +8,7 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-C=carol@firm.example S=support@firm.example F=finance@firm.example
+S=support@firm.example F=finance@firm.example
 BIG=big@firm.example
 export ACCTS="$C"
 folder() { # folder ADDRESS PATH: made with its parents; its id on stdout

@@ -9,7 +9,7 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start --generate gmail:1,messages:2000
-A=alice@firm.example B=bob@firm.example C=carol@firm.example G=gmail1@firm.example
+G=gmail1@firm.example
 export ACCTS="$A $B $C $G"
 # refusals: rate-limited answers in the emulator's log (parts included).
 refusals() { curl -s "$EMU/_emu/log" | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e.get("quota") == "exceeded" or e.get("status") == 429]))'; }

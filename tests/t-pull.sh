@@ -8,7 +8,6 @@
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
 # faulted FAULT NAME [ARGS...]: with FAULT set and the log cleared, a
 # mailsync-pull ARGS... that copes with it (test NAME: exit 0).
 faulted() {

@@ -8,7 +8,6 @@ EMU_DATA=$MS_SRC/tests/data/rules.json
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
 # on CLIENT: the subjects on a client's Emails list, sorted, "|"-joined.
 on() { mailsync-show --tsv "$1" | cut -f6 | sort | paste -sd '|'; }
 # is CLIENT WANT DESCRIPTION: the client's subjects are WANT.

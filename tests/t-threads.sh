@@ -11,7 +11,7 @@
 # mailbox of 4000 messages in threads of mean length 3 (40 % single, a
 # long tail), more than two pages of threads.list.
 emu_start --generate gmail:1,messages:4000,threads:3
-G=gmail1@firm.example A=alice@firm.example
+G=gmail1@firm.example
 export ACCTS="$G $A"
 savelog() { emu GET /_emu/log >"$T/log.$1.json"; }
 
