@@ -2604,51 +2604,46 @@ class Emu:
                     self.inflight["g:" + box.address] -= 1
 
     def gmail_route(self, req, box, rest, meta):
-        if rest == "/profile":
-            err = self.gmail_charge(req, box, "getProfile")
-            if err:
-                return err
-            with box.lock:
-                threads = len(box.thread_index())
-                return json_resp(200, {"emailAddress": box.address,
-                                       "messagesTotal": len(box.msgs),
-                                       "threadsTotal": threads,
-                                       "historyId": str(box.history_id)}, pretty=True)
-        if rest == "/messages":
-            err = self.gmail_charge(req, box, "messages.list")
-            return err or self.gmail_list(req, box, meta)
-        mo = RE_GMAIL_MSG.match(rest)
-        if mo:
-            err = self.gmail_charge(req, box, "messages.get")
-            return err or self.gmail_get(req, box, mo.group(1), meta)
-        if rest == "/threads":
-            err = self.gmail_charge(req, box, "threads.list")
-            return err or self.gmail_threads_list(req, box, meta)
-        mo = RE_GMAIL_THREAD.match(rest)
-        if mo:
-            err = self.gmail_charge(req, box, "threads.get")
-            return err or self.gmail_thread_get(req, box, mo.group(1), meta)
-        if rest == "/history":
-            err = self.gmail_charge(req, box, "history.list")
-            return err or self.gmail_history(req, box)
-        if rest == "/settings/sendAs":
-            err = self.gmail_charge(req, box, "settings.sendAs.list")
-            if err:
-                return err
-            sa = box.send_as or [{"sendAsEmail": box.address, "displayName": box.name,
-                                  "replyToAddress": "", "signature": "", "isPrimary": True,
-                                  "isDefault": True}]
-            return json_resp(200, {"sendAs": sa}, pretty=True)
-        if rest == "/labels":
-            err = self.gmail_charge(req, box, "labels.list")
-            if err:
-                return err
-            labels = sorted({l for m in box.msgs.values() for l in m.labels} |
-                            {"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "CHAT",
-                             "IMPORTANT", "STARRED"})
-            return json_resp(200, {"labels": [{"id": l, "name": l, "type": "system"}
-                                              for l in labels]}, pretty=True)
-        return google_error(404, "Not Found", "notFound")
+        """A users/me path of one mailbox: the method it names is charged
+        (gmail_charge) and, unless refused, served."""
+        fixed = {
+            "/profile": ("getProfile", self.gmail_profile),
+            "/messages": ("messages.list", self.gmail_list),
+            "/threads": ("threads.list", self.gmail_threads_list),
+            "/history": ("history.list", lambda req, box, meta: self.gmail_history(req, box)),
+            "/settings/sendAs": ("settings.sendAs.list", self.gmail_send_as),
+            "/labels": ("labels.list", self.gmail_labels),
+        }
+        for rx, op, get in ((RE_GMAIL_MSG, "messages.get", self.gmail_get),
+                            (RE_GMAIL_THREAD, "threads.get", self.gmail_thread_get)):
+            mo = rx.match(rest)
+            if mo:
+                return self.gmail_charge(req, box, op) or get(req, box, mo.group(1), meta)
+        if rest not in fixed:
+            return google_error(404, "Not Found", "notFound")
+        op, serve = fixed[rest]
+        return self.gmail_charge(req, box, op) or serve(req, box, meta)
+
+    def gmail_profile(self, req, box, meta):
+        with box.lock:
+            threads = len(box.thread_index())
+            return json_resp(200, {"emailAddress": box.address,
+                                   "messagesTotal": len(box.msgs),
+                                   "threadsTotal": threads,
+                                   "historyId": str(box.history_id)}, pretty=True)
+
+    def gmail_send_as(self, req, box, meta):
+        sa = box.send_as or [{"sendAsEmail": box.address, "displayName": box.name,
+                              "replyToAddress": "", "signature": "", "isPrimary": True,
+                              "isDefault": True}]
+        return json_resp(200, {"sendAs": sa}, pretty=True)
+
+    def gmail_labels(self, req, box, meta):
+        labels = sorted({l for m in box.msgs.values() for l in m.labels} |
+                        {"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "CHAT",
+                         "IMPORTANT", "STARRED"})
+        return json_resp(200, {"labels": [{"id": l, "name": l, "type": "system"}
+                                          for l in labels]}, pretty=True)
 
     def gmail_list(self, req, box, meta):
         err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
