@@ -128,24 +128,32 @@ def flush(cur, emails, addrs):
     addrs.clear()
 
 
-def main():
+def setup(name, emails):
+    """The options of the database benchmarks (bench.py, complete.py; --emails
+    defaults to EMAILS) and a fresh database NAME in the work folder: the
+    options, the work folder, the database, the environment for the binaries
+    and their folder."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(
         os.path.dirname(__file__), "..", "build", "cmd"))
     ap.add_argument("--dir", default=None)
-    ap.add_argument("--emails", type=int, default=1000000)
+    ap.add_argument("--emails", type=int, default=emails)
     ap.add_argument("--clients", type=int, default=100000)
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
     work = a.dir or tempfile.mkdtemp(prefix="mailsync-bench.")
     os.makedirs(work, exist_ok=True)
-    db = os.path.join(work, "bench.db")
+    db = os.path.join(work, name)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):
             os.unlink(db + suffix)
     env = dict(os.environ, MAILSYNC_DB=db, LC_ALL="C.UTF-8")
     env.pop("NO_COLOR", None)
-    bin_ = os.path.abspath(a.bin)
+    return a, work, db, env, os.path.abspath(a.bin)
+
+
+def main():
+    a, work, db, env, bin_ = setup("bench.db", 1000000)
 
     def exe(name):
         return os.path.join(bin_, "mailsync-" + name)

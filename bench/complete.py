@@ -13,16 +13,14 @@ time a person waits after TAB.
 
 usage: bench/complete.py [--bin BUILD/cmd] [--dir WORKDIR] [--emails N]
 """
-import argparse
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (the same database builder)
+import bench  # noqa: E402  (the same options and database builder)
 
 TARGET = 0.050
 
@@ -39,22 +37,7 @@ def timed(cmd, env):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(
-        os.path.dirname(__file__), "..", "build", "cmd"))
-    ap.add_argument("--dir", default=None)
-    ap.add_argument("--emails", type=int, default=200000)
-    ap.add_argument("--clients", type=int, default=100000)
-    ap.add_argument("--runs", type=int, default=30)
-    a = ap.parse_args()
-    work = a.dir or tempfile.mkdtemp(prefix="mailsync-bench.")
-    os.makedirs(work, exist_ok=True)
-    db = os.path.join(work, "complete.db")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(db + suffix):
-            os.unlink(db + suffix)
-    env = dict(os.environ, MAILSYNC_DB=db, LC_ALL="C.UTF-8")
-    bin_ = os.path.abspath(a.bin)
+    a, work, db, env, bin_ = bench.setup("complete.db", 200000)
     clients = os.path.join(work, "clients.jsonl")
     bench.write_clients(clients, a.clients)
     with open(clients) as f:

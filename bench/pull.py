@@ -59,6 +59,10 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 EMU = os.path.join(SRC, "tests", "emulator", "msemu.py")
+# The emulator's own benchmark: its OAuth helpers, the client's request
+# shapes and its fetch loops, replayed here for the emulator's ceiling.
+sys.path.insert(0, os.path.dirname(EMU))
+import bench_emu  # noqa: E402
 GOOGLE_ID = "emu-google-client.apps.googleusercontent.com"
 GOOGLE_SECRET = "emu-google-secret"
 MS_ID = "11111111-2222-4333-8444-555555555555"
@@ -67,33 +71,13 @@ COST_GET = 5                 # Gmail units of one messages.get
 UNLIMITED = "1000000000"     # client quota settings when quotas are off
 RSS_GOAL = 32 * 1024         # KiB
 
-# The client's request shapes (common/drivers/gmail.c, common/drivers/graph.c), replayed
-# for the emulator's ceiling in scenario C.
-META = ("format=metadata&metadataHeaders=From&metadataHeaders=To"
-        "&metadataHeaders=Cc&metadataHeaders=Subject&metadataHeaders=Date"
-        "&metadataHeaders=Message-ID&metadataHeaders=List-Unsubscribe"
-        "&metadataHeaders=Precedence&metadataHeaders=Auto-Submitted")
+# The client's Gmail batch and page sizes (common/drivers/gmail.c).
 GMAIL_BATCH = 50
 PAGE = 500
-GRAPH_SELECT = ("subject,from,toRecipients,ccRecipients,receivedDateTime,"
-                "sentDateTime,bodyPreview,hasAttachments,internetMessageId,"
-                "conversationId,isDraft,parentFolderId")
-GRAPH_PREFER = 'odata.maxpagesize=200, IdType="ImmutableId"'
-GRAPH_FOLDERS = ("inbox", "sentitems")
 
 
 def note(msg):
     print("pull.py: " + msg, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, from /proc (0 if gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 class Emulator:
@@ -148,7 +132,7 @@ class Emulator:
             return [json.loads(l) for l in f if l.strip()]
 
     def cpu(self):
-        return cpu_seconds(self.p.pid)
+        return bench_emu.cpu_seconds(self.p.pid)
 
     def stop(self):
         if self.p.poll() is None:
@@ -526,16 +510,7 @@ def scenario_b(a):
     return full
 
 
-def emu_bench():
-    """The emulator's own benchmark module, for its OAuth helpers."""
-    if os.path.dirname(EMU) not in sys.path:
-        sys.path.insert(0, os.path.dirname(EMU))
-    import bench_emu
-    return bench_emu
-
-
 def replay_gmail(port, addr, count):
-    bench_emu = emu_bench()
     c = bench_emu.Client(port)
     at = bench_emu.google_token(c, addr)
     auth = {"Authorization": "Bearer " + at}
@@ -553,7 +528,7 @@ def replay_gmail(port, addr, count):
     for i in range(0, len(ids), GMAIL_BATCH):
         body = "".join("--bb\r\nContent-Type: application/http\r\n"
                        "Content-ID: <item-%d>\r\n\r\nGET /gmail/v1/users/me/"
-                       "messages/%s?%s\r\n\r\n" % (k, mid, META)
+                       "messages/%s?%s\r\n\r\n" % (k, mid, bench_emu.GMAIL_META)
                        for k, mid in enumerate(ids[i:i + GMAIL_BATCH])) + "--bb--\r\n"
         st, h, b = c.req("POST", "/batch/gmail/v1", body.encode(),
                          dict(auth, **{"Content-Type": "multipart/mixed; boundary=bb"}))
@@ -561,21 +536,8 @@ def replay_gmail(port, addr, count):
 
 
 def replay_graph(port, addr, count):
-    bench_emu = emu_bench()
-    c = bench_emu.Client(port)
-    at = bench_emu.ms_token(c, addr)
-    for folder in GRAPH_FOLDERS:
-        url = ("/v1.0/me/mailFolders/%s/messages/delta?$select=%s"
-               % (folder, GRAPH_SELECT))
-        for _ in range(100000):
-            st, h, b = c.req("GET", url, headers={
-                "Authorization": "Bearer " + at, "Prefer": GRAPH_PREFER})
-            d = json.loads(b)
-            count[addr] = count.get(addr, 0) + len(d.get("value", []))
-            nxt = d.get("@odata.nextLink")
-            if not nxt:
-                break
-            url = nxt.split(str(port), 1)[1]
+    at = bench_emu.ms_token(bench_emu.Client(port), addr)
+    count[addr] = count.get(addr, 0) + bench_emu.graph_fetch(port, at, 200)
 
 
 def scenario_c(a):
@@ -594,7 +556,6 @@ def scenario_c(a):
         emu.ctl("POST", "/_emu/reset")
         note("C: replaying the same requests on the reset emulator")
         count = {}
-        emu_bench()
         ths = [threading.Thread(target=replay_gmail if prov == "gmail" else replay_graph,
                                 args=(emu.port, addr, count)) for prov, addr in boxes]
         c0, t0 = emu.cpu(), time.perf_counter()

@@ -7,6 +7,9 @@ GMAIL_SECRET=GOCSPX-emulated-desktop-secret
 MS_PUBLIC_ID=4f6c3c1e-0b5e-4d59-9a43-6c1f3e2a7b10
 MS_CONF_ID=8a2d9e44-7c1b-4f0e-b6d3-2e5f9a1c0d77
 MS_CONF_SECRET='emu~confidential~secret.8Q'
+# The sample's mailboxes (sample.json, rules.json): alice and bob on
+# Gmail, carol on Outlook.
+A=alice@firm.example B=bob@firm.example C=carol@firm.example
 
 emu_start() {
 	python3 "$MS_SRC/tests/emulator/msemu.py" --data "$EMU_DATA" \
@@ -30,6 +33,8 @@ emu_start() {
 	export MAILSYNC_GMAIL_API_URL="$EMU"
 	export MAILSYNC_MS_AUTHORITY_URL="$EMU"
 	export MAILSYNC_GRAPH_API_URL="$EMU"
+	# For the checkers (tests/data/pull-check.py) that read its data.
+	export EMU EMU_DATA T MS_SRC
 }
 
 # emu POST|GET|DELETE PATH [JSON]: a control request; the reply on stdout.
@@ -37,6 +42,25 @@ emu() {
 	curl -sf -X "$1" -H 'Content-Type: application/json' \
 		${3:+--data "$3"} "$EMU$2"
 }
+
+# Emulator controls; a refused one bails out (a fixture step).
+clearlog() { emu DELETE /_emu/log >/dev/null; }	# forget the log
+fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
+nofaults() { emu DELETE /_emu/faults >/dev/null; }
+econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
+
+# Checks over the emulator's own data and log (tests/data/pull-check.py;
+# $ACCTS names the accounts it covers).
+pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
+# add ADDRESS SPEC-JSON: a new message in a mailbox; its provider id on stdout.
+add() {
+	pc add "$1" "$2" || { echo "Bail out! the emulator refused a message for $1"; exit 1; }
+}
+js() { check "$1" pc json "$T/out" "$2"; }	# over the last run's --json lines
+lg() { check "$1" pc log mem "$2"; }		# over the emulator's log since clearlog
+# has / hasnt MESSAGE-ID: the database holds that email once / not at all.
+has() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 1; }
+hasnt() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 0; }
 
 # setup_apps: store the emulator's Gmail app and public Outlook app.
 setup_apps() {
@@ -87,4 +111,51 @@ connect_mailbox() {
 		cat "$T/err"
 		exit 1
 	fi
+}
+
+# connect_mailboxes PROVIDER:NAME...: connect NAME@firm.example as member
+# NAME of each PROVIDER (connect_mailbox), e.g. gmail:alice outlook:carol.
+connect_mailboxes() {
+	for _pm in "$@"; do
+		connect_mailbox "${_pm%%:*}" "${_pm#*:}@firm.example" "${_pm#*:}"
+	done
+}
+
+# setup_sample PROVIDER:NAME...: a business as the sample has it: its
+# CRM's clients (share/sample/clients.jsonl), the apps, those mailboxes.
+setup_sample() {
+	mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
+	setup_apps
+	connect_mailboxes "$@"
+}
+
+# cron_command JOB DIR: the command of a cron.d job line, with DIR for
+# /var/lib/mailsync.
+cron_command() {
+	sed -E 's/^([^ ]+ ){6}//' <<<"$1" | sed "s|/var/lib/mailsync|$2|g"
+}
+
+# as_cron COMMAND: run it as cron does: sh -c, a bare environment (the
+# database and the emulator's URLs only), no tty; its output in
+# $T/tick.out. $TICK_PATH, when set, goes first on PATH.
+as_cron() {
+	env -i HOME="$HOME" SHELL=/bin/sh PATH="${TICK_PATH:+$TICK_PATH:}$MS_BUILD/cmd:/usr/bin:/bin" \
+		MAILSYNC_DB="$MAILSYNC_DB" \
+		MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
+		MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
+		MAILSYNC_GOOGLE_REVOKE_URL="$MAILSYNC_GOOGLE_REVOKE_URL" \
+		MAILSYNC_GMAIL_API_URL="$MAILSYNC_GMAIL_API_URL" \
+		MAILSYNC_MS_AUTHORITY_URL="$MAILSYNC_MS_AUTHORITY_URL" \
+		MAILSYNC_GRAPH_API_URL="$MAILSYNC_GRAPH_API_URL" \
+		sh -c "$1" </dev/null >"$T/tick.out" 2>&1
+}
+
+# setup_generated: the apps and the generated mailboxes $G (Gmail, member
+# g) and $O (Outlook, member o), one Gmail request at a time, so that the
+# emulator's latency sets a full sync's pace.
+setup_generated() {
+	setup_apps
+	connect_mailbox gmail "$G" g
+	connect_mailbox outlook "$O" o
+	mailsync-config -q set quota.gmail_concurrency 1
 }

@@ -49,6 +49,10 @@ skip_n() {
 	for _i in $(seq "$1"); do ok "# SKIP $2 ($_i of $1)"; done
 }
 
+# q SQL: a query on the test's database ($MAILSYNC_DB), waiting up to 5 s
+# for a lock that a pull running beside it holds.
+q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
+
 # check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
 check() {
 	_d=$1

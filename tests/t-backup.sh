@@ -10,7 +10,8 @@ var="$T/var/lib/mailsync"
 mkdir -p "$var" "$T/backups"
 chmod 700 "$T/backups"
 export MAILSYNC_DB="$var/mailsync.db"
-q() { sqlite3 -cmd ".timeout 5000" "$1" "$2"; }
+# qf FILE SQL: q on another database file (a backup copy).
+qf() { sqlite3 -cmd ".timeout 5000" "$1" "$2"; }
 
 # backup COPY: the command of README "Backups", as the mailsync user
 # runs it.
@@ -23,33 +24,18 @@ backup() {
 # slow replies, one Gmail request at a time.
 emu_start --generate gmail:1,outlook:1,messages:1200
 G=gmail1@firm.example O=outlook1@firm.example
-setup_apps
-connect_browser -p gmail --login-hint $G --member g --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting $G failed"; cat "$T/err"; exit 1; }
-connect_browser -p outlook --login-hint $O --member o --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting $O failed"; cat "$T/err"; exit 1; }
-mailsync-config -q set quota.gmail_units_per_minute 1000000
-mailsync-config -q set quota.gmail_concurrency 1
+setup_generated
 emu POST /_emu/config '{"latency_ms": 150}' >/dev/null
 
 # The cron job, run as cron runs it (see t-cron.sh), in the background.
 job=$(grep -E '^\*/15 ' "$cronfile")
-cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
-env -i HOME="$HOME" SHELL=/bin/sh PATH="$MS_BUILD/cmd:/usr/bin:/bin" \
-	MAILSYNC_DB="$MAILSYNC_DB" \
-	MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
-	MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
-	MAILSYNC_GOOGLE_REVOKE_URL="$MAILSYNC_GOOGLE_REVOKE_URL" \
-	MAILSYNC_GMAIL_API_URL="$MAILSYNC_GMAIL_API_URL" \
-	MAILSYNC_MS_AUTHORITY_URL="$MAILSYNC_MS_AUTHORITY_URL" \
-	MAILSYNC_GRAPH_API_URL="$MAILSYNC_GRAPH_API_URL" \
-	sh -c "$cmd" </dev/null >"$T/tick.out" 2>&1 &
+as_cron "$(cron_command "$job" "$var")" &
 tick=$!
 
 # Wait for its first commit, then back up every half second while it
 # runs (a bounded number of times).
 for _ in $(seq 300); do
-	[ "$(q "$MAILSYNC_DB" "SELECT count(*) FROM email_accounts")" -gt 0 ] && break
+	[ "$(q "SELECT count(*) FROM email_accounts")" -gt 0 ] && break
 	kill -0 $tick 2>/dev/null || break
 	sleep 0.05
 done
@@ -71,13 +57,13 @@ check "every backup command succeeded ($k taken, $fails failed)" test $k -gt 0 -
 sed 's/^/# backup: /' "$T/backup.err" | head -5
 check "backups were taken while the pull wrote ($during)" test $during -ge 2
 
-final=$(q "$MAILSYNC_DB" "SELECT count(*) FROM email_accounts")
+final=$(q "SELECT count(*) FROM email_accounts")
 good=0 partial=0 listed=0 private=0
 for f in "$T"/backups/*.db; do
 	[ -f "$f" ] || continue
-	n=$(q "$f" "SELECT count(*) FROM email_accounts")
-	[ "$(q "$f" "PRAGMA integrity_check")" = ok ] &&
-		[ -z "$(q "$f" "PRAGMA foreign_key_check")" ] && good=$((good + 1))
+	n=$(qf "$f" "SELECT count(*) FROM email_accounts")
+	[ "$(qf "$f" "PRAGMA integrity_check")" = ok ] &&
+		[ -z "$(qf "$f" "PRAGMA foreign_key_check")" ] && good=$((good + 1))
 	[ "$n" -gt 0 ] && [ "$n" -lt "$final" ] && partial=$((partial + 1))
 	mailsync-show --db "$f" --accounts >"$T/acc" 2>"$T/acc.err" &&
 		grep -q "$G" "$T/acc" && grep -q "$O" "$T/acc" && listed=$((listed + 1))
@@ -88,7 +74,7 @@ check "every copy passes integrity_check and foreign_key_check ($good of $k)" te
 check "some copies caught the pull half way ($partial)" test $partial -ge 1
 check "mailsync-show --accounts works on every copy ($listed of $k)" test $listed -eq $k
 check "every copy is readable by its owner only ($private of $k)" test $private -eq $k
-check "the database itself is intact" test "$(q "$MAILSYNC_DB" "PRAGMA integrity_check")" = ok
+check "the database itself is intact" test "$(q "PRAGMA integrity_check")" = ok
 
 # The copy alone opens no mailbox; with the key file it does.
 last="$T/backups/$k.db"
@@ -100,12 +86,12 @@ check "a copy without its key file pulls nothing (exit $rc)" test "$rc" -ne 0
 sed 's/^/# stderr: /' "$T/err" | head -3
 grep_err "and names the missing key file" "key file .*mailsync\.key"
 check "and the copy has not lost its accounts" \
-	test "$(q "$restore/mailsync.db" "SELECT count(*) FROM accounts")" -eq 2
+	test "$(qf "$restore/mailsync.db" "SELECT count(*) FROM accounts")" -eq 2
 cp "$last" "$restore/mailsync.db"
 rm -f "$restore/mailsync.key" "$restore"/mailsync.db-*
 run env MAILSYNC_KEY_FILE="$var/mailsync.key" mailsync-pull -q --db "$restore/mailsync.db"
 expect_rc "the copy with the key file kept apart pulls again (MAILSYNC_KEY_FILE)" 0
 check "and it resumed where the copy stopped: every email is back" \
-	test "$(q "$restore/mailsync.db" "SELECT count(*) FROM email_accounts")" -eq "$final"
+	test "$(qf "$restore/mailsync.db" "SELECT count(*) FROM email_accounts")" -eq "$final"
 
 done_testing

@@ -71,6 +71,26 @@ offers_only() {
 	fi
 }
 
+# values_of_keys PREFIX COMP-KEY: COMP-KEY KEY completes the value of
+# "mailsync-config set KEY" into $T/comp; for every key it offers on and
+# off for the booleans and nothing for the others (test PREFIX...).
+values_of_keys() {
+	local k want bad=
+	for k in "${config_keys[@]}"; do
+		"$2" "$k"
+		want=
+		printf '%s\n' "${config_bools[@]}" | grep -qxF -- "$k" &&
+		    want="off
+on"
+		[ "$(cat "$T/comp")" = "$want" ] || bad="$bad $k"
+	done
+	if [ -z "$bad" ]; then
+		ok "${1}mailsync-config set KEY <TAB>: on off for the booleans only"
+	else
+		not_ok "${1}mailsync-config set KEY <TAB>: wrong values for$bad"
+	fi
+}
+
 # --- bash ---------------------------------------------------------------
 
 check "bash completion parses" bash -n "$bash_comp"
@@ -220,20 +240,8 @@ if [ ${#config_keys[@]} -gt 0 ]; then
 		offers_only "mailsync-config $sub <TAB>: the keys of list" \
 		    "${config_keys[@]}"
 	done
-	bad=
-	for k in "${config_keys[@]}"; do
-		comp mailsync-config set "$k" ''
-		want=
-		printf '%s\n' "${config_bools[@]}" | grep -qxF -- "$k" &&
-		    want="off
-on"
-		[ "$(cat "$T/comp")" = "$want" ] || bad="$bad $k"
-	done
-	if [ -z "$bad" ]; then
-		ok "mailsync-config set KEY <TAB>: on off for the booleans only"
-	else
-		not_ok "mailsync-config set KEY <TAB>: wrong values for$bad"
-	fi
+	bash_value() { comp mailsync-config set "$1" ''; }
+	values_of_keys "" bash_value
 else
 	for sub in get set unset; do
 		skip "mailsync-config $sub <TAB>: mailsync-config not built"
@@ -256,8 +264,7 @@ mailsync-clients -q --db "$db" import "$MS_SRC/share/sample/clients.jsonl"
 emu_start
 export MAILSYNC_DB="$db"
 setup_apps
-connect_mailbox gmail alice@firm.example alice
-connect_mailbox outlook carol@firm.example carol
+connect_mailboxes gmail:alice outlook:carol
 unset MAILSYNC_DB
 comp mailsync-show --db "$db" c-1
 offers_only "mailsync-show CLIENT<TAB>: the ids" c-17 c-18 c-19
@@ -409,20 +416,8 @@ if command -v fish >/dev/null 2>&1; then
 		fish_comp "mailsync-config get "
 		offers_only "fish: mailsync-config get <TAB>: the keys of list" \
 		    "${config_keys[@]}"
-		bad=
-		for k in "${config_keys[@]}"; do
-			fish_comp "mailsync-config set $k "
-			want=
-			printf '%s\n' "${config_bools[@]}" | grep -qxF -- "$k" &&
-			    want="off
-on"
-			[ "$(cat "$T/comp")" = "$want" ] || bad="$bad $k"
-		done
-		if [ -z "$bad" ]; then
-			ok "fish: mailsync-config set KEY <TAB>: on off for the booleans only"
-		else
-			not_ok "fish: mailsync-config set KEY <TAB>: wrong values for$bad"
-		fi
+		fish_value() { fish_comp "mailsync-config set $1 "; }
+		values_of_keys "fish: " fish_value
 	else
 		skip "fish: mailsync-config get <TAB>: mailsync-config not built"
 		skip "fish: mailsync-config set KEY <TAB>: mailsync-config not built"

@@ -5,7 +5,6 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-q() { sqlite3 "$MAILSYNC_DB" "$1"; }
 accounts() { q "SELECT provider || ' ' || address || ' ' || member || ' ' || status FROM accounts ORDER BY id" | tr '\n' ';'; }
 
 # Secrets never come from argv.
@@ -76,31 +75,33 @@ check "with new tokens" test "$(q "SELECT hex(refresh) FROM tokens WHERE account
 
 # --paste: the redirected URL, then the bare code.
 count=$(q "SELECT count(*) FROM tokens")
-mkfifo "$T/paste"
-: >"$T/connect.err"
-mailsync-connect -p gmail --paste --login-hint bob@firm.example --member bob <"$T/paste" >"$T/out" 2>"$T/connect.err" &
-cpid=$!
-exec 3>"$T/paste"
-for _ in $(seq 100); do grep -q '^http' "$T/connect.err" && break; sleep 0.1; done
-redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$(grep -m1 '^http' "$T/connect.err")")
-echo "$redirect" >&3
-exec 3>&-
-rc=0; wait $cpid || rc=$?
+# paste_start: bob's mailsync-connect --paste in the background ($cpid),
+# its stdin the fifo on fd 3; once it printed the URL, the browser's
+# redirect in $redirect.
+paste_start() {
+	rm -f "$T/paste"; mkfifo "$T/paste"
+	: >"$T/connect.err"
+	mailsync-connect -p gmail --paste --login-hint bob@firm.example --member bob <"$T/paste" >"$T/out" 2>"$T/connect.err" &
+	cpid=$!
+	exec 3>"$T/paste"
+	for _ in $(seq 100); do grep -q '^http' "$T/connect.err" && break; sleep 0.1; done
+	redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$(grep -m1 '^http' "$T/connect.err")")
+}
+# paste_end TEXT: paste TEXT, then wait for the connect's exit in $rc.
+paste_end() {
+	echo "$1" >&3
+	exec 3>&-
+	rc=0; wait $cpid || rc=$?
+}
+paste_start
+paste_end "$redirect"
 expect_rc "--paste with the redirected URL" 0
 expect_out "connects bob again" <<<"connected gmail bob@firm.example member=bob"
 check "--paste prints the URL alone on its line too" grep -q '^http://' "$T/connect.err"
 
-rm -f "$T/paste"; mkfifo "$T/paste"
-: >"$T/connect.err"
-mailsync-connect -p gmail --paste --login-hint bob@firm.example --member bob <"$T/paste" >"$T/out" 2>"$T/connect.err" &
-cpid=$!
-exec 3>"$T/paste"
-for _ in $(seq 100); do grep -q '^http' "$T/connect.err" && break; sleep 0.1; done
-redirect=$(curl -s -o /dev/null -w '%{redirect_url}' "$(grep -m1 '^http' "$T/connect.err")")
+paste_start
 code=$(printf '%s' "$redirect" | sed 's/.*[?&]code=\([^&]*\).*/\1/' | python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))')
-echo "$code" >&3
-exec 3>&-
-rc=0; wait $cpid || rc=$?
+paste_end "$code"
 expect_rc "--paste with the bare code" 0
 
 # Device code (Outlook), with pending polls and a slow_down.

@@ -23,28 +23,15 @@ check "and killed if it ignores that, by the next tick ($bound + $grace <= 900)"
 check "cron mails failures to someone (MAILTO)" grep -qE '^MAILTO=[^ ]+' "$cronfile"
 check "the file name has no dot (cron.d skips those)" \
 	bash -c "case \$(basename '$cronfile') in *.*) exit 1;; esac"
-cmd=$(sed -E 's/^([^ ]+ ){6}//' <<<"$job" | sed "s|/var/lib/mailsync|$var|g")
+cmd=$(cron_command "$job" "$var")
 
 # A business with clients and two mailboxes.
 emu_start
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
-connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
+setup_sample gmail:alice outlook:carol
 
 # tick: run the job as cron would: sh -c, a bare environment, no tty
 # ($TICK_PATH goes first on PATH).
-tick() {
-	env -i HOME="$HOME" SHELL=/bin/sh PATH="${TICK_PATH:+$TICK_PATH:}$MS_BUILD/cmd:/usr/bin:/bin" \
-		MAILSYNC_DB="$MAILSYNC_DB" \
-		MAILSYNC_GOOGLE_AUTH_URL="$MAILSYNC_GOOGLE_AUTH_URL" \
-		MAILSYNC_GOOGLE_TOKEN_URL="$MAILSYNC_GOOGLE_TOKEN_URL" \
-		MAILSYNC_GOOGLE_REVOKE_URL="$MAILSYNC_GOOGLE_REVOKE_URL" \
-		MAILSYNC_GMAIL_API_URL="$MAILSYNC_GMAIL_API_URL" \
-		MAILSYNC_MS_AUTHORITY_URL="$MAILSYNC_MS_AUTHORITY_URL" \
-		MAILSYNC_GRAPH_API_URL="$MAILSYNC_GRAPH_API_URL" \
-		sh -c "$cmd" </dev/null >"$T/tick.out" 2>&1
-}
+tick() { as_cron "$cmd"; }
 
 rc=0; tick || rc=$?
 expect_rc "a first tick pulls and matches" 0

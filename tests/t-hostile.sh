@@ -10,18 +10,7 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-export EMU EMU_DATA T MS_SRC
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-add() {
-	pc add "$1" "$2" || { echo "Bail out! the emulator refused a message for $1"; exit 1; }
-}
-fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
-nofaults() { emu DELETE /_emu/faults >/dev/null; }
-has() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 1; }
-hasnt() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 0; }
 sound() {
 	check "$1: PRAGMA integrity_check" test "$(q "PRAGMA integrity_check")" = ok
 	check "$1: no page left half done" \
@@ -34,14 +23,7 @@ timed() {
 	/usr/bin/time -v -o "$T/time" "$@" >"$T/out" 2>"$T/err" || rc=$?
 }
 
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-for who in alice bob; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-connect_browser -p outlook --login-hint $C --member carol --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting carol failed"; cat "$T/err"; exit 1; }
+setup_sample gmail:alice gmail:bob outlook:carol
 run mailsync-pull -q
 expect_rc "a first pull of the sample mailboxes" 0
 

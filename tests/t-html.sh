@@ -14,9 +14,7 @@ fi
 EMU_DATA="$MS_SRC/tests/data/html-mail.json"
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
-export T MS_SRC
 emu_start
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
 hc() { python3 "$MS_SRC/tests/data/html-check.py" "$@"; }
 chrome() { python3 "$MS_SRC/tests/data/chrome.py" "$@"; }
 # shot PAGE PNG [--dark]: a screenshot, 1200 pixels wide and $H high
@@ -87,14 +85,7 @@ invoice=$(mailsync-record "$T/invoice.eml") && hostile=$(mailsync-record "$T/hos
 # bob needing re-authorization and erin in error; dave is connected
 # last and never synced (stale).
 setup_apps
-for who in alice bob erin; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-for who in carol frank; do
-	connect_browser -p outlook --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
+connect_mailboxes gmail:alice gmail:bob gmail:erin outlook:carol outlook:frank
 run mailsync-pull -q
 expect_rc "the fixture: the first pull of five mailboxes" 0
 run mailsync-disconnect frank@firm.example

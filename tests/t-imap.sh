@@ -8,8 +8,13 @@
 . "$MS_SRC/tests/lib.sh"
 . "$MS_SRC/tests/lib-imap.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
 A=alice@firm.example
+# jm_says FOLDER NAME MESSAGE-ID SUBJECT DATE BODY: a plain one-line
+# message from jm@client.example to alice, into her FOLDER.
+jm_says() {
+	printf 'From: jm@client.example\nTo: alice@firm.example\nSubject: %s\nDate: %s\nMessage-ID: <%s>\n\n%s\n' \
+	    "$4" "$5" "$3" "$6" | imap_msg $A "$1" "$2"
+}
 
 imap_start
 
@@ -105,15 +110,8 @@ In-Reply-To: <m1@client.example>
 Thanks!
 EOF
 for f in Trash Junk Drafts Spam Archive; do
-	imap_msg $A $f x-$f <<EOF
-From: jm@client.example
-To: alice@firm.example
-Subject: in $f
-Date: Fri, 24 Nov 2026 09:00:00 +0000
-Message-ID: <$f@client.example>
-
-not for the profile unless Archive or Spam
-EOF
+	jm_says $f x-$f "$f@client.example" "in $f" \
+	    "Fri, 24 Nov 2026 09:00:00 +0000" "not for the profile unless Archive or Spam"
 done
 
 # Connecting
@@ -217,36 +215,15 @@ check "an idle run is one command after the login ($cmds)" test "$cmds" -eq 2
 check "the LIST returns STATUS, no EXAMINE" test "$(imap_rawlog $A in | grep -c 'EXAMINE')" -eq 0
 
 # Incremental: a new message, a folder created, one deleted, one moved
-imap_msg $A INBOX m6 <<'EOF'
-From: jm@client.example
-To: alice@firm.example
-Subject: later
-Date: Sat, 25 Nov 2026 08:00:00 +0000
-Message-ID: <m6@client.example>
-
-Later news.
-EOF
-imap_msg $A Projects/2026 p1 <<'EOF'
-From: jm@client.example
-To: alice@firm.example
-Subject: project
-Date: Sat, 25 Nov 2026 09:00:00 +0000
-Message-ID: <p1@client.example>
-
-A project.
-EOF
+jm_says INBOX m6 "m6@client.example" "later" \
+    "Sat, 25 Nov 2026 08:00:00 +0000" "Later news."
+jm_says Projects/2026 p1 "p1@client.example" "project" \
+    "Sat, 25 Nov 2026 09:00:00 +0000" "A project."
 imap_folder_rm $A Archive
 run mailsync-config set imap.exclude "Spam; Nothing/Here"
 expect_rc "imap.exclude is a setting" 0
-imap_msg $A Spam x-Spam2 <<'EOF2'
-From: jm@client.example
-To: alice@firm.example
-Subject: excluded
-Date: Sat, 25 Nov 2026 10:00:00 +0000
-Message-ID: <spam2@client.example>
-
-in an excluded folder
-EOF2
+jm_says Spam x-Spam2 "spam2@client.example" "excluded" \
+    "Sat, 25 Nov 2026 10:00:00 +0000" "in an excluded folder"
 cp "$(imap_dir $A INBOX)/cur/m2:2,S" "$(imap_dir $A Projects/2026)/cur/m2-moved:2,S"
 rm "$(imap_dir $A INBOX)/cur/m2:2,S"
 [ "$(id -u)" -eq 0 ] && chown -R "$imap_uid:$imap_gid" "$D/mail"

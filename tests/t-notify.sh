@@ -11,7 +11,6 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/var/mailsync.db"
 mkdir -p "$T/var"
-q() { sqlite3 "$MAILSYNC_DB" "$1"; }
 
 skip() { ok "# SKIP $*"; }
 

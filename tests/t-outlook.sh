@@ -8,25 +8,13 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-export EMU EMU_DATA T MS_SRC
-C=carol@firm.example S=support@firm.example F=finance@firm.example
+S=support@firm.example F=finance@firm.example
 BIG=big@firm.example
 export ACCTS="$C"
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-add() {
-	pc add "$1" "$2" || { echo "Bail out! the emulator refused a message for $1"; exit 1; }
-}
-js() { check "$1" pc json "$T/out" "$2"; }
-lg() { check "$1" pc log mem "$2"; }
-clearlog() { emu DELETE /_emu/log >/dev/null; }
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
 folder() { # folder ADDRESS PATH: made with its parents; its id on stdout
 	emu POST "/_emu/mailboxes/$1/folders" "{\"path\": \"$2\"}" |
 	    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
-has() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 1; }
-hasnt() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 0; }
 folders_of() { # the tracked folders' paths, ;-joined, as show --json says
 	mailsync-show --accounts --json |
 	    python3 -c 'import json,sys; print(";".join(next(r["folders"] for r in map(json.loads, sys.stdin) if r["address"] == sys.argv[1])))' "$1"

@@ -9,33 +9,14 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start --generate gmail:1,messages:2000
-export EMU EMU_DATA T MS_SRC
-A=alice@firm.example B=bob@firm.example C=carol@firm.example G=gmail1@firm.example
+G=gmail1@firm.example
 export ACCTS="$A $B $C $G"
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-add() {
-	pc add "$1" "$2" || { echo "Bail out! the emulator refused a message for $1"; exit 1; }
-}
-js() { check "$1" pc json "$T/out" "$2"; }
-lg() { check "$1" pc log mem "$2"; }
-clearlog() { emu DELETE /_emu/log >/dev/null; }
-fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
-nofaults() { emu DELETE /_emu/faults >/dev/null; }
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
-has() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 1; }
-hasnt() { test "$(q "SELECT count(*) FROM emails WHERE message_id = '$1'")" = 0; }
 # refusals: rate-limited answers in the emulator's log (parts included).
 refusals() { curl -s "$EMU/_emu/log" | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if e.get("quota") == "exceeded" or e.get("status") == 429]))'; }
 count_log() { curl -s "$EMU/_emu/log" | python3 -c 'import json,sys; print(len([e for e in json.load(sys.stdin)["entries"] if '"$1"']))'; }
 
 setup_apps
-for who in alice bob; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-connect_browser -p outlook --login-hint $C --member carol --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting carol failed"; cat "$T/err"; exit 1; }
+connect_mailboxes gmail:alice gmail:bob outlook:carol
 run mailsync-pull -q
 expect_rc "a first pull of the sample mailboxes" 0
 

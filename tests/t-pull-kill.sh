@@ -9,22 +9,12 @@ export MAILSYNC_DB="$T/data/mailsync.db"
 # The sample data for the apps, plus a generated Gmail and Outlook mailbox
 # of 1200 messages each (some shared between them, some drafts, spam, junk).
 emu_start --generate gmail:1,outlook:1,messages:1200
-export EMU EMU_DATA T MS_SRC
 G=gmail1@firm.example O=outlook1@firm.example
 export ACCTS="$G $O"
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
 
-setup_apps
-connect_browser -p gmail --login-hint $G --member g --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting $G failed"; cat "$T/err"; exit 1; }
-connect_browser -p outlook --login-hint $O --member o --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting $O failed"; cat "$T/err"; exit 1; }
 # The emulator, not the quota pacing, sets the pace: slow replies, one
 # Gmail request at a time (Graph pages are 200 a request).
-mailsync-config -q set quota.gmail_units_per_minute 1000000
-mailsync-config -q set quota.gmail_concurrency 1
+setup_generated
 econf '{"latency_ms": 120}'
 
 total=$(pc distinct)

@@ -7,21 +7,17 @@
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-export EMU EMU_DATA T MS_SRC
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-# add ADDRESS SPEC-JSON: a new message in a mailbox; its provider id on stdout.
-add() {
-	pc add "$1" "$2" || { echo "Bail out! the emulator refused a message for $1"; exit 1; }
+# faulted FAULT NAME [ARGS...]: with FAULT set and the log cleared, a
+# mailsync-pull ARGS... that copes with it (test NAME: exit 0).
+faulted() {
+	fault "$1"
+	clearlog
+	run mailsync-pull "${@:3}"
+	expect_rc "$2" 0
 }
-js() { check "$1" pc json "$T/out" "$2"; }	# over the last run's --json lines
-lg() { check "$1" pc log mem "$2"; }		# over the emulator's log since clearlog
-clearlog() { emu DELETE /_emu/log >/dev/null; }
-fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
-nofaults() { emu DELETE /_emu/faults >/dev/null; }
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
+# one_more NAME: the database holds one email more than $before.
+one_more() { check "$1" test "$(q "SELECT count(*) FROM emails")" = $((before + 1)); }
 consistent() {
 	check "$1: each account is linked to exactly the emails its mailbox holds" pc links
 	check "$1: each Message-ID stored once, nothing else" pc emails
@@ -38,14 +34,7 @@ idle() {
 }
 
 # Setup: the CRM's clients, the apps, three accounts.
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-for who in alice bob; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-connect_browser -p outlook --login-hint $C --member carol --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting carol failed"; cat "$T/err"; exit 1; }
+setup_sample gmail:alice gmail:bob outlook:carol
 
 run mailsync-pull --bogus
 expect_rc "an unknown option" 64
@@ -151,13 +140,10 @@ consistent "--account"
 # 4. Gmail history 404: full sync again, no duplicates.
 add $A '{"message_id": "<t4.after404@ops.acme.example>", "date": "2026-11-19T17:00:00Z", "from": "Acme Ops <ops@acme.example>", "to": "alice@firm.example", "subject": "After the history expired", "body": "Still delivered."}' >/dev/null
 before=$(q "SELECT count(*) FROM emails")
-fault '{"kind": "history404", "mailbox": "alice@firm.example", "count": 1}'
-clearlog
-run mailsync-pull --json
-expect_rc "history.list answers 404" 0
+faulted '{"kind": "history404", "mailbox": "alice@firm.example", "count": 1}' "history.list answers 404" --json
 check "alice got the 404, then read the profile and listed again" \
 	pc log-history-404-resync mem $A
-check "after the history 404: one email more, no duplicate" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
+one_more "after the history 404: one email more, no duplicate"
 consistent "after the Gmail full resync"
 idle "after the Gmail full resync"
 
@@ -165,28 +151,19 @@ idle "after the Gmail full resync"
 # is synced again, no duplicates.
 add $C '{"message_id": "<t5.after410@acme.example>", "date": "2026-11-19T18:00:00Z", "from": "Jane Doe <jane@acme.example>", "to": "carol@firm.example", "subject": "After the delta expired", "body": "Delivered all the same."}' >/dev/null
 before=$(q "SELECT count(*) FROM emails")
-fault '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 1}'
-clearlog
-run mailsync-pull --json
-expect_rc "delta answers 410 syncStateNotFound" 0
+faulted '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 1}' "delta answers 410 syncStateNotFound" --json
 check "carol got the 410, then an initial round" pc log-delta-410-initial mem $C
-check "after the delta 410: one email more, no duplicate" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
+one_more "after the delta 410: one email more, no duplicate"
 consistent "after the Outlook resync"
-fault '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 2, "code": "resyncRequired"}'
-clearlog
-run mailsync-pull --json
-expect_rc "two folders answer 410 resyncRequired" 0
+faulted '{"kind": "delta410", "mailbox": "carol@firm.example", "count": 2, "code": "resyncRequired"}' "two folders answer 410 resyncRequired" --json
 check "both folders started over" pc log-delta-410-initial mem $C 2
-check "no email more" test "$(q "SELECT count(*) FROM emails")" = $((before + 1))
+one_more "no email more"
 consistent "after resyncRequired"
 idle "after the Outlook resyncs"
 
 # 6a. 429 with Retry-After: 2.
 add $A '{"message_id": "<t6.429@acme.example>", "date": "2026-11-19T19:00:00Z", "from": "jane@acme.example", "to": "alice@firm.example", "subject": "After a 429", "body": "Throttled once."}' >/dev/null
-fault '{"kind": "status", "status": 429, "retry_after": 2, "prefix": "/gmail/v1/users/me/history", "mailbox": "alice@firm.example", "count": 1}'
-clearlog
-run mailsync-pull
-expect_rc "a 429 with Retry-After, then success" 0
+faulted '{"kind": "status", "status": 429, "retry_after": 2, "prefix": "/gmail/v1/users/me/history", "mailbox": "alice@firm.example", "count": 1}' "a 429 with Retry-After, then success"
 check "the retry came at least Retry-After seconds later" pc log-retry-after mem $A 2
 consistent "after the 429"
 
@@ -203,10 +180,7 @@ expect_rc "the next run succeeds" 0
 
 # 6b. 503 twice on Graph, then success.
 add $C '{"message_id": "<t6.503@globex.example>", "date": "2026-11-19T19:30:00Z", "from": "finance@globex.example", "to": "carol@firm.example", "subject": "After two 503s", "body": "Unavailable twice."}' >/dev/null
-fault '{"kind": "status", "status": 503, "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 2}'
-clearlog
-run mailsync-pull
-expect_rc "503 twice, then success" 0
+faulted '{"kind": "status", "status": 503, "prefix": "/v1.0/", "mailbox": "carol@firm.example", "count": 2}' "503 twice, then success"
 check "each 503 was retried after a backoff of at least a second" \
 	pc log-retried mem $C 503 2 0.45
 consistent "after the 503s"

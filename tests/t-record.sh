@@ -4,7 +4,6 @@
 . "$MS_SRC/tests/lib.sh"
 export MAILSYNC_DB="$T/db"
 crm="$MS_SRC/share/sample/crm"
-q() { sqlite3 "$MAILSYNC_DB" "$1"; }
 
 run mailsync-record "$crm/01-welcome.eml"
 expect_rc "record a plain message" 0

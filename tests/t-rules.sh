@@ -8,8 +8,6 @@ EMU_DATA=$MS_SRC/tests/data/rules.json
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/data/mailsync.db"
 emu_start
-A=alice@firm.example B=bob@firm.example C=carol@firm.example
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
 # on CLIENT: the subjects on a client's Emails list, sorted, "|"-joined.
 on() { mailsync-show --tsv "$1" | cut -f6 | sort | paste -sd '|'; }
 # is CLIENT WANT DESCRIPTION: the client's subjects are WANT.
@@ -36,12 +34,7 @@ ACMEF='Auto-Submitted no is a person|Folded sender|From my phone|Hi Carol|Offer,
 
 # Setup: apps, two Gmail accounts and one Outlook account.
 setup_apps
-for who in alice bob; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-connect_browser -p outlook --login-hint $C --member carol --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting carol failed"; cat "$T/err"; exit 1; }
+connect_mailboxes gmail:alice gmail:bob outlook:carol
 
 # 1. Send-as aliases are read at connect: verified ones only.
 run mailsync-config aliases

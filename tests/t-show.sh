@@ -6,7 +6,6 @@ EMU_DATA=$MS_SRC/tests/data/show-emu.json
 . "$MS_SRC/tests/lib-emu.sh"
 export MAILSYNC_DB="$T/db"
 crm="$MS_SRC/share/sample/crm"
-q() { sqlite3 "$MAILSYNC_DB" "$1"; }
 
 # The fixture, made by the tools: the sample clients, three CRM emails
 # recorded, and what the emulator's mailboxes (tests/data/show-emu.json)

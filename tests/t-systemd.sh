@@ -95,10 +95,7 @@ check "ExecStart is one sh -c running pull, then match" \
 	grep -qE 'mailsync-pull -q --max-time [0-9]+; .*mailsync-match -q' <<<"$script"
 export MAILSYNC_DB="$T/state/mailsync/mailsync.db"
 emu_start
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-connect_browser -p gmail --login-hint alice@firm.example --member alice --timeout 30
-connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
+setup_sample gmail:alice outlook:carol
 
 # unit_run: the service's main process; its journal in $T/journal.
 unit_run() {

@@ -5,7 +5,6 @@
 # the terminal.
 . "$MS_SRC/tests/lib.sh"
 export MAILSYNC_DB="$T/db"
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
 tc() { python3 "$MS_SRC/tests/data/term-check.py" "$@"; }
 
 # The hostile text: clear the screen, retitle the window (OSC ... BEL),
@@ -256,17 +255,8 @@ check "--accounts: the last sync as how long ago" \
 # --- mailsync-pull on a terminal ------------------------------------------
 
 export MAILSYNC_DB="$T/pull/mailsync.db"
-export EMU EMU_DATA T
 export ACCTS="alice@firm.example bob@firm.example carol@firm.example"
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
-mailsync-clients -q import "$MS_SRC/share/sample/clients.jsonl"
-setup_apps
-for who in alice bob; do
-	connect_browser -p gmail --login-hint $who@firm.example --member $who --timeout 30
-	[ "$rc" -eq 0 ] || { echo "Bail out! connecting $who failed"; cat "$T/err"; exit 1; }
-done
-connect_browser -p outlook --login-hint carol@firm.example --member carol --timeout 30
-[ "$rc" -eq 0 ] || { echo "Bail out! connecting carol failed"; cat "$T/err"; exit 1; }
+setup_sample gmail:alice gmail:bob outlook:carol
 # A hostile message, as a provider delivers it: Gmail's snippet carries
 # the body's ESC (decoded from "&#27;" where Gmail encodes it).
 python3 "$MS_SRC/tests/data/pull-check.py" add alice@firm.example "$(python3 -c '

@@ -11,16 +11,12 @@
 # mailbox of 4000 messages in threads of mean length 3 (40 % single, a
 # long tail), more than two pages of threads.list.
 emu_start --generate gmail:1,messages:4000,threads:3
-export EMU EMU_DATA T MS_SRC
-G=gmail1@firm.example A=alice@firm.example
+G=gmail1@firm.example
 export ACCTS="$G $A"
-pc() { python3 "$MS_SRC/tests/data/pull-check.py" "$@"; }
-q() { sqlite3 -cmd ".timeout 5000" "$MAILSYNC_DB" "$1"; }
-clearlog() { emu DELETE /_emu/log >/dev/null; }
 savelog() { emu GET /_emu/log >"$T/log.$1.json"; }
-econf() { emu POST /_emu/config "$1" >/dev/null || { echo "Bail out! config $1"; exit 1; }; }
 
-# lg NAME DESCRIPTION EXPR: EXPR over the saved log NAME: L is every entry
+# lg NAME DESCRIPTION EXPR (in place of lib-emu.sh's lg, which reads the
+# live log): EXPR over the saved log NAME: L is every entry
 # (batch parts included), by(op, box) the entries of one Gmail method for
 # one mailbox, units(box) the quota units charged for it.
 lg() {
@@ -307,7 +303,6 @@ lg full "--full: auto lists messages, gets only the $fetched it does not have, n
 # 7. Thread replies that fail or are not what was asked: a refusal for
 # rate is asked again; a thread that is not one, or a message of it
 # without a usable id, is left out with a warning, the rest stored.
-fault() { emu POST /_emu/faults "$1" >/dev/null || { echo "Bail out! fault $1"; exit 1; }; }
 newdb rate threads $A
 fault '{"kind": "status", "status": 429, "prefix": "/gmail/v1/users/me/threads/", "count": 3}'
 clearlog

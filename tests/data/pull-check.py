@@ -376,13 +376,7 @@ def cmd_show(crm_id):
 def cmd_json(path, expr):
     """Evaluate expr over the lines of a --json file: J maps each account
     to its line, L is the list of lines, E the expectations."""
-    L = []
-    for line in open(path, encoding="utf-8"):
-        try:
-            L.append(json.loads(line))
-        except ValueError:
-            fail("not JSON: %r" % line)
-    J = {r.get("account"): r for r in L}
+    L, J = json_lines(path)
     E = expected() if "E" in expr else {}
     if not eval(expr, dict(globals(), J=J, L=L, E=E)):
         fail("false: " + expr, *L)
@@ -497,6 +491,7 @@ def cmd_sql(sql, want):
 # emulator's log, "mem" (since the last clear) or "file" (the whole run).
 
 def json_lines(path):
+    """The lines of a --json file, and each account's line by address."""
     L = []
     for line in open(path, encoding="utf-8"):
         try:

@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # mailsync-pull's shapes (common/drivers/gmail.c, common/drivers/graph.c)
 HDRS = ["From", "To", "Cc", "Subject", "Date", "Message-ID", "List-Unsubscribe",
         "Precedence", "Auto-Submitted"]
+GMAIL_META = "format=metadata&" + "&".join("metadataHeaders=" + h for h in HDRS)
 GRAPH_SELECT = ("subject,from,toRecipients,ccRecipients,receivedDateTime,"
                 "sentDateTime,bodyPreview,hasAttachments,internetMessageId,"
                 "conversationId,isDraft,parentFolderId")
@@ -95,6 +96,7 @@ def ms_token(c, hint):
 
 
 def cpu_seconds(pid):
+    """utime + stime of a process, from /proc (0 if gone)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -129,12 +131,11 @@ def gmail_fetch(port, at, batch):
         tok = d.get("nextPageToken")
         if not tok:
             break
-    q = "format=metadata&" + "&".join("metadataHeaders=" + h for h in HDRS)
     n = 0
     hdrs = dict(auth, **{"Content-Type": "multipart/mixed; boundary=bb"})
     for i in range(0, len(ids), batch):
         body = "".join("--bb\r\nContent-Type: application/http\r\nContent-ID: <item-%d>\r\n\r\n"
-                       "GET /gmail/v1/users/me/messages/%s?%s\r\n\r\n" % (k, mid, q)
+                       "GET /gmail/v1/users/me/messages/%s?%s\r\n\r\n" % (k, mid, GMAIL_META)
                        for k, mid in enumerate(ids[i:i + batch])) + "--bb--\r\n"
         st, h, b = c.req("POST", "/batch/gmail/v1", body.encode(), hdrs)
         n += b.count(b"HTTP/1.1 200 OK")

@@ -2604,86 +2604,59 @@ class Emu:
                     self.inflight["g:" + box.address] -= 1
 
     def gmail_route(self, req, box, rest, meta):
-        if rest == "/profile":
-            err = self.gmail_charge(req, box, "getProfile")
-            if err:
-                return err
-            with box.lock:
-                threads = len(box.thread_index())
-                return json_resp(200, {"emailAddress": box.address,
-                                       "messagesTotal": len(box.msgs),
-                                       "threadsTotal": threads,
-                                       "historyId": str(box.history_id)}, pretty=True)
-        if rest == "/messages":
-            err = self.gmail_charge(req, box, "messages.list")
-            return err or self.gmail_list(req, box, meta)
-        mo = RE_GMAIL_MSG.match(rest)
-        if mo:
-            err = self.gmail_charge(req, box, "messages.get")
-            return err or self.gmail_get(req, box, mo.group(1), meta)
-        if rest == "/threads":
-            err = self.gmail_charge(req, box, "threads.list")
-            return err or self.gmail_threads_list(req, box, meta)
-        mo = RE_GMAIL_THREAD.match(rest)
-        if mo:
-            err = self.gmail_charge(req, box, "threads.get")
-            return err or self.gmail_thread_get(req, box, mo.group(1), meta)
-        if rest == "/history":
-            err = self.gmail_charge(req, box, "history.list")
-            return err or self.gmail_history(req, box)
-        if rest == "/settings/sendAs":
-            err = self.gmail_charge(req, box, "settings.sendAs.list")
-            if err:
-                return err
-            sa = box.send_as or [{"sendAsEmail": box.address, "displayName": box.name,
-                                  "replyToAddress": "", "signature": "", "isPrimary": True,
-                                  "isDefault": True}]
-            return json_resp(200, {"sendAs": sa}, pretty=True)
-        if rest == "/labels":
-            err = self.gmail_charge(req, box, "labels.list")
-            if err:
-                return err
-            labels = sorted({l for m in box.msgs.values() for l in m.labels} |
-                            {"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "CHAT",
-                             "IMPORTANT", "STARRED"})
-            return json_resp(200, {"labels": [{"id": l, "name": l, "type": "system"}
-                                              for l in labels]}, pretty=True)
-        return google_error(404, "Not Found", "notFound")
+        """A users/me path of one mailbox: the method it names is charged
+        (gmail_charge) and, unless refused, served."""
+        fixed = {
+            "/profile": ("getProfile", self.gmail_profile),
+            "/messages": ("messages.list", self.gmail_list),
+            "/threads": ("threads.list", self.gmail_threads_list),
+            "/history": ("history.list", lambda req, box, meta: self.gmail_history(req, box)),
+            "/settings/sendAs": ("settings.sendAs.list", self.gmail_send_as),
+            "/labels": ("labels.list", self.gmail_labels),
+        }
+        for rx, op, get in ((RE_GMAIL_MSG, "messages.get", self.gmail_get),
+                            (RE_GMAIL_THREAD, "threads.get", self.gmail_thread_get)):
+            mo = rx.match(rest)
+            if mo:
+                return self.gmail_charge(req, box, op) or get(req, box, mo.group(1), meta)
+        if rest not in fixed:
+            return google_error(404, "Not Found", "notFound")
+        op, serve = fixed[rest]
+        return self.gmail_charge(req, box, op) or serve(req, box, meta)
+
+    def gmail_profile(self, req, box, meta):
+        with box.lock:
+            threads = len(box.thread_index())
+            return json_resp(200, {"emailAddress": box.address,
+                                   "messagesTotal": len(box.msgs),
+                                   "threadsTotal": threads,
+                                   "historyId": str(box.history_id)}, pretty=True)
+
+    def gmail_send_as(self, req, box, meta):
+        sa = box.send_as or [{"sendAsEmail": box.address, "displayName": box.name,
+                              "replyToAddress": "", "signature": "", "isPrimary": True,
+                              "isDefault": True}]
+        return json_resp(200, {"sendAs": sa}, pretty=True)
+
+    def gmail_labels(self, req, box, meta):
+        labels = sorted({l for m in box.msgs.values() for l in m.labels} |
+                        {"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "CHAT",
+                         "IMPORTANT", "STARRED"})
+        return json_resp(200, {"labels": [{"id": l, "name": l, "type": "system"}
+                                          for l in labels]}, pretty=True)
 
     def gmail_list(self, req, box, meta):
         err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
         if err:
             return err
-        tok = qs_first(req.query, "pageToken")
-        start = 0
-        snap = None
-        if tok:
-            try:
-                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
-                start = int(off)
-            except Exception:
-                return google_error(400, "Invalid pageToken", "invalid")
-            snap = self.list_snaps.get(sid)
-            if snap is None:
-                return google_error(400, "Invalid pageToken", "invalid")
+        err, start, sid, snap = self.gmail_page_snapshot(req, self.list_snaps)
+        if err:
+            return err
         with box.lock:
             if snap is None:
-                ids = []
-                for negt, mid in box.order:
-                    m = box.msgs[mid]
-                    ls = m.labels
-                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
-                            not ("SPAM" in labels or "TRASH" in labels):
-                        continue
-                    if labels and not all(l in ls for l in labels):
-                        continue
-                    if pred and not pred(m):
-                        continue
-                    ids.append((mid, m.thread))
-                sid = rand_token(9)
-                snap = self.list_snaps[sid] = ids
-                while len(self.list_snaps) > 64:
-                    self.list_snaps.pop(next(iter(self.list_snaps)))
+                snap = [(mid, m.thread) for mid, m in
+                        self.gmail_matching(box, inc, labels, pred)]
+                sid = self.gmail_keep_snapshot(self.list_snaps, snap)
             # messages deleted since the first page are skipped
             out = [x for x in snap[start:start + mx] if x[0] in box.msgs]
         total = len(snap)
@@ -2712,6 +2685,51 @@ class Emu:
             body["nextPageToken"] = nxt
         body["resultSizeEstimate"] = total
         return json_resp(200, body, pretty=True)
+
+    @staticmethod
+    def gmail_page_snapshot(req, snaps):
+        """The pageToken of a messages.list or threads.list ("sid:offset"
+        of a snapshot in snaps): (error, start, sid, snapshot); without a
+        token (None, 0, None, None)."""
+        tok = qs_first(req.query, "pageToken")
+        if not tok:
+            return None, 0, None, None
+        try:
+            sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
+            start = int(off)
+        except Exception:
+            return google_error(400, "Invalid pageToken", "invalid"), 0, None, None
+        snap = snaps.get(sid)
+        if snap is None:
+            return google_error(400, "Invalid pageToken", "invalid"), 0, None, None
+        return None, start, sid, snap
+
+    @staticmethod
+    def gmail_keep_snapshot(snaps, snap):
+        """Keep a list's snapshot for its next pages (the 64 newest
+        kept): its sid."""
+        sid = rand_token(9)
+        snaps[sid] = snap
+        while len(snaps) > 64:
+            snaps.pop(next(iter(snaps)))
+        return sid
+
+    @staticmethod
+    def gmail_matching(box, inc, labels, pred):
+        """(id, message) of box, newest first, that a list with these
+        arguments returns: SPAM and TRASH hidden unless inc or asked for
+        by labels. Call with box.lock held."""
+        hide = not inc and not ("SPAM" in labels or "TRASH" in labels)
+        for _, mid in box.order:
+            m = box.msgs[mid]
+            ls = m.labels
+            if hide and ("SPAM" in ls or "TRASH" in ls):
+                continue
+            if labels and not all(l in ls for l in labels):
+                continue
+            if pred and not pred(m):
+                continue
+            yield mid, m
 
     def gmail_list_args(self, req, meta):
         """maxResults, q, labelIds and includeSpamTrash of messages.list
@@ -2745,40 +2763,15 @@ class Emu:
         err, mx, pred, labels, inc = self.gmail_list_args(req, meta)
         if err:
             return err
-        tok = qs_first(req.query, "pageToken")
-        start = 0
-        snap = None
-        if tok:
-            try:
-                sid, _, off = base64.urlsafe_b64decode(tok + "==").decode().partition(":")
-                start = int(off)
-            except Exception:
-                return google_error(400, "Invalid pageToken", "invalid")
-            snap = self.thread_snaps.get(sid)
-            if snap is None:
-                return google_error(400, "Invalid pageToken", "invalid")
+        err, start, sid, snap = self.gmail_page_snapshot(req, self.thread_snaps)
+        if err:
+            return err
         with box.lock:
             if snap is None:
-                seen = set()
-                tids = []
-                for negt, mid in box.order:
-                    m = box.msgs[mid]
-                    if m.thread in seen:
-                        continue
-                    ls = m.labels
-                    if not inc and ("SPAM" in ls or "TRASH" in ls) and \
-                            not ("SPAM" in labels or "TRASH" in labels):
-                        continue
-                    if labels and not all(l in ls for l in labels):
-                        continue
-                    if pred and not pred(m):
-                        continue
-                    seen.add(m.thread)
-                    tids.append(m.thread)
-                sid = rand_token(9)
-                snap = self.thread_snaps[sid] = tids
-                while len(self.thread_snaps) > 64:
-                    self.thread_snaps.pop(next(iter(self.thread_snaps)))
+                # each thread once, where its newest matching message stands
+                snap = list(dict.fromkeys(
+                    m.thread for _, m in self.gmail_matching(box, inc, labels, pred)))
+                sid = self.gmail_keep_snapshot(self.thread_snaps, snap)
             idx = box.thread_index()
             out = []
             # threads deleted since the first page are skipped

@@ -233,45 +233,45 @@ devices(void)
 	is_int(d.expires_in, 900, "expires_in: 900 s by default");
 	ms_oauth_device_finish(&d);
 
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":-1,"
-		   "\"expires_in\":0}"),
-	    0, "interval -1, expires_in 0");
-	is_int(d.interval, 5, "interval -1 is 5 s");
-	is_int(d.expires_in, 900, "expires_in 0 is the default");
-	ms_oauth_device_finish(&d);
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":0}"),
-	    0, "interval 0");
-	is_int(d.interval, 5, "is 5 s");
-	ms_oauth_device_finish(&d);
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
-		   "\"2\",\"expires_in\":\"3599\"}"),
-	    0, "numeric strings");
-	is_int(d.interval, 2, "interval \"2\"");
-	is_int(d.expires_in, 3599, "expires_in \"3599\"");
-	ms_oauth_device_finish(&d);
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
-		   "86400,\"expires_in\":1e30}"),
-	    0, "huge numbers");
-	is_int(d.interval, 60, "interval clamped to 60 s");
-	is_int(d.expires_in, 86400, "expires_in clamped to a day");
-	ms_oauth_device_finish(&d);
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
-		   "true,\"expires_in\":{}}"),
-	    0, "numbers of the wrong type");
-	is_int(d.interval, 5, "interval: the default");
-	is_int(d.expires_in, 900, "expires_in: the default");
-	ms_oauth_device_finish(&d);
-	is_int(DEV(200,
-		   "{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
-		   "2.9}"),
-	    0, "a fractional interval");
-	is_int(d.interval, 2, "is cut to whole seconds");
-	ms_oauth_device_finish(&d);
+	/* The numbers as providers send them: out of range, as strings, of
+	 * the wrong type; expires_is NULL where only the interval is read. */
+	static const struct {
+		const char *reply, *what;
+		int interval;
+		const char *interval_is;
+		int expires_in;
+		const char *expires_is;
+	} nums[] = {
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":-1,"
+	     "\"expires_in\":0}",
+		"interval -1, expires_in 0", 5, "interval -1 is 5 s", 900,
+		"expires_in 0 is the default"},
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":0}",
+		"interval 0", 5, "is 5 s", 0, NULL},
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
+	     "\"2\",\"expires_in\":\"3599\"}",
+		"numeric strings", 2, "interval \"2\"", 3599,
+		"expires_in \"3599\""},
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
+	     "86400,\"expires_in\":1e30}",
+		"huge numbers", 60, "interval clamped to 60 s", 86400,
+		"expires_in clamped to a day"},
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
+	     "true,\"expires_in\":{}}",
+		"numbers of the wrong type", 5, "interval: the default", 900,
+		"expires_in: the default"},
+	    {"{\"device_code\":\"D\",\"message\":\"M\",\"interval\":"
+	     "2.9}",
+		"a fractional interval", 2, "is cut to whole seconds", 0, NULL},
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		is_int(DEV(200, nums[i].reply), 0, nums[i].what);
+		is_int(d.interval, nums[i].interval, nums[i].interval_is);
+		if (nums[i].expires_is)
+			is_int(d.expires_in, nums[i].expires_in,
+			    nums[i].expires_is);
+		ms_oauth_device_finish(&d);
+	}
 
 	is_int(DEV(200, "{\"user_code\":\"U\",\"message\":\"M\"}"), -1,
 	    "no device_code");
