@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "connect.h"
 #include "http.h"
 #include "log.h"
@@ -164,12 +165,6 @@ usage(FILE *out, int code)
 	    "\n" MS_CLI_USAGE,
 	    getprogname(), DEFAULT_TIMEOUT, getprogname());
 	exit(code);
-}
-
-static MS_DEAD void
-die(void)
-{
-	errx(ms_errcode(), "%s", ms_errstr());
 }
 
 /* The first line of buf without its line end. */
@@ -389,18 +384,17 @@ password_main(
 
 	srv.password = run.password = imap_password(io);
 	if (ms_connect_login(c, &srv, &address) == -1)
-		die();
+		ms_cmd_die();
 	if ((run.db = ms_cli_open(cli)) == NULL ||
 	    (run.key = ms_cred_key_load(run.db, 1)) == NULL ||
 	    ms_connect_password(run.db, run.key, c, &srv, address, &member) ==
 		-1)
-		die();
+		ms_cmd_die();
 	printf("connected %s %s member=%s\n", o->provider, address, member);
 	release();
 	free(address);
 	free(member);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }
 
@@ -562,7 +556,7 @@ get_app(struct ms_db *db, const struct ms_secret_key *key, const struct opts *o,
 		return;
 	}
 	if ((rc = ms_cred_app_load(db, key, o->provider, app)) == -1)
-		die();
+		ms_cmd_die();
 	if (rc == 1)
 		errx(EX_CONFIG,
 		    "no %s app credentials stored: run "
@@ -623,26 +617,25 @@ main(int argc, char *argv[])
 	if ((run.db = ms_cli_open(&cli)) == NULL ||
 	    (o.new_key && ms_connect_new_key(run.db) == -1) ||
 	    (run.key = ms_cred_key_load(run.db, 1)) == NULL)
-		die();
+		ms_cmd_die();
 	get_app(run.db, run.key, &o, &run.app);
 	if (o.setup) {
 		if (ms_db_begin(run.db) == -1 ||
 		    ms_cred_app_store(run.db, run.key, o.provider, &run.app) ==
 			-1 ||
 		    ms_db_commit(run.db) == -1)
-			die();
+			ms_cmd_die();
 		ms_log_info("stored the %s app credentials", o.provider);
 	} else {
 		if (ms_connect_oauth(run.db, run.key, &c, &run.app,
 			o.client_id != NULL, &address, &member) == -1)
-			die();
+			ms_cmd_die();
 		printf(
 		    "connected %s %s member=%s\n", o.provider, address, member);
 		free(address);
 		free(member);
 	}
 	release();
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EX_IOERR, "stdout");
+	ms_cmd_flush();
 	return 0;
 }
