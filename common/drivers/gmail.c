@@ -37,16 +37,18 @@
 
 #define FOLDER ""
 #define PAGE_SIZE 500
-#define BATCH_SIZE 50
+#define BATCH_SIZE 25
 #define BATCH_ATTEMPTS 5
 #define COST_GET 5
 #define COST_LIST 5
 #define COST_THREAD_GET 10
 #define COST_THREAD_LIST 10
-/* The most one batch costs: 50 messages.get or 25 threads.get, 4 % of
- * the 6,000-unit minute, so that one batch never takes a large share of
- * the quota window (the limiter's burst). */
-#define BATCH_UNITS 250
+/* The most one batch costs: 25 messages.get or 12 threads.get, 2 % of
+ * the 6,000-unit minute. A window holds whole batches only (a batch
+ * starts when all of it fits), so a paced sync loses up to one batch of
+ * the quota per window: 4 % at Google's limit of 50 parts, 2 % at 25.
+ * It is also the limiter's burst. */
+#define BATCH_UNITS 125
 /* Incremental: added messages of one thread fetched by one threads.get
  * from this many on (10 units instead of 15 or more). */
 #define THREAD_MIN 3
