@@ -459,7 +459,7 @@ def scenario_a(a):
     # Evidence of where the Gmail time goes.
     batches = sorted(e["ms"] for e in reqs if e["path"].startswith("/batch/"))
     if batches:
-        row("evidence: Gmail batch of 50, ms median / 90th pct", "%.0f / %.0f"
+        row("evidence: Gmail batch of 25, ms median / 90th pct", "%.0f / %.0f"
             % (batches[len(batches) // 2], batches[len(batches) * 9 // 10]),
             "(latency 20)")
     row("evidence: CPU s in the pull: emulator / mailsync-pull",
