@@ -194,6 +194,32 @@ check "bob is partial, the others ok" pc json-says "$T/out" $B=partial $A=ok
 run mailsync-pull --json
 expect_rc "the next run" 0
 check "it stores bob's message" has '<h11.b@acme.example>'
+# 7. An API behind a certificate no one trusts (a MITM, a proxy's own
+# CA): the account fails at once with 69 and says why, instead of being
+# retried as a network fault; nothing is sent past the handshake.
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" \
+		-out "$T/tls.pem" -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+	python3 "$MS_SRC/tests/data/tls-peer.py" "$T/tls.pem" "$T/tls.key" 20 >"$T/tls.port" &
+	peer=$!
+	for _ in $(seq 50); do [ -s "$T/tls.port" ] && break; sleep 0.1; done
+	MAILSYNC_GMAIL_API_URL="https://127.0.0.1:$(cat "$T/tls.port")" \
+		run mailsync-pull --json -a $A
+	expect_rc "an untrusted certificate: not transient" 69
+	grep_err "it says the certificate is not trusted" "$A.*certificate is not trusted"
+	check "said in one line" \
+		test "$(grep -c . "$T/err")" -eq 1
+	MAILSYNC_CA_FILE="$T/tls.pem" MAILSYNC_GMAIL_API_URL="https://127.0.0.1:$(cat "$T/tls.port")" \
+		run mailsync-pull --json -a $A
+	check "trusted through MAILSYNC_CA_FILE, the handshake passes (exit $rc, not 69)" \
+		test "$rc" -ne 69 -a "$rc" -ne 0
+	kill $peer 2>/dev/null; wait $peer 2>/dev/null || :
+	run mailsync-pull --json -a $A
+	expect_rc "back at the real API, alice syncs" 0
+else
+	skip_n 5 "an untrusted certificate: no openssl"
+fi
 sound "at the end"
 check "no token, code or secret reached any output" \
 	test -z "$(grep -rlE 'ya29\.|eyJ0eX|GOCSPX|client_secret' "$T/out" "$T/err")"

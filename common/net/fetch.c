@@ -679,6 +679,15 @@ finish(struct req *r, CURLcode cc)
 		req_drop(r);
 		return;
 	}
+	if (cc != CURLE_OK && ms_http_untrusted(cc)) {
+		/* Not the network: every retry would meet the same peer. */
+		snprintf(msg, sizeof(msg),
+		    "%s: the server's TLS certificate is not trusted (%s)",
+		    r->url, curl_easy_strerror(cc));
+		ms_fetch_acct_fail(a, EX_UNAVAILABLE, msg);
+		req_drop(r);
+		return;
+	}
 	if (verdict == MS_FETCH_REFRESH) {
 		/* Refreshed once, unless a newer token came meanwhile. */
 		if (r->gen == a->gen && !a->force_refresh) {
@@ -1056,14 +1065,12 @@ conn_code(CURLcode cc)
 {
 	switch (cc) {
 	case CURLE_LOGIN_DENIED: return EX_NOPERM;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_USE_SSL_FAILED:
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT: return EX_UNAVAILABLE;
-	default: return EX_TEMPFAIL;
+	default: return ms_http_untrusted(cc) ? EX_UNAVAILABLE : EX_TEMPFAIL;
 	}
 }
 

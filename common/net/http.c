@@ -253,6 +253,11 @@ ms_http_request(const char *method, const char *url, const char *bearer,
 			return ms_errc(EX_UNAVAILABLE,
 			    "%s: a reply larger than %u KiB, refused", url,
 			    MS_HTTP_MAX_BODY / 1024);
+		if (ms_http_untrusted(cc))
+			return ms_errc(EX_UNAVAILABLE,
+			    "%s: the server's TLS certificate is not trusted "
+			    "(%s)",
+			    url, curl_easy_strerror(cc));
 		return ms_errc(
 		    EX_TEMPFAIL, "%s: %s", url, curl_easy_strerror(cc));
 	}
@@ -341,4 +346,11 @@ ms_http_get_json(const char *url, const char *access, const char *what)
 	o = ms_http_json(&r, what);
 	ms_http_resp_finish(&r);
 	return o;
+}
+
+int
+ms_http_untrusted(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    cc == CURLE_SSL_CACERT_BADFILE;
 }

@@ -50,6 +50,11 @@ char *ms_http_origin(const char *url);
  */
 int ms_http_tls(CURL *);
 
+/* Whether a libcurl failure is a peer whose certificate is not trusted
+ * (or a CA bundle that cannot be read): asking again does not mend it,
+ * so it is EX_UNAVAILABLE, not a transient EX_TEMPFAIL. */
+int ms_http_untrusted(CURLcode);
+
 /* Whether host (a name or an address, IPv6 with or without brackets)
  * is 127.0.0.1, ::1 or localhost: where clear text may go. */
 int ms_http_loopback(const char *host);
