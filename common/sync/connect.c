@@ -233,9 +233,10 @@ ms_connect_oauth(struct ms_db *db, const struct ms_secret_key *key,
 		read_aliases(db, p, t.access, *address);
 		rc = 0;
 	}
-	if (rc == -1) {
+	if (rc == -1) { /* nothing stored: nothing to tell */
 		free(*address);
-		*address = NULL;
+		free(*member);
+		*address = *member = NULL;
 	}
 	ms_cred_tokens_finish(&t);
 	ms_provider_destroy(p);
@@ -285,6 +286,8 @@ ms_connect_password(struct ms_db *db, const struct ms_secret_key *key,
 	    ms_cred_imap_save(db, key, id, address, srv) == -1 ||
 	    ms_db_commit(db) == -1) {
 		ms_db_rollback(db);
+		free(*member);
+		*member = NULL;
 		return -1;
 	}
 	if (existed)
