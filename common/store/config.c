@@ -146,20 +146,39 @@ choice_refused(const struct ms_config_key *k, const char *v)
 	free(list);
 }
 
-/* One of k->choices ("a|b"), as written there. */
+/* The index of v among choices ("a|b", case ignored), or -1; *at and
+ * *len (when at is not NULL) the choice as written there. */
+static int
+choice_find(const char *choices, const char *v, const char **at, size_t *len)
+{
+	const char *c, *end;
+	size_t n;
+	int i;
+
+	for (i = 0, c = choices; c != NULL; i++, c = end ? end + 1 : NULL) {
+		end = strchr(c, '|');
+		n = end ? (size_t)(end - c) : strlen(c);
+		if (n > 0 && strlen(v) == n &&
+		    ms_ascii_ncasecmp(c, v, n) == 0) {
+			if (at != NULL) {
+				*at = c;
+				*len = n;
+			}
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* One of k->choices, as written there. */
 static char *
 check_choice(const struct ms_config_key *k, const char *v)
 {
-	const char *c = k->choices, *end;
+	const char *at;
 	size_t n;
 
-	while (c != NULL && *c != '\0') {
-		end = strchr(c, '|');
-		n = end ? (size_t)(end - c) : strlen(c);
-		if (strlen(v) == n && ms_ascii_ncasecmp(c, v, n) == 0)
-			return ms_xstrndup(c, n);
-		c = end ? end + 1 : NULL;
-	}
+	if (choice_find(k->choices, v, &at, &n) >= 0)
+		return ms_xstrndup(at, n);
 	choice_refused(k, v);
 	return NULL;
 }
@@ -315,21 +334,12 @@ int
 ms_config_choice(struct ms_db *db, const char *key, int *index)
 {
 	const struct ms_config_key *k;
-	const char *c, *end;
-	size_t n;
 	char *v;
-	int i;
 
 	if ((k = ms_config_find(key)) == NULL ||
 	    (v = get_checked(db, key)) == NULL)
 		return -1;
-	for (i = 0, c = k->choices; c != NULL; i++, c = end ? end + 1 : NULL) {
-		end = strchr(c, '|');
-		n = end ? (size_t)(end - c) : strlen(c);
-		if (strlen(v) == n && strncmp(c, v, n) == 0)
-			break;
-	}
-	*index = c != NULL ? i : -1;
+	*index = choice_find(k->choices, v, NULL, NULL);
 	free(v);
 	return 0;
 }
